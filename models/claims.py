@@ -1,0 +1,371 @@
+"""What workers and the sweeper do to tasks: claim, heartbeat, record outcomes, sweep.
+
+A worker owns a task while ``status='running' AND worker_id=:me AND attempt=:n``; every write a
+worker makes is guarded by that, so a worker that lost its task (rescued after a stall) can
+never overwrite what the next owner does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.events import publish
+from models.settings import StoreLimit
+from models.states import TaskStatus
+from models.tables import Purchase, Task, TaskAttempt, Worker
+from models.tasks import move
+from models.types import utcnow
+
+S = TaskStatus
+CLAIM_LOCK = 0x7A5D_EC  # advisory lock key that serialises claims when store limits apply
+
+
+def owned(worker_id: str, attempt: int) -> list[ColumnElement[bool]]:
+    return [Task.worker_id == worker_id, Task.attempt == attempt]  # type: ignore[list-item]
+
+
+async def blocked_stores(session: AsyncSession, limits: Mapping[str, StoreLimit], now: datetime) -> set[str]:
+    """Stores at their concurrency limit or inside their minimum interval."""
+    if not limits:
+        return set()
+    rows = await session.execute(
+        select(
+            Task.store,
+            func.count().filter(Task.status == S.RUNNING.value),  # type: ignore[arg-type]
+            func.max(Task.started_at),
+        )
+        .where(Task.store.in_(list(limits)))  # type: ignore[attr-defined]
+        .group_by(Task.store)
+    )
+    blocked = set()
+    for store, running, last_start in rows.all():
+        limit = limits[store]
+        if limit.max_concurrent is not None and running >= limit.max_concurrent:
+            blocked.add(store)
+        elif limit.min_interval and last_start is not None:
+            if last_start.tzinfo is None:  # SQLite aggregate returns raw text/naive
+                last_start = datetime.fromisoformat(str(last_start)).replace(tzinfo=now.tzinfo)
+            if now - last_start < timedelta(seconds=limit.min_interval):
+                blocked.add(store)
+    return blocked
+
+
+async def claim_next(
+    session: AsyncSession, *, worker_id: str, limits: Mapping[str, StoreLimit] | None = None
+) -> Task | None:
+    """Claim the best due queued task (priority, then age), skipping stores at their limit.
+
+    The queue message only rings the bell: whichever task is best in Postgres order is taken,
+    so priority holds whatever order the messages arrive in. Call inside a transaction.
+    """
+    now = utcnow()
+    limits = limits or {}
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres and limits:
+        await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
+    blocked = await blocked_stores(session, limits, now)
+    candidate = (
+        select(Task.id)
+        .where(Task.status == S.QUEUED.value, Task.attempt < Task.max_attempts)  # type: ignore[arg-type,operator]
+        .order_by(Task.priority.desc(), Task.queued_at, Task.id)  # type: ignore[attr-defined]
+        .limit(1)
+    )
+    if blocked:
+        candidate = candidate.where(Task.store.not_in(blocked))  # type: ignore[attr-defined]
+    if postgres:
+        candidate = candidate.with_for_update(skip_locked=True)
+    task_id = await session.scalar(candidate)
+    if task_id is None:
+        return None
+    task = await move(
+        session,
+        task_id=task_id,
+        to=S.RUNNING,
+        sources={S.QUEUED},
+        values={
+            "attempt": Task.attempt + 1,
+            "worker_id": worker_id,
+            "heartbeat_at": now,
+            "started_at": now,
+            "finished_at": None,
+            "cancel_requested": False,
+            "progress": 0,
+            "step": None,
+        },
+        message=f"claimed by {worker_id}",
+    )
+    session.add(TaskAttempt(task_id=task.id, number=task.attempt, worker_id=worker_id, started_at=now))
+    return task
+
+
+async def heartbeat(session: AsyncSession, *, worker_id: str, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, bool]:
+    """Refresh the heartbeat of the tasks this worker still owns → {id: cancel_requested}.
+
+    An id missing from the answer is no longer ours (rescued or finished elsewhere): stop it.
+    """
+    if not task_ids:
+        return {}
+    rows = await session.execute(
+        update(Task)
+        .where(Task.id.in_(task_ids), Task.status == S.RUNNING.value, Task.worker_id == worker_id)  # type: ignore[attr-defined,arg-type]
+        .values(heartbeat_at=utcnow())
+        .returning(Task.id, Task.cancel_requested)
+        .execution_options(synchronize_session=False)
+    )
+    return {task_id: bool(cancel) for task_id, cancel in rows.all()}
+
+
+async def progress(
+    session: AsyncSession, *, task: Task, worker_id: str, step: str, percent: int, data: dict[str, Any] | None = None
+) -> bool:
+    """Record a bot step; False when the task is no longer ours."""
+    percent = max(0, min(100, int(percent)))
+    done = await session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.status == S.RUNNING.value, *owned(worker_id, task.attempt))  # type: ignore[arg-type]
+        .values(step=step[:100], progress=percent, heartbeat_at=utcnow(), updated_at=utcnow())
+        .returning(Task.id)
+        .execution_options(synchronize_session=False)
+    )
+    if done.first() is None:
+        return False
+    await publish(session, task_id=task.id, kind="progress", status=S.RUNNING.value, step=step[:100], progress=percent, data=data)
+    return True
+
+
+async def log(session: AsyncSession, *, task_id: uuid.UUID, message: str, kind: str = "log",
+              step: str | None = None, data: dict[str, Any] | None = None) -> None:
+    await publish(session, task_id=task_id, kind=kind, message=message, step=step, data=data)
+
+
+async def checkpoint(session: AsyncSession, *, task: Task, worker_id: str, name: str, known: list[str]) -> bool:
+    """Record that the bot is about to do something irreversible; False when not ours any more."""
+    names = [*known, name] if name not in known else known
+    done = await session.execute(
+        update(Task)
+        .where(Task.id == task.id, Task.status == S.RUNNING.value, *owned(worker_id, task.attempt))  # type: ignore[arg-type]
+        .values(checkpoints=names, heartbeat_at=utcnow())
+        .returning(Task.id)
+        .execution_options(synchronize_session=False)
+    )
+    if done.first() is None:
+        return False
+    await publish(session, task_id=task.id, kind="checkpoint", step=name, message=f"checkpoint {name}")
+    return True
+
+
+async def _close_attempt(session: AsyncSession, task: Task, outcome: str, error: str | None) -> None:
+    await session.execute(
+        update(TaskAttempt)
+        .where(
+            TaskAttempt.task_id == task.id,  # type: ignore[arg-type]
+            TaskAttempt.number == task.attempt,  # type: ignore[arg-type]
+            TaskAttempt.finished_at.is_(None),  # type: ignore[union-attr]
+        )
+        .values(finished_at=utcnow(), outcome=outcome, error=error)
+    )
+
+
+async def finish(
+    session: AsyncSession,
+    *,
+    task: Task,
+    worker_id: str,
+    to: TaskStatus,
+    outcome: str,
+    error: str | None = None,
+    values: dict[str, Any] | None = None,
+    message: str | None = None,
+) -> Task:
+    """Record the outcome of the attempt this worker owns (one guarded move)."""
+    values = dict(values or {})
+    if to in (S.COMPLETED, S.FAILED, S.CANCELLED):
+        values.setdefault("finished_at", utcnow())
+    if to is not S.RUNNING:
+        values.setdefault("worker_id", None if to in (S.QUEUED, S.SCHEDULED, S.RETRYING) else worker_id)
+    new = await move(
+        session,
+        task_id=task.id,
+        to=to,
+        sources={S.RUNNING},
+        where=owned(worker_id, task.attempt),
+        values={"error": error, **values},
+        message=message or error or outcome,
+    )
+    await _close_attempt(session, task, outcome, error)
+    return new
+
+
+async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mapping[str, Any]) -> bool:
+    """Insert the purchase; False when one exists already (the unique key holds)."""
+    try:
+        async with session.begin_nested():
+            session.add(Purchase(task_id=task.id, store=task.store, product=task.product, **purchase))
+            await session.flush()
+    except IntegrityError:
+        return False
+    return True
+
+
+async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purchase | None:
+    return await session.scalar(select(Purchase).where(Purchase.task_id == task_id))  # type: ignore[arg-type]
+
+
+def purchase_values(*, order_number: str, quantity: int, unit_price: Decimal, total: Decimal,
+                    currency: str, product_name: str | None, screenshot: str | None) -> dict[str, Any]:
+    return {
+        "order_number": order_number, "quantity": quantity, "unit_price": unit_price, "total": total,
+        "currency": currency, "product_name": product_name, "screenshot": screenshot,
+    }
+
+
+# ---- sweeps (idempotent; safe in many processes at once) ----------------------------------
+
+
+async def stage_due(session: AsyncSession, *, limit: int = 500) -> list[uuid.UUID]:
+    """scheduled/retrying tasks whose time has come → queued."""
+    now = utcnow()
+    rows = await session.execute(
+        update(Task)
+        .where(
+            Task.status.in_([S.SCHEDULED.value, S.RETRYING.value]),  # type: ignore[attr-defined]
+            Task.run_at <= now,  # type: ignore[operator,arg-type]
+            or_(Task.until.is_(None), Task.until > now),  # type: ignore[union-attr,operator]
+            Task.id.in_(_due_ids(now, limit)),  # type: ignore[attr-defined]
+        )
+        .values(status=S.QUEUED.value, queued_at=now, kicked_at=now, updated_at=now)
+        .returning(Task.id)
+        .execution_options(synchronize_session=False)
+    )
+    ids = [r[0] for r in rows.all()]
+    for task_id in ids:
+        await publish(session, task_id=task_id, kind="state", status=S.QUEUED.value, message="due")
+    return ids
+
+
+def _due_ids(now: datetime, limit: int) -> Any:
+    return (
+        select(Task.id)
+        .where(Task.status.in_([S.SCHEDULED.value, S.RETRYING.value]), Task.run_at <= now)  # type: ignore[attr-defined,operator,arg-type]
+        .order_by(Task.run_at)
+        .limit(limit)
+        .scalar_subquery()
+    )
+
+
+async def expire_monitors(session: AsyncSession) -> list[uuid.UUID]:
+    """Monitor tasks whose window closed while waiting → failed."""
+    now = utcnow()
+    rows = await session.execute(
+        update(Task)
+        .where(
+            Task.status.in_([S.SCHEDULED.value, S.RETRYING.value]),  # type: ignore[attr-defined]
+            Task.until.is_not(None),  # type: ignore[union-attr]
+            Task.until <= now,  # type: ignore[operator,arg-type]
+        )
+        .values(status=S.FAILED.value, finished_at=now, updated_at=now)
+        .returning(Task.id, Task.until)
+        .execution_options(synchronize_session=False)
+    )
+    ids = []
+    for task_id, until in rows.all():
+        error = f"not available before {until.isoformat(timespec='seconds')}"
+        await session.execute(update(Task).where(Task.id == task_id).values(error=error))  # type: ignore[arg-type]
+        await publish(session, task_id=task_id, kind="state", status=S.FAILED.value, message=error)
+        ids.append(task_id)
+    return ids
+
+
+async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[uuid.UUID, str]]:
+    """Running tasks whose worker stopped heart-beating → queued, or failed without attempts left."""
+    now = utcnow()
+    cutoff = now - timedelta(seconds=timeout)
+    exhausted = Task.attempt >= Task.max_attempts
+    rows = await session.execute(
+        update(Task)
+        .where(Task.status == S.RUNNING.value, Task.heartbeat_at < cutoff)  # type: ignore[arg-type,operator]
+        .values(
+            status=case((exhausted, S.FAILED.value), else_=S.QUEUED.value),
+            error=case(
+                (exhausted, literal("worker lost and no attempts left")),
+                else_=literal("worker lost; queued again"),
+            ),
+            finished_at=case((exhausted, now), else_=None),
+            worker_id=None,
+            queued_at=now,
+            kicked_at=now,
+            updated_at=now,
+        )
+        .returning(Task.id, Task.status, Task.attempt)
+        .execution_options(synchronize_session=False)
+    )
+    rescued = [(task_id, status) for task_id, status, _ in rows.all()]
+    for task_id, status in rescued:
+        await session.execute(
+            update(TaskAttempt)
+            .where(TaskAttempt.task_id == task_id, TaskAttempt.finished_at.is_(None))  # type: ignore[arg-type,union-attr]
+            .values(finished_at=now, outcome="lost", error="worker stopped heart-beating")
+        )
+        await publish(session, task_id=task_id, kind="state", status=status, message="worker lost")
+    return rescued
+
+
+async def stale_queued(session: AsyncSession, *, after: float, limit: int) -> list[uuid.UUID]:
+    """Queued tasks nobody claimed for ``after`` seconds: their doorbell is rung again."""
+    now = utcnow()
+    ids = (
+        select(Task.id)
+        .where(Task.status == S.QUEUED.value, Task.kicked_at < now - timedelta(seconds=after))  # type: ignore[arg-type,operator]
+        .order_by(Task.priority.desc(), Task.queued_at)  # type: ignore[attr-defined]
+        .limit(limit)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        update(Task)
+        .where(Task.id.in_(ids), Task.status == S.QUEUED.value)  # type: ignore[attr-defined,arg-type]
+        .values(kicked_at=now)
+        .returning(Task.id)
+        .execution_options(synchronize_session=False)
+    )
+    return [r[0] for r in rows.all()]
+
+
+async def queued_count(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(Task).where(Task.status == S.QUEUED.value)) or 0  # type: ignore[arg-type]
+
+
+# ---- worker rows --------------------------------------------------------------------------
+
+
+async def worker_seen(session: AsyncSession, *, worker: Worker, running: list[str], processed: int, status: str) -> None:
+    now = utcnow()
+    done = await session.execute(
+        update(Worker)
+        .where(Worker.id == worker.id)  # type: ignore[arg-type]
+        .values(last_seen=now, running=running, processed=processed, status=status)
+        .returning(Worker.id)
+    )
+    if done.first() is None:
+        session.add(Worker(id=worker.id, host=worker.host, pid=worker.pid, version=worker.version,
+                           concurrency=worker.concurrency, running=running, processed=processed,
+                           status=status, started_at=worker.started_at, last_seen=now))
+
+
+async def mark_gone_workers(session: AsyncSession, *, timeout: float) -> int:
+    cutoff = utcnow() - timedelta(seconds=timeout)
+    rows = await session.execute(
+        update(Worker)
+        .where(Worker.status != "gone", Worker.last_seen < cutoff)  # type: ignore[arg-type,operator]
+        .values(status="gone", running=[])
+        .returning(Worker.id)
+    )
+    return len(rows.all())
+

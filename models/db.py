@@ -1,0 +1,91 @@
+"""Engine and session factory, built from settings by an entry point and passed down.
+
+On Postgres, events reach other processes through ``pg_notify`` in the writing transaction.
+On embedded SQLite everything runs in one process: ``publish`` queues the payload on the
+session and ``Database`` hands it to local listeners after the commit, so the live hub sees
+exactly what was committed, as with NOTIFY.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+LocalListener = Callable[[list[dict[str, Any]]], None]
+PENDING_KEY = "taskdeck_notify"
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        kwargs: dict[str, Any] = {} if self.is_sqlite else {"pool_size": pool_size, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self.local_listeners: list[LocalListener] = []
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+            event.listen(Session, "after_commit", self._after_commit)
+            event.listen(Session, "after_rollback", _drop_pending)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        async with self.sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:
+        """A session in a transaction, committed on success."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    def asyncpg_dsn(self) -> str:
+        """The URL as plain asyncpg wants it (for the live hub's own LISTEN connection)."""
+        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def dispose(self) -> None:
+        if self.is_sqlite:
+            event.remove(Session, "after_commit", self._after_commit)
+            event.remove(Session, "after_rollback", _drop_pending)
+        await self.engine.dispose()
+
+    def _after_commit(self, session: Session) -> None:
+        pending = session.info.pop(PENDING_KEY, None)
+        if not pending or session.bind is None or session.bind.engine is not self.engine.sync_engine:
+            return
+        for listener in list(self.local_listeners):
+            try:
+                listener(pending)
+            except Exception:  # a broken listener must not break the writer
+                log.exception("local event listener failed")
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(PENDING_KEY, None)
+
+
+def _sqlite_setup(engine: AsyncEngine) -> None:
+    """WAL, foreign keys, and BEGIN IMMEDIATE so concurrent writers wait instead of failing."""
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=10000")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

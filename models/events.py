@@ -1,0 +1,61 @@
+"""Publishing task events: an event row and a notification in the same transaction.
+
+The notification payload is small (ids and a few fields, far under NOTIFY's 8000 bytes);
+listeners that want more read the task or its events.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.db import PENDING_KEY
+from models.tables import TaskEvent
+from models.types import utcnow
+
+CHANNEL = "taskdeck"
+
+
+async def publish(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    kind: str,
+    status: str | None = None,
+    step: str | None = None,
+    progress: int | None = None,
+    message: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> int:
+    """Write a ``task_event`` row and notify listeners once the transaction commits."""
+    event_id = (
+        await session.execute(
+            insert(TaskEvent)
+            .values(
+                task_id=task_id,
+                at=utcnow(),
+                kind=kind,
+                status=status,
+                step=step,
+                progress=progress,
+                message=message[:2000] if message else None,
+                data=data,
+            )
+            .returning(TaskEvent.id)
+        )
+    ).scalar_one()
+    payload = {"id": event_id, "task": str(task_id), "kind": kind, "status": status, "step": step, "progress": progress}
+    await notify(session, payload)
+    return event_id
+
+
+async def notify(session: AsyncSession, payload: dict[str, Any]) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(CHANNEL, json.dumps(payload, separators=(",", ":")))))
+    else:
+        session.sync_session.info.setdefault(PENDING_KEY, []).append(payload)

@@ -1,0 +1,120 @@
+"""API shapes (camelCase on the wire): Create → table → Public, lists as ``{data, count}``."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic.alias_generators import to_camel
+
+
+Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+class Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class TaskCreate(Camel):
+    name: str = Field(min_length=1, max_length=200)
+    store: str = Field(min_length=1, max_length=64)
+    product: str = Field(min_length=1, max_length=500, description="product slug or product URL")
+    quantity: int = Field(1, ge=1, le=1000)
+    max_price: Money | None = Field(None, ge=0, le=Decimal("9999999999"), decimal_places=2)
+    start: Literal["now", "later", "at"] = "now"
+    run_at: AwareDatetime | None = None
+    mode: Literal["once", "monitor"] = "once"
+    check_every: float | None = Field(None, ge=0.5, le=86_400, description="seconds between checks")
+    until: AwareDatetime | None = None
+    priority: int = Field(0, ge=-1000, le=1000)
+    max_attempts: int | None = Field(None, ge=1, le=20)
+    backoff_seconds: float | None = Field(None, ge=0, le=3600)
+    backoff_cap: float | None = Field(None, ge=0, le=86_400)
+    profile_id: uuid.UUID | None = None
+    trace: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        self.name = self.name.strip()
+        self.product = self.product.strip()
+        if not self.name:
+            raise ValueError("name must not be blank")
+        if self.start == "at" and self.run_at is None:
+            raise ValueError('start "at" needs runAt (an ISO-8601 time with a zone)')
+        if self.start != "at" and self.run_at is not None:
+            raise ValueError('runAt is only allowed with start "at"')
+        if self.mode == "monitor" and self.check_every is None:
+            raise ValueError('mode "monitor" needs checkEvery (seconds)')
+        if self.mode == "once" and (self.check_every is not None or self.until is not None):
+            raise ValueError('checkEvery and until are only allowed with mode "monitor"')
+        return self
+
+
+class AttemptPublic(Camel):
+    number: int
+    worker_id: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    outcome: str | None
+    error: str | None
+
+
+class EventPublic(Camel):
+    id: int
+    at: datetime
+    kind: str
+    status: str | None
+    step: str | None
+    progress: int | None
+    message: str | None
+    data: dict[str, Any] | None = None
+
+
+class TaskPublic(Camel):
+    id: uuid.UUID
+    name: str
+    store: str
+    product: str
+    quantity: int
+    max_price: Money | None
+    status: str
+    priority: int
+    mode: str
+    check_every: float | None
+    until: datetime | None
+    run_at: datetime | None
+    max_attempts: int
+    backoff_seconds: float | None = Field(validation_alias="backoff_base")
+    backoff_cap: float | None
+    attempts: int = Field(validation_alias="attempt")
+    checks: int
+    last_check: str | None
+    last_check_at: datetime | None
+    progress: int
+    step: str | None
+    error: str | None
+    result: dict[str, Any] | None
+    cancel_requested: bool
+    trace: bool
+    profile_id: uuid.UUID | None
+    worker_id: str | None
+    heartbeat_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class TaskDetail(TaskPublic):
+    attempt_history: list[AttemptPublic] = []
+    events: list[EventPublic] = []
+
+
+class TaskList(Camel):
+    data: list[TaskPublic]
+    count: int

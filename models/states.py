@@ -1,0 +1,62 @@
+"""The task state machine: the one place that says which moves are legal.
+
+Every transition in the code is a guarded UPDATE whose allowed source states come from
+``sources_for`` (or an action's own narrower set); a move not in ``MOVES`` never happens.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class TaskStatus(StrEnum):
+    PENDING = "pending"  # created, not started
+    SCHEDULED = "scheduled"  # waits for run_at (start time or next monitor check)
+    QUEUED = "queued"  # waiting for a worker; a doorbell is in the queue
+    RUNNING = "running"  # claimed by a worker whose heartbeat is fresh
+    RETRYING = "retrying"  # an attempt failed, attempts left; waits for run_at
+    PAUSED = "paused"  # held by the user until resumed
+    COMPLETED = "completed"  # the bot finished: result and purchase recorded
+    FAILED = "failed"  # permanent error, attempts exhausted, or monitor window over
+    CANCELLED = "cancelled"  # stopped by the user
+
+
+S = TaskStatus
+
+MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
+    S.PENDING: frozenset({S.QUEUED, S.SCHEDULED, S.PAUSED, S.CANCELLED}),
+    S.SCHEDULED: frozenset({S.QUEUED, S.PAUSED, S.CANCELLED, S.FAILED}),
+    S.QUEUED: frozenset({S.RUNNING, S.PAUSED, S.CANCELLED}),
+    # running → queued: rescued after a dead worker, or handed back on shutdown;
+    # running → scheduled: monitor mode, not available yet
+    S.RUNNING: frozenset({S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED}),
+    S.RETRYING: frozenset({S.QUEUED, S.PAUSED, S.CANCELLED, S.FAILED}),
+    S.PAUSED: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED}),
+    S.COMPLETED: frozenset(),
+    S.FAILED: frozenset({S.QUEUED}),
+    S.CANCELLED: frozenset({S.QUEUED}),
+}
+
+ACTIVE = frozenset({S.QUEUED, S.RUNNING})
+WAITING = frozenset({S.PENDING, S.SCHEDULED, S.RETRYING, S.PAUSED})
+TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+
+
+def can_move(src: TaskStatus, dst: TaskStatus) -> bool:
+    return dst in MOVES[src]
+
+
+def sources_for(dst: TaskStatus) -> frozenset[TaskStatus]:
+    """Every state from which ``dst`` may be entered."""
+    return frozenset(src for src, targets in MOVES.items() if dst in targets)
+
+
+# What a user may do to a task, and from where (each a subset of the legal moves).
+ACTIONS: dict[str, frozenset[TaskStatus]] = {
+    "start": frozenset({S.PENDING, S.SCHEDULED, S.RETRYING, S.PAUSED, S.FAILED, S.CANCELLED}),
+    "pause": frozenset({S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING}),
+    "resume": frozenset({S.PAUSED}),
+    "cancel": frozenset({S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING, S.PAUSED, S.RUNNING}),
+    "retry": frozenset({S.FAILED, S.CANCELLED}),
+    "delete": frozenset(set(S) - {S.RUNNING}),
+}

@@ -1,0 +1,168 @@
+"""Tables. Alembic owns the DDL (alembic/versions); a test checks models and migrations agree."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import JSON, Column, Field, SQLModel
+
+from models.states import TaskStatus
+from models.types import UTCDateTime, utcnow
+
+_STATUSES = ", ".join(f"'{s.value}'" for s in TaskStatus)
+
+
+def _ts(*, nullable: bool = True, index: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+
+
+class Task(SQLModel, table=True):
+    __tablename__ = "task"
+    __table_args__ = (
+        sa.CheckConstraint(f"status IN ({_STATUSES})", name="task_status_valid"),
+        sa.CheckConstraint("mode IN ('once', 'monitor')", name="task_mode_valid"),
+        sa.CheckConstraint("quantity >= 1", name="task_quantity_positive"),
+        sa.CheckConstraint("max_attempts >= 1", name="task_max_attempts_positive"),
+        sa.CheckConstraint("attempt >= 0 AND attempt <= max_attempts", name="task_attempt_in_range"),
+        sa.CheckConstraint("progress >= 0 AND progress <= 100", name="task_progress_pct"),
+        sa.CheckConstraint("max_price IS NULL OR max_price >= 0", name="task_max_price_nonneg"),
+        sa.CheckConstraint("mode = 'once' OR check_every > 0", name="task_monitor_has_interval"),
+        sa.Index("ix_task_claim", "status", "priority", "queued_at"),
+        sa.Index("ix_task_due", "status", "run_at"),
+        sa.Index("ix_task_store_started", "store", "started_at"),
+        sa.Index("ix_task_created", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=200)
+    store: str = Field(max_length=64)
+    product: str = Field(max_length=500)
+    quantity: int = 1
+    max_price: Decimal | None = Field(default=None, sa_column=Column(sa.Numeric(12, 2), nullable=True))
+    status: str = Field(default=TaskStatus.PENDING.value, max_length=16)
+    priority: int = 0
+    mode: str = Field(default="once", max_length=16)
+    check_every: float | None = None  # seconds between monitor checks
+    until: datetime | None = _ts()  # monitor window end
+    run_at: datetime | None = _ts()  # when a scheduled/retrying task is due
+    max_attempts: int = 3
+    backoff_base: float | None = None  # seconds; None = settings default
+    backoff_cap: float | None = None
+    attempt: int = 0  # attempts used so far (the running one included)
+    checks: int = 0  # monitor checks made
+    last_check: str | None = Field(default=None, max_length=500)
+    last_check_at: datetime | None = _ts()
+    progress: int = 0
+    step: str | None = Field(default=None, max_length=100)
+    error: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    result: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    checkpoints: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cancel_requested: bool = False
+    trace: bool = False  # keep a Playwright trace of every attempt, not only failed ones
+    profile_id: uuid.UUID | None = Field(default=None, foreign_key="profile.id", ondelete="SET NULL")
+    worker_id: str | None = Field(default=None, max_length=100)
+    heartbeat_at: datetime | None = _ts()
+    queued_at: datetime | None = _ts()
+    kicked_at: datetime | None = _ts()  # last doorbell sent
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    started_at: datetime | None = _ts()
+    finished_at: datetime | None = _ts()
+
+
+class TaskEvent(SQLModel, table=True):
+    """Every state change and progress step; the live hub catches up from here."""
+
+    __tablename__ = "task_event"
+    __table_args__ = (sa.Index("ix_task_event_task", "task_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True))
+    task_id: uuid.UUID = Field(foreign_key="task.id", ondelete="CASCADE")
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    kind: str = Field(max_length=16)  # state | progress | log | checkpoint | artifact
+    status: str | None = Field(default=None, max_length=16)
+    step: str | None = Field(default=None, max_length=100)
+    progress: int | None = None
+    message: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    data: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class TaskAttempt(SQLModel, table=True):
+    __tablename__ = "task_attempt"
+    __table_args__ = (sa.Index("ix_task_attempt_task", "task_id", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True))
+    task_id: uuid.UUID = Field(foreign_key="task.id", ondelete="CASCADE")
+    number: int
+    worker_id: str | None = Field(default=None, max_length=100)
+    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    finished_at: datetime | None = _ts()
+    outcome: str | None = Field(default=None, max_length=32)
+    error: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+
+
+class Purchase(SQLModel, table=True):
+    """An order placed for a task; the unique key makes a second one impossible."""
+
+    __tablename__ = "purchase"
+    __table_args__ = (sa.CheckConstraint("quantity >= 1", name="purchase_quantity_positive"),)
+
+    id: int | None = Field(default=None, sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True))
+    task_id: uuid.UUID | None = Field(default=None, foreign_key="task.id", ondelete="SET NULL", unique=True)
+    store: str = Field(max_length=64)
+    product: str = Field(max_length=500)
+    product_name: str | None = Field(default=None, max_length=200)
+    quantity: int
+    unit_price: Decimal = Field(sa_column=Column(sa.Numeric(12, 2), nullable=False))
+    total: Decimal = Field(sa_column=Column(sa.Numeric(12, 2), nullable=False))
+    currency: str = Field(default="USD", max_length=3)
+    order_number: str = Field(max_length=100)
+    screenshot: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Worker(SQLModel, table=True):
+    """A live (or gone) worker process, for the queue page and stuck-task rescue."""
+
+    __tablename__ = "worker"
+
+    id: str = Field(primary_key=True, max_length=100)
+    host: str = Field(max_length=200)
+    pid: int
+    version: str = Field(max_length=32)
+    status: str = Field(default="up", max_length=16)  # up | stopping | gone
+    concurrency: int = 1
+    running: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    processed: int = 0
+    started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    last_seen: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Profile(SQLModel, table=True):
+    """A checkout profile; everything but its name is encrypted at rest."""
+
+    __tablename__ = "profile"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(max_length=100)
+    secret: str = Field(sa_column=Column(sa.Text, nullable=False))  # Fernet token of the JSON fields
+    card_last4: str | None = Field(default=None, max_length=4)
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class Account(SQLModel, table=True):
+    """A store login; the password is encrypted at rest."""
+
+    __tablename__ = "account"
+    __table_args__ = (sa.UniqueConstraint("store", "login", name="account_store_login_key"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    store: str = Field(max_length=64)
+    login: str = Field(max_length=200)
+    secret: str = Field(sa_column=Column(sa.Text, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

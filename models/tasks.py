@@ -1,0 +1,282 @@
+"""Task operations a person (or the API) asks for. Each change is one guarded statement.
+
+``move`` is the single way a task changes state: ``UPDATE task SET status=:to ... WHERE
+id=:id AND status IN (:allowed) RETURNING *``, with the event row and notification in the same
+transaction; zero rows raises ``TaskNotFound`` or ``InvalidTransition`` naming the current state.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.errors import InvalidTransition, TaskNotFound
+from models.events import publish
+from models.schemas import TaskCreate
+from models.settings import Settings
+from models.states import ACTIONS, TaskStatus, sources_for
+from models.tables import Task, TaskAttempt, TaskEvent
+from models.types import utcnow
+
+S = TaskStatus
+
+
+async def move(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    to: TaskStatus | ColumnElement[str],
+    sources: Iterable[TaskStatus] | None = None,
+    values: dict[str, Any] | None = None,
+    where: Sequence[ColumnElement[bool]] = (),
+    message: str | None = None,
+    action: str | None = None,
+) -> Task:
+    """Move one task to ``to`` if its state allows it; record the event. Returns the new row.
+
+    ``to`` may be a SQL CASE over legal targets (resume: queued or scheduled); then ``sources``
+    must be given and each target must be legal from each source.
+    """
+    if isinstance(to, TaskStatus):
+        allowed = sources_for(to) if sources is None else frozenset(sources) & sources_for(to)
+    else:
+        assert sources is not None, "a computed target needs explicit sources"
+        allowed = frozenset(sources)
+    now = utcnow()
+    stmt = (
+        update(Task)
+        .where(Task.id == task_id, Task.status.in_([s.value for s in allowed]), *where)  # type: ignore[attr-defined]
+        .values(status=to.value if isinstance(to, TaskStatus) else to, updated_at=now, **(values or {}))
+        .returning(Task)
+        .execution_options(populate_existing=True, synchronize_session=False)
+    )
+    task = (await session.execute(stmt)).scalars().first()
+    if task is None:
+        current = await session.scalar(select(Task.status).where(Task.id == task_id))
+        if current is None:
+            raise TaskNotFound(f"no task with id {task_id}")
+        what = action or f"move to {to.value if isinstance(to, TaskStatus) else 'next state'}"
+        raise InvalidTransition(f"cannot {what}: task is {current}", status=current)
+    await publish(
+        session, task_id=task_id, kind="state", status=task.status, message=message, step=task.step,
+        progress=task.progress,
+    )
+    return task
+
+
+def initial_state(data: TaskCreate, now: datetime) -> tuple[TaskStatus, datetime | None]:
+    if data.start == "later":
+        return S.PENDING, None
+    if data.start == "at" and data.run_at is not None and data.run_at > now:
+        return S.SCHEDULED, data.run_at
+    return S.QUEUED, None
+
+
+async def create_task(session: AsyncSession, *, data: TaskCreate, settings: Settings) -> Task:
+    now = utcnow()
+    status, run_at = initial_state(data, now)
+    task = Task(
+        name=data.name,
+        store=data.store,
+        product=data.product,
+        quantity=data.quantity,
+        max_price=data.max_price,
+        status=status.value,
+        priority=data.priority,
+        mode=data.mode,
+        check_every=data.check_every,
+        until=data.until,
+        run_at=run_at,
+        max_attempts=data.max_attempts or settings.max_attempts,
+        backoff_base=data.backoff_seconds,
+        backoff_cap=data.backoff_cap,
+        profile_id=data.profile_id,
+        trace=data.trace,
+        queued_at=now if status is S.QUEUED else None,
+        kicked_at=now if status is S.QUEUED else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(task)
+    await session.flush()
+    await publish(session, task_id=task.id, kind="state", status=status.value, message="created")
+    return task
+
+
+async def get_task(session: AsyncSession, task_id: uuid.UUID) -> Task:
+    task = await session.get(Task, task_id, populate_existing=True)
+    if task is None:
+        raise TaskNotFound(f"no task with id {task_id}")
+    return task
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[str] = (),
+    store: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    order: str = "-created",
+) -> tuple[list[Task], int]:
+    filters: list[ColumnElement[bool]] = []
+    if statuses:
+        filters.append(Task.status.in_(list(statuses)))  # type: ignore[attr-defined]
+    if store:
+        filters.append(Task.store == store)  # type: ignore[arg-type]
+    if search:
+        like = f"%{search.lower()}%"
+        filters.append(func.lower(Task.name).like(like) | func.lower(Task.product).like(like))
+    count = await session.scalar(select(func.count()).select_from(Task).where(*filters)) or 0
+    column = {
+        "created": Task.created_at,
+        "updated": Task.updated_at,
+        "priority": Task.priority,
+        "name": Task.name,
+        "status": Task.status,
+    }.get(order.lstrip("-"), Task.created_at)
+    ordering = column.desc() if order.startswith("-") else column.asc()  # type: ignore[attr-defined]
+    rows = await session.scalars(
+        select(Task).where(*filters).order_by(ordering, Task.id).limit(limit).offset(offset)  # type: ignore[arg-type]
+    )
+    return list(rows), count
+
+
+async def status_counts(session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(select(Task.status, func.count()).group_by(Task.status))
+    counts = {s.value: 0 for s in TaskStatus}
+    counts.update({status: n for status, n in rows.all()})
+    return counts
+
+
+async def task_attempts(session: AsyncSession, task_id: uuid.UUID) -> list[TaskAttempt]:
+    rows = await session.scalars(
+        select(TaskAttempt).where(TaskAttempt.task_id == task_id).order_by(TaskAttempt.id)  # type: ignore[arg-type]
+    )
+    return list(rows)
+
+
+async def task_events(
+    session: AsyncSession, task_id: uuid.UUID, *, after: int = 0, limit: int = 500
+) -> list[TaskEvent]:
+    rows = await session.scalars(
+        select(TaskEvent)
+        .where(TaskEvent.task_id == task_id, TaskEvent.id > after)  # type: ignore[arg-type,operator]
+        .order_by(TaskEvent.id)  # type: ignore[arg-type]
+        .limit(limit)
+    )
+    return list(rows)
+
+
+# ---- user actions -------------------------------------------------------------------------
+
+
+async def start_task(session: AsyncSession, *, task_id: uuid.UUID, action: str = "start") -> Task:
+    """Queue now. From failed or cancelled the attempts start over (history is kept)."""
+    now = utcnow()
+    fresh = Task.status.in_([S.FAILED.value, S.CANCELLED.value])  # type: ignore[attr-defined]
+    return await move(
+        session,
+        task_id=task_id,
+        to=S.QUEUED,
+        sources=ACTIONS["retry"] if action == "retry" else ACTIONS["start"],
+        values={
+            "attempt": case((fresh, 0), else_=Task.attempt),
+            "error": case((fresh, None), else_=Task.error),
+            "finished_at": None,
+            "cancel_requested": False,
+            "queued_at": now,
+            "kicked_at": now,
+        },
+        message="queued again" if action == "retry" else "started",
+        action=action,
+    )
+
+
+async def pause_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
+    return await move(session, task_id=task_id, to=S.PAUSED, sources=ACTIONS["pause"], action="pause", message="paused")
+
+
+async def resume_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
+    """Back to where it belongs: scheduled if its time is ahead, else queued."""
+    now = utcnow()
+    ahead = Task.run_at.is_not(None) & (Task.run_at > now)  # type: ignore[union-attr,operator]
+    return await move(
+        session,
+        task_id=task_id,
+        to=case((ahead, S.SCHEDULED.value), else_=S.QUEUED.value),
+        sources=ACTIONS["resume"],
+        values={"queued_at": now, "kicked_at": now},
+        action="resume",
+        message="resumed",
+    )
+
+
+async def cancel_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
+    """Waiting tasks are cancelled at once; a running one is asked to stop (its worker ends it)."""
+    try:
+        return await move(
+            session,
+            task_id=task_id,
+            to=S.CANCELLED,
+            sources=ACTIONS["cancel"] - {S.RUNNING},
+            values={"finished_at": utcnow(), "error": "cancelled by user"},
+            action="cancel",
+            message="cancelled",
+        )
+    except InvalidTransition as exc:
+        if exc.status != S.RUNNING.value:
+            raise
+    task = (
+        await session.execute(
+            update(Task)
+            .where(Task.id == task_id, Task.status == S.RUNNING.value)  # type: ignore[arg-type]
+            .values(cancel_requested=True, updated_at=utcnow())
+            .returning(Task)
+            .execution_options(populate_existing=True, synchronize_session=False)
+        )
+    ).scalars().first()
+    if task is None:  # it finished in between
+        current = await get_task(session, task_id)
+        raise InvalidTransition(f"cannot cancel: task is {current.status}", status=current.status)
+    await publish(session, task_id=task_id, kind="log", status=task.status, message="cancel requested")
+    return task
+
+
+async def delete_task(session: AsyncSession, *, task_id: uuid.UUID) -> None:
+    deleted = await session.execute(
+        delete(Task)
+        .where(Task.id == task_id, Task.status != S.RUNNING.value)  # type: ignore[arg-type]
+        .returning(Task.id)
+    )
+    if deleted.first() is None:
+        current = await session.scalar(select(Task.status).where(Task.id == task_id))
+        if current is None:
+            raise TaskNotFound(f"no task with id {task_id}")
+        raise InvalidTransition(f"cannot delete: task is {current}; cancel it first", status=current)
+
+
+ACTION_FUNCS = {
+    "start": start_task,
+    "pause": pause_task,
+    "resume": resume_task,
+    "cancel": cancel_task,
+}
+
+
+async def apply_action(session: AsyncSession, *, task_id: uuid.UUID, action: str) -> Task | None:
+    """Run a named action; ``delete`` returns None."""
+    if action == "delete":
+        await delete_task(session, task_id=task_id)
+        return None
+    if action == "retry":
+        return await start_task(session, task_id=task_id, action="retry")
+    if action not in ACTION_FUNCS:
+        raise ValueError(f"unknown action {action!r}")
+    return await ACTION_FUNCS[action](session, task_id=task_id)

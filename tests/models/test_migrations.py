@@ -1,0 +1,62 @@
+"""Alembic owns the DDL: an empty database upgrades to head and then matches the models."""
+
+from __future__ import annotations
+
+import uuid
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+import models.tables  # noqa: F401
+from models import migrations
+from models.db import Database
+from tests.conftest import SERVER_URL, _admin
+
+
+def _diff(connection: Connection) -> list[object]:
+    ctx = MigrationContext.configure(connection, opts={"compare_type": True})
+    return list(compare_metadata(ctx, SQLModel.metadata))
+
+
+async def _check(db: Database) -> None:
+    assert await migrations.current_revision(db) is None
+    await migrations.upgrade(db)
+    assert await migrations.current_revision(db) == migrations.head_revision()
+    async with db.engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+async def test_postgres_upgrade_from_empty_matches_models() -> None:
+    from sqlalchemy.engine import make_url
+
+    name = f"taskdeck_mig_{uuid.uuid4().hex[:8]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    db = Database(make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False))
+    try:
+        await _check(db)
+    finally:
+        await db.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_sqlite_upgrade_from_empty_matches_models(tmp_path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    try:
+        await _check(db)
+    finally:
+        await db.dispose()
+
+
+async def test_behind_schema_is_refused_on_postgres(tmp_path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    try:
+        import pytest
+
+        with pytest.raises(migrations.SchemaBehind, match="alembic upgrade head"):
+            await migrations.ensure_schema(db, auto_migrate=False)
+        await migrations.ensure_schema(db, auto_migrate=True)
+        assert await migrations.current_revision(db) == migrations.head_revision()
+    finally:
+        await db.dispose()

@@ -1,0 +1,69 @@
+"""The state machine, walked pair by pair, against the database's guarded UPDATE."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from sqlalchemy import update
+
+from models.db import Database
+from models.errors import InvalidTransition
+from models.schemas import TaskCreate
+from models.settings import Settings
+from models.states import ACTIONS, MOVES, TERMINAL, TaskStatus, can_move, sources_for
+from models.tables import Task
+from models.tasks import create_task, move
+
+S = TaskStatus
+
+EXPECTED_LEGAL = {
+    (S.PENDING, S.QUEUED), (S.PENDING, S.SCHEDULED), (S.PENDING, S.PAUSED), (S.PENDING, S.CANCELLED),
+    (S.SCHEDULED, S.QUEUED), (S.SCHEDULED, S.PAUSED), (S.SCHEDULED, S.CANCELLED), (S.SCHEDULED, S.FAILED),
+    (S.QUEUED, S.RUNNING), (S.QUEUED, S.PAUSED), (S.QUEUED, S.CANCELLED),
+    (S.RUNNING, S.COMPLETED), (S.RUNNING, S.RETRYING), (S.RUNNING, S.FAILED), (S.RUNNING, S.CANCELLED),
+    (S.RUNNING, S.SCHEDULED), (S.RUNNING, S.QUEUED),
+    (S.RETRYING, S.QUEUED), (S.RETRYING, S.PAUSED), (S.RETRYING, S.CANCELLED), (S.RETRYING, S.FAILED),
+    (S.PAUSED, S.QUEUED), (S.PAUSED, S.SCHEDULED), (S.PAUSED, S.CANCELLED),
+    (S.FAILED, S.QUEUED), (S.CANCELLED, S.QUEUED),
+}
+ALL_PAIRS = list(itertools.product(S, S))
+
+
+def test_nine_states_with_seed_names() -> None:
+    assert {s.value for s in S} >= {"queued", "running", "completed", "failed", "cancelled"}
+    assert len(S) == 9
+
+
+@pytest.mark.parametrize(("src", "dst"), ALL_PAIRS, ids=[f"{a}->{b}" for a, b in ALL_PAIRS])
+def test_table(src: TaskStatus, dst: TaskStatus) -> None:
+    assert can_move(src, dst) == ((src, dst) in EXPECTED_LEGAL)
+    assert (src in sources_for(dst)) == ((src, dst) in EXPECTED_LEGAL)
+
+
+def test_completed_is_final_and_actions_are_legal_moves() -> None:
+    assert MOVES[S.COMPLETED] == frozenset()
+    assert S.COMPLETED in TERMINAL
+    targets = {"start": S.QUEUED, "pause": S.PAUSED, "retry": S.QUEUED, "cancel": S.CANCELLED}
+    for action, target in targets.items():
+        for src in ACTIONS[action] - {S.RUNNING}:
+            assert can_move(src, target), (action, src)
+    assert S.RUNNING not in ACTIONS["delete"]
+
+
+async def test_every_pair_through_the_database(db: Database) -> None:
+    """The guarded UPDATE lets exactly the legal pairs through."""
+    async with db.begin() as session:
+        task = await create_task(session, data=TaskCreate(name="t", store="noop", product="p", start="later"),
+                                 settings=Settings())
+    for src, dst in ALL_PAIRS:
+        async with db.begin() as session:
+            await session.execute(update(Task).where(Task.id == task.id).values(status=src.value))
+        async with db.begin() as session:
+            if (src, dst) in EXPECTED_LEGAL:
+                moved = await move(session, task_id=task.id, to=dst)
+                assert moved.status == dst.value
+            else:
+                with pytest.raises(InvalidTransition) as err:
+                    await move(session, task_id=task.id, to=dst)
+                assert src.value in str(err.value)

@@ -1,0 +1,3 @@
+from webapp.main import main
+
+main()

@@ -1,0 +1,157 @@
+"""The live hub: one LISTEN connection per webapp process, fanned out to pages.
+
+Postgres: a dedicated asyncpg connection (never a pooled one) LISTENs on ``taskdeck``; each
+NOTIFY payload (committed events only) is buffered and emitted to pages in small batches
+through ``changes``. When the connection drops, the hub reconnects, catches up from
+``task_event`` (re-reading an overlap before the last id it saw and dropping ids it already
+delivered, since sequence order is not commit order) and fires ``resync`` so pages re-read
+what they show. Embedded SQLite: the database hands committed payloads over in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import OrderedDict
+from contextlib import suppress
+from typing import Any
+
+import asyncpg
+from nicegui import Event
+from sqlalchemy import select
+
+from models.db import Database
+from models.events import CHANNEL
+from models.tables import TaskEvent
+
+log = logging.getLogger(__name__)
+
+BATCH_WINDOW = 0.1  # seconds: payloads arriving within this window reach pages as one batch
+CATCH_UP_OVERLAP = 1000  # event ids re-read before the last one seen, after a reconnect
+SEEN_MAX = 20_000
+
+
+class LiveHub:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.changes: Event[list[dict[str, Any]]] = Event()  # a batch of event payloads
+        self.resync: Event[[]] = Event()  # re-read everything: events may have been missed
+        self.connected = False
+        self.reconnects = 0
+        self._buffer: list[dict[str, Any]] = []
+        self._flush: asyncio.TimerHandle | None = None
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._last_id = 0
+        self._task: asyncio.Task[None] | None = None
+        self._conn: asyncpg.Connection | None = None
+        self._lost = asyncio.Event()
+
+    async def start(self) -> None:
+        if self.db.is_sqlite:
+            self.db.local_listeners.append(self._on_local)
+            self.connected = True
+            return
+        self._task = asyncio.create_task(self._run(), name="taskdeck-live-hub")
+
+    async def stop(self) -> None:
+        if self.db.is_sqlite:
+            with suppress(ValueError):
+                self.db.local_listeners.remove(self._on_local)
+        if self._task is not None:
+            self._task.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._task
+        await self._close()
+
+    # ---- in-process (SQLite) ----------------------------------------------------------
+
+    def _on_local(self, payloads: list[dict[str, Any]]) -> None:
+        for payload in payloads:
+            self._accept(payload)
+
+    # ---- Postgres ---------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        delay = 0.2
+        first = True
+        while True:
+            try:
+                self._lost.clear()
+                self._conn = await asyncpg.connect(self.db.asyncpg_dsn(), timeout=5)
+                self._conn.add_termination_listener(lambda _c: self._lost.set())
+                await self._conn.add_listener(CHANNEL, self._on_notify)
+                self.connected = True
+                if first:
+                    self._last_id = await self._max_event_id()
+                    first = False
+                else:
+                    self.reconnects += 1
+                    await self._catch_up()
+                    self.resync.emit()
+                delay = 0.2
+                while not self._lost.is_set():  # asyncpg notices a dead socket only on use
+                    with suppress(TimeoutError):
+                        await asyncio.wait_for(self._lost.wait(), timeout=2)
+                    if not self._lost.is_set():
+                        try:
+                            await asyncio.wait_for(self._conn.execute("SELECT 1"), timeout=5)
+                        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                            self._lost.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("live hub: LISTEN connection failed: %s", exc)
+            self.connected = False
+            await self._close()
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        with suppress(ValueError):
+            self._accept(json.loads(payload))
+
+    async def _max_event_id(self) -> int:
+        from sqlalchemy import func
+
+        async with self.db.session() as session:
+            return await session.scalar(select(func.max(TaskEvent.id))) or 0
+
+    async def _catch_up(self) -> None:
+        async with self.db.session() as session:
+            rows = await session.scalars(
+                select(TaskEvent)
+                .where(TaskEvent.id > self._last_id - CATCH_UP_OVERLAP)  # type: ignore[operator,arg-type]
+                .order_by(TaskEvent.id)  # type: ignore[arg-type]
+                .limit(50_000)
+            )
+            for ev in rows:
+                self._accept({"id": ev.id, "task": str(ev.task_id), "kind": ev.kind, "status": ev.status,
+                              "step": ev.step, "progress": ev.progress})
+
+    async def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None and not conn.is_closed():
+            with suppress(Exception):
+                await asyncio.wait_for(conn.close(), timeout=2)
+
+    # ---- fan-out --------------------------------------------------------------------------
+
+    def _accept(self, payload: dict[str, Any]) -> None:
+        event_id = payload.get("id")
+        if isinstance(event_id, int):
+            if event_id in self._seen:
+                return
+            self._seen[event_id] = None
+            if len(self._seen) > SEEN_MAX:
+                self._seen.popitem(last=False)
+            self._last_id = max(self._last_id, event_id)
+        self._buffer.append(payload)
+        if self._flush is None:
+            loop = asyncio.get_running_loop()
+            self._flush = loop.call_later(BATCH_WINDOW, self._emit)
+
+    def _emit(self) -> None:
+        batch, self._buffer, self._flush = self._buffer, [], None
+        if batch:
+            self.changes.emit(batch)

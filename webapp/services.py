@@ -1,0 +1,71 @@
+"""Everything the web process holds, built once in ``main`` and handed to routes and pages."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from taskiq import AsyncBroker
+
+from models.db import Database
+from models.settings import Settings
+from webapp.live import LiveHub
+from workers import queue
+from workers.artifacts import ArtifactStore
+from workers.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+READY_TIMEOUT = 30.0
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    broker: AsyncBroker
+    hub: LiveHub
+    artifacts: ArtifactStore
+    runtime: WorkerRuntime | None = None  # embedded mode: the in-process worker
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        db = Database(settings.database_url)
+        return cls(
+            settings=settings,
+            db=db,
+            broker=queue.make_broker(settings),
+            hub=LiveHub(db),
+            artifacts=ArtifactStore(settings.artifacts_dir, keep_tasks=settings.artifacts_keep_tasks),
+        )
+
+    async def start(self) -> None:
+        """Broker first: a stream consumer group starts at the stream's end, so nothing may be
+        sent before it exists."""
+        await self.broker.startup()
+        if self.settings.embedded_queue:
+            self.runtime = await WorkerRuntime(settings=self.settings, db=self.db, kick=self.kick).start()
+            self.broker.state.runtime = self.runtime
+        await self.hub.start()
+        self.ready.set()
+        log.info("taskdeck ready (%s, %s)", "embedded queue" if self.settings.embedded_queue else "Redis queue",
+                 "SQLite" if self.db.is_sqlite else "Postgres")
+
+    async def stop(self) -> None:
+        await self.hub.stop()
+        if self.runtime is not None:
+            await self.runtime.stop(grace=5)
+        await self.broker.shutdown()
+        await self.db.dispose()
+
+    async def wait_ready(self) -> None:
+        await asyncio.wait_for(self.ready.wait(), timeout=READY_TIMEOUT)
+
+    async def kick(self, task_id: uuid.UUID) -> None:
+        """Ring the doorbell for a queued task. A failure leaves the row queued for the sweeper."""
+        try:
+            await queue.kick(self.broker, task_id)
+        except Exception as exc:
+            log.warning("could not queue a message for task %s (%s); the sweeper will", task_id, exc)

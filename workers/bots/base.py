@@ -1,0 +1,105 @@
+"""What a store bot receives and returns.
+
+A bot is an async function ``run(ctx: BotContext) -> Purchase`` registered under a store name
+(see ``registry.py``). It drives ``ctx.page`` and reports through the context; it says what
+should happen next by returning (bought) or raising one of ``workers.errors``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotTask:
+    """The task as a bot sees it."""
+
+    id: str  # also the client reference sent with the order
+    name: str
+    store: str
+    product: str  # slug or product URL
+    quantity: int
+    max_price: Decimal | None
+    mode: str  # "once" | "monitor"
+    attempt: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckoutProfile:
+    full_name: str
+    email: str
+    address: str
+    card_number: str
+    card_expiry: str
+    card_cvc: str
+
+    def __repr__(self) -> str:  # never print card data
+        return f"CheckoutProfile(full_name={self.full_name!r}, card=****{self.card_number[-4:]})"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StoreAccount:
+    login: str
+    password: str
+
+    def __repr__(self) -> str:
+        return f"StoreAccount(login={self.login!r}, password=***)"
+
+
+DEMO_PROFILE = CheckoutProfile(
+    full_name="Demo Buyer",
+    email="buyer@example.com",
+    address="1 Demo Street, Testville",
+    card_number="4242424242424242",
+    card_expiry="12/30",
+    card_cvc="123",
+)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Purchase:
+    """What a successful bot returns: the store's confirmation."""
+
+    order_number: str
+    quantity: int
+    unit_price: Decimal
+    total: Decimal
+    currency: str = "USD"
+    product_name: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProductInfo:
+    """What ``lookup(product)`` finds, for the creation wizard's preview."""
+
+    name: str
+    price: Decimal | None
+    available: bool
+    image_url: str | None = None
+    canonical_url: str | None = None
+
+
+async def _nothing(*_: Any) -> None:
+    return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class BotContext:
+    task: BotTask
+    page: Page | None  # None for bots registered with needs_browser=False
+    store_url: str  # base URL of the store (demo store: .../demo-store)
+    progress: Callable[[str, int], Awaitable[None]] = _nothing  # (step, percent)
+    log: Callable[[str], Awaitable[None]] = _nothing
+    checkpoint: Callable[[str], Awaitable[None]] = _nothing  # committed before returning
+    screenshot: Callable[[str], Awaitable[None]] = _nothing  # (label)
+    checkpoints: frozenset[str] = frozenset()  # names recorded by earlier attempts of this task
+    profile: CheckoutProfile = DEMO_PROFILE
+    account: StoreAccount | None = None
+    settings: dict[str, Any] = field(default_factory=dict)  # the store's own settings
+    timeout_ms: float = 15_000  # bound for every single browser wait

@@ -1,0 +1,57 @@
+"""Composition root of a worker process: ``taskiq worker workers.broker:broker``.
+
+Builds the settings, the broker and, in ``WORKER_STARTUP``, the worker runtime (database,
+browser, heartbeats, sweeper); closes them in ``WORKER_SHUTDOWN``. SIGTERM/SIGINT first make the
+runtime stop taking work, then reach taskiq's own handler, so running tasks get the grace
+period and are handed back if they do not finish in it.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from typing import Any
+
+from taskiq import TaskiqEvents, TaskiqState
+
+from models.db import Database
+from models.settings import Settings
+from workers.queue import kick, make_broker
+from workers.runtime import WorkerRuntime
+
+log = logging.getLogger("workers")
+
+settings = Settings()
+broker = make_broker(settings)
+
+
+def _chain_signals(runtime: WorkerRuntime) -> None:
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+
+        def handler(num: int, frame: Any, previous: Any = previous) -> None:
+            runtime.begin_shutdown()
+            if callable(previous):
+                previous(num, frame)
+
+        signal.signal(signum, handler)
+
+
+@broker.on_event(TaskiqEvents.WORKER_STARTUP)
+async def startup(state: TaskiqState) -> None:
+    logging.getLogger("workers").setLevel(logging.INFO)
+    db = Database(settings.database_url)
+
+    async def ring(task_id: Any) -> None:
+        await kick(broker, task_id)
+
+    state.runtime = await WorkerRuntime(settings=settings, db=db, kick=ring).start()
+    _chain_signals(state.runtime)
+
+
+@broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
+async def shutdown(state: TaskiqState) -> None:
+    runtime: WorkerRuntime | None = getattr(state, "runtime", None)
+    if runtime is not None:
+        await runtime.stop()
+        await runtime.db.dispose()

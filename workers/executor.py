@@ -1,0 +1,171 @@
+"""One attempt of one task, top to bottom: build context → run bot (bounded) → classify → record.
+
+``classify`` is the one place where a bot's outcome becomes the task's next state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AbstractAsyncContextManager, nullcontext
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from models import claims
+from models.states import TaskStatus
+from models.tables import Task
+from models.types import utcnow
+from workers import retry
+from workers.bots import registry
+from workers.bots.base import BotContext, BotTask, Purchase
+from workers.errors import BotError, NotAvailableYet, PermanentError, RetryableError
+
+if TYPE_CHECKING:
+    from workers.runtime import Running, WorkerRuntime
+
+log = logging.getLogger(__name__)
+S = TaskStatus
+
+
+class TaskLost(Exception):
+    """This worker no longer owns the task (it was rescued elsewhere); stop without writing."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    to: TaskStatus
+    outcome: str  # what the attempt history says
+    error: str | None = None
+    values: dict[str, Any] | None = None
+
+
+def classify(task: Task, exc: BaseException | None, *, stop_reason: str | None, settings: Any) -> Outcome:
+    """Map how the bot ended to exactly one next state."""
+    now = utcnow()
+    monitor = task.mode == "monitor"
+    checks = {"checks": task.checks + 1, "last_check_at": now} if monitor else {}
+    if stop_reason == "cancel":
+        return Outcome(S.CANCELLED, "cancelled", "cancelled by user")
+    if stop_reason == "shutdown":
+        return Outcome(S.QUEUED, "handed back", "worker shut down; handed back",
+                       {"attempt": task.attempt - 1, "queued_at": now, "kicked_at": now})
+    if exc is None:
+        return Outcome(S.COMPLETED, "completed", None, {"progress": 100, **checks, "last_check": "bought" if monitor else None})
+    step = getattr(exc, "step", None) or task.step
+    where = f' at step "{step}"' if step else ""
+    if isinstance(exc, NotAvailableYet):
+        observation = exc.observation[:500]
+        if monitor:
+            return Outcome(
+                S.SCHEDULED, "not available", observation,
+                {"attempt": task.attempt - 1, "last_check": observation, **checks,
+                 "run_at": now + timedelta(seconds=task.check_every or 60)},
+            )
+        return Outcome(S.FAILED, "failed", f"not available: {observation}")
+    if isinstance(exc, PermanentError):
+        return Outcome(S.FAILED, "failed", f"{exc}{where}" if step and step not in str(exc) else str(exc), checks)
+    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
+        message = f"timed out after {settings.bot_timeout:g} s{where}"
+    elif isinstance(exc, RetryableError | BotError):
+        message = str(exc)
+    else:
+        message = f"{type(exc).__name__}: {exc}{where}"
+    if task.attempt >= task.max_attempts:
+        return Outcome(S.FAILED, "failed", f"{message} (attempt {task.attempt} of {task.max_attempts})", checks)
+    delay = (
+        timedelta(seconds=exc.retry_after)
+        if isinstance(exc, RetryableError) and exc.retry_after is not None
+        else retry.backoff(
+            task.attempt,
+            base=task.backoff_base if task.backoff_base is not None else settings.backoff_base,
+            cap=task.backoff_cap if task.backoff_cap is not None else settings.backoff_cap,
+        )
+    )
+    return Outcome(S.RETRYING, "retrying", message, {"run_at": now + delay, **checks})
+
+
+def bot_task(task: Task) -> BotTask:
+    return BotTask(
+        id=str(task.id), name=task.name, store=task.store, product=task.product, quantity=task.quantity,
+        max_price=task.max_price, mode=task.mode, attempt=task.attempt,
+    )
+
+
+async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
+    """Run one claimed attempt and record exactly one outcome."""
+    db, worker_id = runtime.db, runtime.worker_id
+    known = list(task.checkpoints or [])
+    screenshots: list[str] = []
+    page_ref: dict[str, Any] = {}
+
+    async def write(fn: Any, **kwargs: Any) -> Any:
+        async with db.begin() as session:
+            return await fn(session, **kwargs)
+
+    async def progress(step: str, percent: int) -> None:
+        if not await write(claims.progress, task=task, worker_id=worker_id, step=step, percent=percent):
+            raise TaskLost()
+
+    async def say(message: str) -> None:
+        log.info("task %s: %s", task.id, message)
+        await write(claims.log, task_id=task.id, message=message)
+
+    async def checkpoint(name: str) -> None:
+        if not await write(claims.checkpoint, task=task, worker_id=worker_id, name=name, known=known):
+            raise TaskLost()
+        known.append(name)
+
+    async def screenshot(label: str) -> None:
+        page = page_ref.get("page")
+        if page is None or runtime.artifacts is None:
+            return
+        artifact = await runtime.artifacts.save_screenshot(str(task.id), page, label, attempt=task.attempt)
+        if artifact is not None:
+            screenshots.append(artifact.name)
+            await write(claims.log, task_id=task.id, kind="artifact", step=label, message=f"screenshot {label}",
+                        data={"name": artifact.name, "kind": "screenshot"})
+
+    exc: BaseException | None = None
+    purchase: Purchase | None = None
+    try:
+        spec = registry.get(task.store)
+        browser_cm: AbstractAsyncContextManager[Any] = nullcontext(None)
+        trace_path = None
+        if spec.needs_browser:
+            if runtime.artifacts is not None:
+                trace_path = runtime.artifacts.trace_path(str(task.id), attempt=task.attempt)
+            browser_cm = runtime.browser_page(trace=task.trace, trace_path=trace_path)
+        async with browser_cm as page:
+            page_ref["page"] = page
+            ctx = BotContext(
+                task=bot_task(task), page=page, store_url=runtime.store_url(task.store),
+                progress=progress, log=say, checkpoint=checkpoint, screenshot=screenshot,
+                checkpoints=frozenset(known), profile=await runtime.profile_for(task),
+                account=await runtime.account_for(task.store), settings=runtime.store_settings(task.store),
+            )
+            bot = asyncio.ensure_future(spec.run(ctx))
+            running.bot = bot
+            try:
+                purchase = await asyncio.wait_for(bot, timeout=runtime.settings.bot_timeout)
+            except BaseException as bot_exc:
+                if page is not None and not isinstance(bot_exc, asyncio.CancelledError | TaskLost):
+                    await screenshot("failure")
+                raise
+            finally:
+                running.bot = None
+                page_ref.clear()
+    except asyncio.CancelledError:
+        if running.stop_reason is None:  # the worker itself is being torn down
+            raise
+    except TaskLost:
+        running.stop_reason = "lost"
+    except Exception as caught:  # every other ending is classified below
+        exc = caught
+    if running.stop_reason == "lost":
+        log.warning("task %s: lost ownership; another worker has it now", task.id)
+        return
+    outcome = classify(task, exc, stop_reason=running.stop_reason, settings=runtime.settings)
+    if exc is not None and outcome.to is not S.SCHEDULED:
+        log.info("task %s attempt %s: %s", task.id, task.attempt, outcome.error)
+    await runtime.record(task, outcome, purchase=purchase, screenshot=screenshots[-1] if screenshots else None)

@@ -1,0 +1,281 @@
+"""What one worker process holds: database, browser, slots, heartbeats, the sweeper.
+
+Built in ``WORKER_STARTUP`` (``workers/broker.py``) or by the webapp in embedded mode, closed
+in ``WORKER_SHUTDOWN``. The queue message is a doorbell: ``ring()`` takes a free slot and claims
+tasks in Postgres order until none is claimable; a busy worker ignores the bell, and every
+worker with a free slot also looks for claimable work on each sweep, so a task never waits for
+a message that was lost, stranded in a dead consumer, or consumed by a busy worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from models import claims
+from models.db import Database
+from models.settings import Settings
+from models.states import TaskStatus
+from models.tables import Task, Worker
+from models.types import utcnow
+from workers import sweeper
+from workers.artifacts import ArtifactStore
+from workers.bots.base import DEMO_PROFILE, CheckoutProfile, StoreAccount
+from workers.browser import BrowserPool, find_chromium
+from workers.executor import Outcome, execute
+
+log = logging.getLogger(__name__)
+S = TaskStatus
+
+Kick = Callable[[uuid.UUID], Awaitable[None]]
+RECORD_RETRY_FOR = 60.0  # seconds an outcome write is retried while the database is away
+
+
+def _version() -> str:
+    try:
+        return version("taskdeck")
+    except PackageNotFoundError:
+        return "dev"
+
+
+@dataclass
+class Running:
+    task: Task
+    bot: asyncio.Future[Any] | None = None
+    stop_reason: str | None = None  # "cancel" | "lost" | "shutdown"
+
+    def stop(self, reason: str) -> None:
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self.bot is not None and not self.bot.done():
+            self.bot.cancel()
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    db: Database
+    kick: Kick
+    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}")
+    browser: BrowserPool | None = None
+    artifacts: ArtifactStore | None = None
+    running: dict[uuid.UUID, Running] = field(default_factory=dict)
+    processed: int = 0
+    stopping: bool = False
+    profiles: Any = None  # a ``models.secrets`` vault when configured (issue: profiles)
+    _free: int = 0
+    _loops: list[asyncio.Task[Any]] = field(default_factory=list)
+    _drains: set[asyncio.Task[Any]] = field(default_factory=set)
+    _row: Worker | None = None
+
+    # ---- lifecycle --------------------------------------------------------------------
+
+    async def start(self) -> WorkerRuntime:
+        self._free = self.settings.worker_concurrency
+        self.artifacts = ArtifactStore(self.settings.artifacts_dir, keep_tasks=self.settings.artifacts_keep_tasks)
+        self.browser = BrowserPool(
+            executable_path=find_chromium(self.settings.browser_path),
+            headless=self.settings.headless,
+            recycle_after=self.settings.browser_recycle_after,
+            memory_limit_mb=self.settings.browser_memory_limit_mb,
+        )
+        await self.browser.start()
+        self._row = Worker(
+            id=self.worker_id, host=socket.gethostname(), pid=os.getpid(), version=_version(),
+            concurrency=self.settings.worker_concurrency, started_at=utcnow(),
+        )
+        await self._beat_worker("up")
+        self._loops = [
+            asyncio.create_task(self._heartbeat_loop(), name="taskdeck-heartbeat"),
+            asyncio.create_task(self._sweep_loop(), name="taskdeck-sweeper"),
+        ]
+        log.info("worker %s up (concurrency %s)", self.worker_id, self.settings.worker_concurrency)
+        return self
+
+    async def stop(self, *, grace: float | None = None) -> None:
+        """Stop taking work; let running tasks finish for ``grace`` s, then hand them back."""
+        self.stopping = True
+        grace = self.settings.shutdown_grace if grace is None else grace
+        if self.running:
+            log.info("worker %s stopping: %s running task(s), grace %ss", self.worker_id, len(self.running), grace)
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._idle(), timeout=grace)
+        for running in list(self.running.values()):
+            running.stop("shutdown")
+        with suppress(TimeoutError):
+            await asyncio.wait_for(self._idle(), timeout=15)
+        for loop in self._loops:
+            loop.cancel()
+        for loop in self._loops:
+            with suppress(asyncio.CancelledError, Exception):
+                await loop
+        with suppress(Exception):
+            await self._beat_worker("gone")
+        if self.browser is not None:
+            await self.browser.close()
+
+    async def _idle(self) -> None:
+        while self.running or self._drains:
+            await asyncio.sleep(0.05)
+
+    def begin_shutdown(self) -> None:
+        """Called from a signal handler: take no more work; hand back what outlives the grace."""
+        if self.stopping:
+            return
+        self.stopping = True
+        loop = asyncio.get_event_loop()
+        loop.call_soon_threadsafe(loop.call_later, self.settings.shutdown_grace, self._hand_back_all)
+
+    def _hand_back_all(self) -> None:
+        for running in list(self.running.values()):
+            running.stop("shutdown")
+
+    # ---- taking work ------------------------------------------------------------------
+
+    async def ring(self, hint: str | None = None) -> None:
+        """A doorbell rang: if a slot is free, drain claimable tasks with it."""
+        if self.stopping or self._free <= 0:
+            return
+        self._free -= 1
+        try:
+            while not self.stopping:
+                task = await self._claim()
+                if task is None:
+                    return
+                await self._run(task)
+        finally:
+            self._free += 1
+
+    def fill_free_slots(self) -> None:
+        """Start a drain for each free slot (used by the sweeper; never blocks)."""
+        for _ in range(max(0, self._free - len(self._drains))):
+            drain = asyncio.create_task(self.ring())
+            self._drains.add(drain)
+            drain.add_done_callback(self._drains.discard)
+
+    async def _claim(self) -> Task | None:
+        try:
+            async with self.db.begin() as session:
+                return await claims.claim_next(session, worker_id=self.worker_id, limits=self.settings.store_limits)
+        except Exception:
+            log.exception("claim failed; will look again on the next sweep")
+            return None
+
+    async def _run(self, task: Task) -> None:
+        running = Running(task=task)
+        self.running[task.id] = running
+        try:
+            await execute(self, task, running)
+        finally:
+            self.running.pop(task.id, None)
+            self.processed += 1
+
+    # ---- recording --------------------------------------------------------------------
+
+    async def record(self, task: Task, outcome: Outcome, *, purchase: Any = None, screenshot: str | None = None) -> None:
+        """Write the outcome; retried while the database is unreachable, so it is not lost."""
+        deadline = asyncio.get_running_loop().time() + RECORD_RETRY_FOR
+        delay = 0.2
+        while True:
+            try:
+                async with self.db.begin() as session:
+                    values = dict(outcome.values or {})
+                    if purchase is not None:
+                        await claims.record_purchase(session, task=task, purchase=claims.purchase_values(
+                            order_number=purchase.order_number, quantity=purchase.quantity,
+                            unit_price=purchase.unit_price, total=purchase.total, currency=purchase.currency,
+                            product_name=purchase.product_name, screenshot=screenshot,
+                        ))
+                        values["result"] = {
+                            "orderNumber": purchase.order_number, "quantity": purchase.quantity,
+                            "unitPrice": float(purchase.unit_price), "total": float(purchase.total),
+                            "currency": purchase.currency, "productName": purchase.product_name,
+                        }
+                    await claims.finish(session, task=task, worker_id=self.worker_id, to=outcome.to,
+                                        outcome=outcome.outcome, error=outcome.error, values=values)
+                break
+            except Exception as exc:
+                from models.errors import InvalidTransition
+
+                if isinstance(exc, InvalidTransition):  # rescued elsewhere meanwhile: not ours to write
+                    log.warning("task %s: outcome not recorded, %s", task.id, exc)
+                    return
+                if asyncio.get_running_loop().time() > deadline:
+                    log.exception("task %s: could not record outcome %s; the sweeper will rescue it", task.id, outcome.to)
+                    return
+                log.warning("task %s: recording outcome failed (%s); retrying", task.id, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        if outcome.to is S.QUEUED:
+            with suppress(Exception):
+                await self.kick(task.id)
+
+    # ---- what bots get ----------------------------------------------------------------
+
+    def browser_page(self, *, trace: bool, trace_path: Any) -> AbstractAsyncContextManager[Any]:
+        assert self.browser is not None
+        return self.browser.page(trace="always" if trace else "on_failure", trace_path=trace_path)
+
+    def store_url(self, store: str) -> str:
+        return self.settings.store_base_url() if store == "demo" else ""
+
+    def store_settings(self, store: str) -> dict[str, Any]:
+        limit = self.settings.store_limits.get(store)
+        return limit.model_dump() if limit else {}
+
+    async def profile_for(self, task: Task) -> CheckoutProfile:
+        if self.profiles is not None and task.profile_id is not None:
+            return await self.profiles.checkout_profile(task.profile_id)  # type: ignore[no-any-return]
+        return DEMO_PROFILE
+
+    async def account_for(self, store: str) -> StoreAccount | None:
+        if self.profiles is not None:
+            return await self.profiles.store_account(store)  # type: ignore[no-any-return]
+        return None
+
+    # ---- loops --------------------------------------------------------------------------
+
+    async def _heartbeat_loop(self) -> None:
+        beats = 0
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            try:
+                ids = list(self.running)
+                if ids:
+                    async with self.db.begin() as session:
+                        alive = await claims.heartbeat(session, worker_id=self.worker_id, task_ids=ids)
+                    for task_id in ids:
+                        running = self.running.get(task_id)
+                        if running is None:
+                            continue
+                        if task_id not in alive:
+                            running.stop("lost")
+                        elif alive[task_id]:
+                            running.stop("cancel")
+                beats += 1
+                if beats % 3 == 0:
+                    await self._beat_worker("stopping" if self.stopping else "up")
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.sweep_interval)
+            try:
+                await sweeper.sweep(self)
+            except Exception as exc:
+                log.warning("sweep failed: %s", exc)
+
+    async def _beat_worker(self, status: str) -> None:
+        assert self._row is not None
+        async with self.db.begin() as session:
+            await claims.worker_seen(session, worker=self._row, running=[str(i) for i in self.running],
+                                     processed=self.processed, status=status)

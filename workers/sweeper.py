@@ -1,0 +1,58 @@
+"""The sweeper: idempotent sweeps every second, in every worker (and in-process when embedded).
+
+Each sweep is its own short transaction, safe to run in many processes at once:
+
+1. monitor tasks whose window closed → failed
+2. due scheduled/retrying tasks → queued (and a doorbell)
+3. running tasks with a stale heartbeat → queued again, or failed without attempts left
+4. queued tasks nobody claimed for ``rekick_after`` s → a fresh doorbell (a lost message)
+5. worker rows not seen for a while → gone
+6. this worker's free slots look for claimable work themselves, so no queued task depends on a
+   message reaching a worker with room for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from models import claims
+
+if TYPE_CHECKING:
+    from workers.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+REKICK_BATCH = 50
+PRUNE_EVERY = 300.0  # seconds between artifact retention passes
+
+_last_prune = 0.0
+
+
+async def sweep(runtime: WorkerRuntime) -> None:
+    global _last_prune
+    settings, db = runtime.settings, runtime.db
+    async with db.begin() as session:
+        await claims.expire_monitors(session)
+    async with db.begin() as session:
+        due = await claims.stage_due(session)
+    async with db.begin() as session:
+        rescued = await claims.rescue_stale(session, timeout=settings.heartbeat_timeout)
+    for task_id, status in rescued:
+        log.warning("task %s: worker lost, now %s", task_id, status)
+    async with db.begin() as session:
+        stale = await claims.stale_queued(session, after=settings.rekick_after, limit=REKICK_BATCH)
+    async with db.begin() as session:
+        await claims.mark_gone_workers(session, timeout=max(settings.heartbeat_timeout, 3 * settings.heartbeat_interval) * 3)
+    for task_id in [*due, *(t for t, s in rescued if s == "queued"), *stale]:
+        try:
+            await runtime.kick(task_id)
+        except Exception as exc:  # the row stays queued; the next sweep rings again
+            log.warning("doorbell for %s failed: %s", task_id, exc)
+            break
+    if not runtime.stopping:
+        runtime.fill_free_slots()
+    if runtime.artifacts is not None and time.monotonic() - _last_prune > PRUNE_EVERY:
+        _last_prune = time.monotonic()
+        await asyncio.to_thread(runtime.artifacts.prune)
