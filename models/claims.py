@@ -106,7 +106,9 @@ async def claim_next(
     return task
 
 
-async def heartbeat(session: AsyncSession, *, worker_id: str, task_ids: list[uuid.UUID]) -> dict[uuid.UUID, bool]:
+async def heartbeat(
+    session: AsyncSession, *, worker_id: str, task_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, bool]:
     """Refresh the heartbeat of the tasks this worker still owns → {id: cancel_requested}.
 
     An id missing from the answer is no longer ours (rescued or finished elsewhere): stop it.
@@ -124,7 +126,13 @@ async def heartbeat(session: AsyncSession, *, worker_id: str, task_ids: list[uui
 
 
 async def progress(
-    session: AsyncSession, *, task: Task, worker_id: str, step: str, percent: int, data: dict[str, Any] | None = None
+    session: AsyncSession,
+    *,
+    task: Task,
+    worker_id: str,
+    step: str,
+    percent: int,
+    data: dict[str, Any] | None = None,
 ) -> bool:
     """Record a bot step; False when the task is no longer ours."""
     percent = max(0, min(100, int(percent)))
@@ -137,16 +145,33 @@ async def progress(
     )
     if done.first() is None:
         return False
-    await publish(session, task_id=task.id, kind="progress", status=S.RUNNING.value, step=step[:100], progress=percent, data=data)
+    await publish(
+        session,
+        task_id=task.id,
+        kind="progress",
+        status=S.RUNNING.value,
+        step=step[:100],
+        progress=percent,
+        data=data,
+    )
     return True
 
 
-async def log(session: AsyncSession, *, task_id: uuid.UUID, message: str, kind: str = "log",
-              step: str | None = None, data: dict[str, Any] | None = None) -> None:
+async def log(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    message: str,
+    kind: str = "log",
+    step: str | None = None,
+    data: dict[str, Any] | None = None,
+) -> None:
     await publish(session, task_id=task_id, kind=kind, message=message, step=step, data=data)
 
 
-async def checkpoint(session: AsyncSession, *, task: Task, worker_id: str, name: str, known: list[str]) -> bool:
+async def checkpoint(
+    session: AsyncSession, *, task: Task, worker_id: str, name: str, known: list[str]
+) -> bool:
     """Record that the bot is about to do something irreversible; False when not ours any more."""
     names = [*known, name] if name not in known else known
     done = await session.execute(
@@ -219,11 +244,24 @@ async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purcha
     return await session.scalar(select(Purchase).where(Purchase.task_id == task_id))  # type: ignore[arg-type]
 
 
-def purchase_values(*, order_number: str, quantity: int, unit_price: Decimal, total: Decimal,
-                    currency: str, product_name: str | None, screenshot: str | None) -> dict[str, Any]:
+def purchase_values(
+    *,
+    order_number: str,
+    quantity: int,
+    unit_price: Decimal,
+    total: Decimal,
+    currency: str,
+    product_name: str | None,
+    screenshot: str | None,
+) -> dict[str, Any]:
     return {
-        "order_number": order_number, "quantity": quantity, "unit_price": unit_price, "total": total,
-        "currency": currency, "product_name": product_name, "screenshot": screenshot,
+        "order_number": order_number,
+        "quantity": quantity,
+        "unit_price": unit_price,
+        "total": total,
+        "currency": currency,
+        "product_name": product_name,
+        "screenshot": screenshot,
     }
 
 
@@ -339,13 +377,17 @@ async def stale_queued(session: AsyncSession, *, after: float, limit: int) -> li
 
 
 async def queued_count(session: AsyncSession) -> int:
-    return await session.scalar(select(func.count()).select_from(Task).where(Task.status == S.QUEUED.value)) or 0  # type: ignore[arg-type]
+    return (
+        await session.scalar(select(func.count()).select_from(Task).where(Task.status == S.QUEUED.value)) or 0
+    )  # type: ignore[arg-type]
 
 
 # ---- worker rows --------------------------------------------------------------------------
 
 
-async def worker_seen(session: AsyncSession, *, worker: Worker, running: list[str], processed: int, status: str) -> None:
+async def worker_seen(
+    session: AsyncSession, *, worker: Worker, running: list[str], processed: int, status: str
+) -> None:
     now = utcnow()
     done = await session.execute(
         update(Worker)
@@ -354,9 +396,20 @@ async def worker_seen(session: AsyncSession, *, worker: Worker, running: list[st
         .returning(Worker.id)
     )
     if done.first() is None:
-        session.add(Worker(id=worker.id, host=worker.host, pid=worker.pid, version=worker.version,
-                           concurrency=worker.concurrency, running=running, processed=processed,
-                           status=status, started_at=worker.started_at, last_seen=now))
+        session.add(
+            Worker(
+                id=worker.id,
+                host=worker.host,
+                pid=worker.pid,
+                version=worker.version,
+                concurrency=worker.concurrency,
+                running=running,
+                processed=processed,
+                status=status,
+                started_at=worker.started_at,
+                last_seen=now,
+            )
+        )
 
 
 async def mark_gone_workers(session: AsyncSession, *, timeout: float) -> int:
@@ -368,4 +421,3 @@ async def mark_gone_workers(session: AsyncSession, *, timeout: float) -> int:
         .returning(Worker.id)
     )
     return len(rows.all())
-

@@ -1,9 +1,9 @@
 """Errors of the data layer.
 
-    TaskdeckError
-    ├── TaskNotFound        no task has this id (HTTP 404)
-    ├── InvalidTransition   the task's state does not allow the move (HTTP 409)
-    └── ValidationFailed    input that cannot become a task (HTTP 422)
+TaskdeckError
+├── TaskNotFound        no task has this id (HTTP 404)
+├── InvalidTransition   the task's state does not allow the move (HTTP 409)
+└── ValidationFailed    input that cannot become a task (HTTP 422)
 """
 
 from __future__ import annotations

@@ -48,7 +48,14 @@ async def publish(
             .returning(TaskEvent.id)
         )
     ).scalar_one()
-    payload = {"id": event_id, "task": str(task_id), "kind": kind, "status": status, "step": step, "progress": progress}
+    payload = {
+        "id": event_id,
+        "task": str(task_id),
+        "kind": kind,
+        "status": status,
+        "step": step,
+        "progress": progress,
+    }
     await notify(session, payload)
     return event_id
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 from pydantic.alias_generators import to_camel
 
-
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 
 

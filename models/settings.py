@@ -26,10 +26,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="TASKDECK_", extra="ignore")
 
     database_url: str = Field(
-        SQLITE_DEFAULT, validation_alias=AliasChoices("DATABASE_URL", "TASKDECK_DATABASE_URL")
+        default=SQLITE_DEFAULT, validation_alias=AliasChoices("DATABASE_URL", "TASKDECK_DATABASE_URL")
     )
     redis_url: str | None = Field(
-        None, validation_alias=AliasChoices("REDIS_URL", "TASKDECK_REDIS_URL")
+        default=None, validation_alias=AliasChoices("REDIS_URL", "TASKDECK_REDIS_URL")
     )
 
     # web process
@@ -37,7 +37,8 @@ class Settings(BaseSettings):
     port: int = 8080
     demo_store: bool = True
     demo_store_url: str | None = None  # where bots reach the demo store; default: this webapp
-    secret_key: str | None = None  # Fernet key for profiles/accounts; derived from a file if unset
+    secret_key: str | None = None  # Fernet key for profiles/accounts (every process needs the same)
+    secret_key_file: Path = Path(".taskdeck/secret.key")  # used, created if missing, when no key is set
 
     # queue
     queue_name: str = "taskdeck"  # Redis stream key; tests give each run its own

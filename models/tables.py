@@ -80,7 +80,12 @@ class TaskEvent(SQLModel, table=True):
     __tablename__ = "task_event"
     __table_args__ = (sa.Index("ix_task_event_task", "task_id", "id"),)
 
-    id: int | None = Field(default=None, sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     task_id: uuid.UUID = Field(foreign_key="task.id", ondelete="CASCADE")
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     kind: str = Field(max_length=16)  # state | progress | log | checkpoint | artifact
@@ -95,7 +100,12 @@ class TaskAttempt(SQLModel, table=True):
     __tablename__ = "task_attempt"
     __table_args__ = (sa.Index("ix_task_attempt_task", "task_id", "id"),)
 
-    id: int | None = Field(default=None, sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     task_id: uuid.UUID = Field(foreign_key="task.id", ondelete="CASCADE")
     number: int
     worker_id: str | None = Field(default=None, max_length=100)
@@ -111,7 +121,12 @@ class Purchase(SQLModel, table=True):
     __tablename__ = "purchase"
     __table_args__ = (sa.CheckConstraint("quantity >= 1", name="purchase_quantity_positive"),)
 
-    id: int | None = Field(default=None, sa_column=Column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True))
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
     task_id: uuid.UUID | None = Field(default=None, foreign_key="task.id", ondelete="SET NULL", unique=True)
     store: str = Field(max_length=64)
     product: str = Field(max_length=500)

@@ -63,7 +63,12 @@ async def move(
         what = action or f"move to {to.value if isinstance(to, TaskStatus) else 'next state'}"
         raise InvalidTransition(f"cannot {what}: task is {current}", status=current)
     await publish(
-        session, task_id=task_id, kind="state", status=task.status, message=message, step=task.step,
+        session,
+        task_id=task_id,
+        kind="state",
+        status=task.status,
+        message=message,
+        step=task.step,
         progress=task.progress,
     )
     return task
@@ -200,7 +205,9 @@ async def start_task(session: AsyncSession, *, task_id: uuid.UUID, action: str =
 
 
 async def pause_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
-    return await move(session, task_id=task_id, to=S.PAUSED, sources=ACTIONS["pause"], action="pause", message="paused")
+    return await move(
+        session, task_id=task_id, to=S.PAUSED, sources=ACTIONS["pause"], action="pause", message="paused"
+    )
 
 
 async def resume_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
@@ -234,14 +241,18 @@ async def cancel_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
         if exc.status != S.RUNNING.value:
             raise
     task = (
-        await session.execute(
-            update(Task)
-            .where(Task.id == task_id, Task.status == S.RUNNING.value)  # type: ignore[arg-type]
-            .values(cancel_requested=True, updated_at=utcnow())
-            .returning(Task)
-            .execution_options(populate_existing=True, synchronize_session=False)
+        (
+            await session.execute(
+                update(Task)
+                .where(Task.id == task_id, Task.status == S.RUNNING.value)  # type: ignore[arg-type]
+                .values(cancel_requested=True, updated_at=utcnow())
+                .returning(Task)
+                .execution_options(populate_existing=True, synchronize_session=False)
+            )
         )
-    ).scalars().first()
+        .scalars()
+        .first()
+    )
     if task is None:  # it finished in between
         current = await get_task(session, task_id)
         raise InvalidTransition(f"cannot cancel: task is {current.status}", status=current.status)

@@ -44,7 +44,11 @@ def free_port() -> int:
 
 
 def chromium_path() -> str:
-    path = os.environ.get("TASKDECK_BROWSER_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+    path = (
+        os.environ.get("TASKDECK_BROWSER_PATH")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
     if not path:
         pytest.fail("no Chromium found: run `make install` (it installs one) or set TASKDECK_BROWSER_PATH")
     return path
@@ -104,7 +108,9 @@ async def redis_queue() -> AsyncIterator[str]:
 
 
 def child_env(**overrides: Any) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", "DATABASE_URL", "REDIS_URL")}
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTEST_CURRENT_TEST", "DATABASE_URL", "REDIS_URL")
+    }
     env = {k: v for k, v in env.items() if not k.startswith("TASKDECK_") or k.startswith("TASKDECK_TEST_")}
     env["TASKDECK_BROWSER_PATH"] = chromium_path()
     env["PYTHONUNBUFFERED"] = "1"
@@ -145,10 +151,12 @@ class Procs:
     tmp: Path
     started: list[Proc] = field(default_factory=list)
 
-    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Proc:
+    def spawn(self, name: str, args: list[str], env: dict[str, str], cwd: Path = ROOT) -> Proc:
         log_path = self.tmp / f"{name}-{len(self.started)}.log"
         with log_path.open("wb") as out:
-            popen = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            popen = subprocess.Popen(
+                args, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         proc = Proc(name, popen, log_path)
         self.started.append(proc)
         return proc
@@ -199,7 +207,7 @@ StartWebapp = Callable[..., Any]
 def start_webapp(procs: Procs, tmp_path: Path) -> StartWebapp:
     """Start ``python -m webapp`` with the given settings; returns its Proc with ``url`` set."""
 
-    async def start(**env: Any) -> Proc:
+    async def start(cwd: Path = ROOT, **env: Any) -> Proc:
         port = free_port()
         settings = {
             "TASKDECK_PORT": port,
@@ -209,7 +217,7 @@ def start_webapp(procs: Procs, tmp_path: Path) -> StartWebapp:
             "TASKDECK_SECRET_KEY": TEST_SECRET_KEY,
             **env,
         }
-        proc = procs.spawn("webapp", [sys.executable, "-m", "webapp"], child_env(**settings))
+        proc = procs.spawn("webapp", [sys.executable, "-m", "webapp"], child_env(**settings), cwd=cwd)
         proc.url = f"http://127.0.0.1:{port}"
         await wait_http(f"{proc.url}/api/health", proc)
         return proc
@@ -229,8 +237,15 @@ def start_worker(procs: Procs, tmp_path: Path) -> StartWebapp:
             "TASKDECK_SECRET_KEY": TEST_SECRET_KEY,
             **env,
         }
-        args = [str(Path(sys.executable).parent / "taskiq"), "worker", "workers.broker:broker", "--workers", "1",
-                "--log-level", "INFO"]
+        args = [
+            str(Path(sys.executable).parent / "taskiq"),
+            "worker",
+            "workers.broker:broker",
+            "--workers",
+            "1",
+            "--log-level",
+            "INFO",
+        ]
         return procs.spawn("worker", args, child_env(**settings))
 
     return start
@@ -239,7 +254,9 @@ def start_worker(procs: Procs, tmp_path: Path) -> StartWebapp:
 TEST_SECRET_KEY = "_4sJMft94wHTCb0mwq2EpgQcCdPzlyxjGEJI4OS4Ddc="  # a Fernet key, tests only
 
 
-async def wait_for(predicate: Callable[[], Any], *, timeout: float = 30, interval: float = 0.1, what: str = "condition") -> Any:
+async def wait_for(
+    predicate: Callable[[], Any], *, timeout: float = 30, interval: float = 0.1, what: str = "condition"
+) -> Any:
     """Poll an async or sync predicate until it returns something truthy."""
     deadline = time.monotonic() + timeout
     last: Any = None

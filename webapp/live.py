@@ -126,8 +126,16 @@ class LiveHub:
                 .limit(50_000)
             )
             for ev in rows:
-                self._accept({"id": ev.id, "task": str(ev.task_id), "kind": ev.kind, "status": ev.status,
-                              "step": ev.step, "progress": ev.progress})
+                self._accept(
+                    {
+                        "id": ev.id,
+                        "task": str(ev.task_id),
+                        "kind": ev.kind,
+                        "status": ev.status,
+                        "step": ev.step,
+                        "progress": ev.progress,
+                    }
+                )
 
     async def _close(self) -> None:
         conn, self._conn = self._conn, None

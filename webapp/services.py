@@ -11,6 +11,7 @@ from taskiq import AsyncBroker
 
 from models.db import Database
 from models.settings import Settings
+from models.vault import Vault, load_key
 from webapp.live import LiveHub
 from workers import queue
 from workers.artifacts import ArtifactStore
@@ -27,6 +28,7 @@ class Services:
     broker: AsyncBroker
     hub: LiveHub
     artifacts: ArtifactStore
+    vault: Vault
     runtime: WorkerRuntime | None = None  # embedded mode: the in-process worker
     ready: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -39,6 +41,7 @@ class Services:
             broker=queue.make_broker(settings),
             hub=LiveHub(db),
             artifacts=ArtifactStore(settings.artifacts_dir, keep_tasks=settings.artifacts_keep_tasks),
+            vault=Vault(db, load_key(settings.secret_key, settings.secret_key_file)),
         )
 
     async def start(self) -> None:
@@ -50,8 +53,11 @@ class Services:
             self.broker.state.runtime = self.runtime
         await self.hub.start()
         self.ready.set()
-        log.info("taskdeck ready (%s, %s)", "embedded queue" if self.settings.embedded_queue else "Redis queue",
-                 "SQLite" if self.db.is_sqlite else "Postgres")
+        log.info(
+            "taskdeck ready (%s, %s)",
+            "embedded queue" if self.settings.embedded_queue else "Redis queue",
+            "SQLite" if self.db.is_sqlite else "Postgres",
+        )
 
     async def stop(self) -> None:
         await self.hub.stop()

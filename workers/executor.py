@@ -48,23 +48,40 @@ def classify(task: Task, exc: BaseException | None, *, stop_reason: str | None, 
     if stop_reason == "cancel":
         return Outcome(S.CANCELLED, "cancelled", "cancelled by user")
     if stop_reason == "shutdown":
-        return Outcome(S.QUEUED, "handed back", "worker shut down; handed back",
-                       {"attempt": task.attempt - 1, "queued_at": now, "kicked_at": now})
+        return Outcome(
+            S.QUEUED,
+            "handed back",
+            "worker shut down; handed back",
+            {"attempt": task.attempt - 1, "queued_at": now, "kicked_at": now},
+        )
     if exc is None:
-        return Outcome(S.COMPLETED, "completed", None, {"progress": 100, **checks, "last_check": "bought" if monitor else None})
+        return Outcome(
+            S.COMPLETED,
+            "completed",
+            None,
+            {"progress": 100, **checks, "last_check": "bought" if monitor else None},
+        )
     step = getattr(exc, "step", None) or task.step
     where = f' at step "{step}"' if step else ""
     if isinstance(exc, NotAvailableYet):
         observation = exc.observation[:500]
         if monitor:
             return Outcome(
-                S.SCHEDULED, "not available", observation,
-                {"attempt": task.attempt - 1, "last_check": observation, **checks,
-                 "run_at": now + timedelta(seconds=task.check_every or 60)},
+                S.SCHEDULED,
+                "not available",
+                observation,
+                {
+                    "attempt": task.attempt - 1,
+                    "last_check": observation,
+                    **checks,
+                    "run_at": now + timedelta(seconds=task.check_every or 60),
+                },
             )
         return Outcome(S.FAILED, "failed", f"not available: {observation}")
     if isinstance(exc, PermanentError):
-        return Outcome(S.FAILED, "failed", f"{exc}{where}" if step and step not in str(exc) else str(exc), checks)
+        return Outcome(
+            S.FAILED, "failed", f"{exc}{where}" if step and step not in str(exc) else str(exc), checks
+        )
     if isinstance(exc, asyncio.TimeoutError | TimeoutError):
         message = f"timed out after {settings.bot_timeout:g} s{where}"
     elif isinstance(exc, RetryableError | BotError):
@@ -72,7 +89,9 @@ def classify(task: Task, exc: BaseException | None, *, stop_reason: str | None, 
     else:
         message = f"{type(exc).__name__}: {exc}{where}"
     if task.attempt >= task.max_attempts:
-        return Outcome(S.FAILED, "failed", f"{message} (attempt {task.attempt} of {task.max_attempts})", checks)
+        return Outcome(
+            S.FAILED, "failed", f"{message} (attempt {task.attempt} of {task.max_attempts})", checks
+        )
     delay = (
         timedelta(seconds=exc.retry_after)
         if isinstance(exc, RetryableError) and exc.retry_after is not None
@@ -87,8 +106,14 @@ def classify(task: Task, exc: BaseException | None, *, stop_reason: str | None, 
 
 def bot_task(task: Task) -> BotTask:
     return BotTask(
-        id=str(task.id), name=task.name, store=task.store, product=task.product, quantity=task.quantity,
-        max_price=task.max_price, mode=task.mode, attempt=task.attempt,
+        id=str(task.id),
+        name=task.name,
+        store=task.store,
+        product=task.product,
+        quantity=task.quantity,
+        max_price=task.max_price,
+        mode=task.mode,
+        attempt=task.attempt,
     )
 
 
@@ -123,8 +148,14 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         artifact = await runtime.artifacts.save_screenshot(str(task.id), page, label, attempt=task.attempt)
         if artifact is not None:
             screenshots.append(artifact.name)
-            await write(claims.log, task_id=task.id, kind="artifact", step=label, message=f"screenshot {label}",
-                        data={"name": artifact.name, "kind": "screenshot"})
+            await write(
+                claims.log,
+                task_id=task.id,
+                kind="artifact",
+                step=label,
+                message=f"screenshot {label}",
+                data={"name": artifact.name, "kind": "screenshot"},
+            )
 
     exc: BaseException | None = None
     purchase: Purchase | None = None
@@ -139,10 +170,17 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         async with browser_cm as page:
             page_ref["page"] = page
             ctx = BotContext(
-                task=bot_task(task), page=page, store_url=runtime.store_url(task.store),
-                progress=progress, log=say, checkpoint=checkpoint, screenshot=screenshot,
-                checkpoints=frozenset(known), profile=await runtime.profile_for(task),
-                account=await runtime.account_for(task.store), settings=runtime.store_settings(task.store),
+                task=bot_task(task),
+                page=page,
+                store_url=runtime.store_url(task.store),
+                progress=progress,
+                log=say,
+                checkpoint=checkpoint,
+                screenshot=screenshot,
+                checkpoints=frozenset(known),
+                profile=await runtime.profile_for(task),
+                account=await runtime.account_for(task.store),
+                settings=runtime.store_settings(task.store),
             )
             bot = asyncio.ensure_future(spec.run(ctx))
             running.bot = bot
@@ -168,4 +206,6 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
     outcome = classify(task, exc, stop_reason=running.stop_reason, settings=runtime.settings)
     if exc is not None and outcome.to is not S.SCHEDULED:
         log.info("task %s attempt %s: %s", task.id, task.attempt, outcome.error)
-    await runtime.record(task, outcome, purchase=purchase, screenshot=screenshots[-1] if screenshots else None)
+    await runtime.record(
+        task, outcome, purchase=purchase, screenshot=screenshots[-1] if screenshots else None
+    )

@@ -26,6 +26,7 @@ from models.settings import Settings
 from models.states import TaskStatus
 from models.tables import Task, Worker
 from models.types import utcnow
+from models.vault import Vault, load_key
 from workers import sweeper
 from workers.artifacts import ArtifactStore
 from workers.bots.base import DEMO_PROFILE, CheckoutProfile, StoreAccount
@@ -64,13 +65,15 @@ class WorkerRuntime:
     settings: Settings
     db: Database
     kick: Kick
-    worker_id: str = field(default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}")
+    worker_id: str = field(
+        default_factory=lambda: f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:4]}"
+    )
     browser: BrowserPool | None = None
     artifacts: ArtifactStore | None = None
     running: dict[uuid.UUID, Running] = field(default_factory=dict)
     processed: int = 0
     stopping: bool = False
-    profiles: Any = None  # a ``models.secrets`` vault when configured (issue: profiles)
+    vault: Vault | None = None  # checkout profiles and store accounts, decrypted per task
     _free: int = 0
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -80,7 +83,10 @@ class WorkerRuntime:
 
     async def start(self) -> WorkerRuntime:
         self._free = self.settings.worker_concurrency
-        self.artifacts = ArtifactStore(self.settings.artifacts_dir, keep_tasks=self.settings.artifacts_keep_tasks)
+        self.vault = Vault(self.db, load_key(self.settings.secret_key, self.settings.secret_key_file))
+        self.artifacts = ArtifactStore(
+            self.settings.artifacts_dir, keep_tasks=self.settings.artifacts_keep_tasks
+        )
         self.browser = BrowserPool(
             executable_path=find_chromium(self.settings.browser_path),
             headless=self.settings.headless,
@@ -89,8 +95,12 @@ class WorkerRuntime:
         )
         await self.browser.start()
         self._row = Worker(
-            id=self.worker_id, host=socket.gethostname(), pid=os.getpid(), version=_version(),
-            concurrency=self.settings.worker_concurrency, started_at=utcnow(),
+            id=self.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            version=_version(),
+            concurrency=self.settings.worker_concurrency,
+            started_at=utcnow(),
         )
         await self._beat_worker("up")
         self._loops = [
@@ -105,7 +115,9 @@ class WorkerRuntime:
         self.stopping = True
         grace = self.settings.shutdown_grace if grace is None else grace
         if self.running:
-            log.info("worker %s stopping: %s running task(s), grace %ss", self.worker_id, len(self.running), grace)
+            log.info(
+                "worker %s stopping: %s running task(s), grace %ss", self.worker_id, len(self.running), grace
+            )
         with suppress(TimeoutError):
             await asyncio.wait_for(self._idle(), timeout=grace)
         for running in list(self.running.values()):
@@ -123,7 +135,7 @@ class WorkerRuntime:
             await self.browser.close()
 
     async def _idle(self) -> None:
-        while self.running or self._drains:
+        while self.running or self._drains:  # noqa: ASYNC110 - two collections, no single event to wait on
             await asyncio.sleep(0.05)
 
     def begin_shutdown(self) -> None:
@@ -164,7 +176,9 @@ class WorkerRuntime:
     async def _claim(self) -> Task | None:
         try:
             async with self.db.begin() as session:
-                return await claims.claim_next(session, worker_id=self.worker_id, limits=self.settings.store_limits)
+                return await claims.claim_next(
+                    session, worker_id=self.worker_id, limits=self.settings.store_limits
+                )
         except Exception:
             log.exception("claim failed; will look again on the next sweep")
             return None
@@ -180,7 +194,9 @@ class WorkerRuntime:
 
     # ---- recording --------------------------------------------------------------------
 
-    async def record(self, task: Task, outcome: Outcome, *, purchase: Any = None, screenshot: str | None = None) -> None:
+    async def record(
+        self, task: Task, outcome: Outcome, *, purchase: Any = None, screenshot: str | None = None
+    ) -> None:
         """Write the outcome; retried while the database is unreachable, so it is not lost."""
         deadline = asyncio.get_running_loop().time() + RECORD_RETRY_FOR
         delay = 0.2
@@ -189,18 +205,36 @@ class WorkerRuntime:
                 async with self.db.begin() as session:
                     values = dict(outcome.values or {})
                     if purchase is not None:
-                        await claims.record_purchase(session, task=task, purchase=claims.purchase_values(
-                            order_number=purchase.order_number, quantity=purchase.quantity,
-                            unit_price=purchase.unit_price, total=purchase.total, currency=purchase.currency,
-                            product_name=purchase.product_name, screenshot=screenshot,
-                        ))
+                        await claims.record_purchase(
+                            session,
+                            task=task,
+                            purchase=claims.purchase_values(
+                                order_number=purchase.order_number,
+                                quantity=purchase.quantity,
+                                unit_price=purchase.unit_price,
+                                total=purchase.total,
+                                currency=purchase.currency,
+                                product_name=purchase.product_name,
+                                screenshot=screenshot,
+                            ),
+                        )
                         values["result"] = {
-                            "orderNumber": purchase.order_number, "quantity": purchase.quantity,
-                            "unitPrice": float(purchase.unit_price), "total": float(purchase.total),
-                            "currency": purchase.currency, "productName": purchase.product_name,
+                            "orderNumber": purchase.order_number,
+                            "quantity": purchase.quantity,
+                            "unitPrice": float(purchase.unit_price),
+                            "total": float(purchase.total),
+                            "currency": purchase.currency,
+                            "productName": purchase.product_name,
                         }
-                    await claims.finish(session, task=task, worker_id=self.worker_id, to=outcome.to,
-                                        outcome=outcome.outcome, error=outcome.error, values=values)
+                    await claims.finish(
+                        session,
+                        task=task,
+                        worker_id=self.worker_id,
+                        to=outcome.to,
+                        outcome=outcome.outcome,
+                        error=outcome.error,
+                        values=values,
+                    )
                 break
             except Exception as exc:
                 from models.errors import InvalidTransition
@@ -209,7 +243,11 @@ class WorkerRuntime:
                     log.warning("task %s: outcome not recorded, %s", task.id, exc)
                     return
                 if asyncio.get_running_loop().time() > deadline:
-                    log.exception("task %s: could not record outcome %s; the sweeper will rescue it", task.id, outcome.to)
+                    log.exception(
+                        "task %s: could not record outcome %s; the sweeper will rescue it",
+                        task.id,
+                        outcome.to,
+                    )
                     return
                 log.warning("task %s: recording outcome failed (%s); retrying", task.id, exc)
                 await asyncio.sleep(delay)
@@ -232,13 +270,13 @@ class WorkerRuntime:
         return limit.model_dump() if limit else {}
 
     async def profile_for(self, task: Task) -> CheckoutProfile:
-        if self.profiles is not None and task.profile_id is not None:
-            return await self.profiles.checkout_profile(task.profile_id)  # type: ignore[no-any-return]
+        if self.vault is not None and task.profile_id is not None:
+            return await self.vault.checkout_profile(task.profile_id)  # type: ignore[no-any-return]
         return DEMO_PROFILE
 
     async def account_for(self, store: str) -> StoreAccount | None:
-        if self.profiles is not None:
-            return await self.profiles.store_account(store)  # type: ignore[no-any-return]
+        if self.vault is not None:
+            return await self.vault.store_account(store)  # type: ignore[no-any-return]
         return None
 
     # ---- loops --------------------------------------------------------------------------
@@ -277,5 +315,10 @@ class WorkerRuntime:
     async def _beat_worker(self, status: str) -> None:
         assert self._row is not None
         async with self.db.begin() as session:
-            await claims.worker_seen(session, worker=self._row, running=[str(i) for i in self.running],
-                                     processed=self.processed, status=status)
+            await claims.worker_seen(
+                session,
+                worker=self._row,
+                running=[str(i) for i in self.running],
+                processed=self.processed,
+                status=status,
+            )

@@ -44,7 +44,9 @@ async def sweep(runtime: WorkerRuntime) -> None:
     async with db.begin() as session:
         stale = await claims.stale_queued(session, after=settings.rekick_after, limit=REKICK_BATCH)
     async with db.begin() as session:
-        await claims.mark_gone_workers(session, timeout=max(settings.heartbeat_timeout, 3 * settings.heartbeat_interval) * 3)
+        await claims.mark_gone_workers(
+            session, timeout=max(settings.heartbeat_timeout, 3 * settings.heartbeat_interval) * 3
+        )
     for task_id in [*due, *(t for t, s in rescued if s == "queued"), *stale]:
         try:
             await runtime.kick(task_id)

@@ -18,14 +18,32 @@ from models.tasks import create_task, move
 S = TaskStatus
 
 EXPECTED_LEGAL = {
-    (S.PENDING, S.QUEUED), (S.PENDING, S.SCHEDULED), (S.PENDING, S.PAUSED), (S.PENDING, S.CANCELLED),
-    (S.SCHEDULED, S.QUEUED), (S.SCHEDULED, S.PAUSED), (S.SCHEDULED, S.CANCELLED), (S.SCHEDULED, S.FAILED),
-    (S.QUEUED, S.RUNNING), (S.QUEUED, S.PAUSED), (S.QUEUED, S.CANCELLED),
-    (S.RUNNING, S.COMPLETED), (S.RUNNING, S.RETRYING), (S.RUNNING, S.FAILED), (S.RUNNING, S.CANCELLED),
-    (S.RUNNING, S.SCHEDULED), (S.RUNNING, S.QUEUED),
-    (S.RETRYING, S.QUEUED), (S.RETRYING, S.PAUSED), (S.RETRYING, S.CANCELLED), (S.RETRYING, S.FAILED),
-    (S.PAUSED, S.QUEUED), (S.PAUSED, S.SCHEDULED), (S.PAUSED, S.CANCELLED),
-    (S.FAILED, S.QUEUED), (S.CANCELLED, S.QUEUED),
+    (S.PENDING, S.QUEUED),
+    (S.PENDING, S.SCHEDULED),
+    (S.PENDING, S.PAUSED),
+    (S.PENDING, S.CANCELLED),
+    (S.SCHEDULED, S.QUEUED),
+    (S.SCHEDULED, S.PAUSED),
+    (S.SCHEDULED, S.CANCELLED),
+    (S.SCHEDULED, S.FAILED),
+    (S.QUEUED, S.RUNNING),
+    (S.QUEUED, S.PAUSED),
+    (S.QUEUED, S.CANCELLED),
+    (S.RUNNING, S.COMPLETED),
+    (S.RUNNING, S.RETRYING),
+    (S.RUNNING, S.FAILED),
+    (S.RUNNING, S.CANCELLED),
+    (S.RUNNING, S.SCHEDULED),
+    (S.RUNNING, S.QUEUED),
+    (S.RETRYING, S.QUEUED),
+    (S.RETRYING, S.PAUSED),
+    (S.RETRYING, S.CANCELLED),
+    (S.RETRYING, S.FAILED),
+    (S.PAUSED, S.QUEUED),
+    (S.PAUSED, S.SCHEDULED),
+    (S.PAUSED, S.CANCELLED),
+    (S.FAILED, S.QUEUED),
+    (S.CANCELLED, S.QUEUED),
 }
 ALL_PAIRS = list(itertools.product(S, S))
 
@@ -54,8 +72,9 @@ def test_completed_is_final_and_actions_are_legal_moves() -> None:
 async def test_every_pair_through_the_database(db: Database) -> None:
     """The guarded UPDATE lets exactly the legal pairs through."""
     async with db.begin() as session:
-        task = await create_task(session, data=TaskCreate(name="t", store="noop", product="p", start="later"),
-                                 settings=Settings())
+        task = await create_task(
+            session, data=TaskCreate(name="t", store="noop", product="p", start="later"), settings=Settings()
+        )
     for src, dst in ALL_PAIRS:
         async with db.begin() as session:
             await session.execute(update(Task).where(Task.id == task.id).values(status=src.value))

@@ -8,26 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import update
 
 from models import tasks as ops
 from models.db import Database
-from models.schemas import TaskCreate
-from models.settings import Settings, StoreLimit
-from models.tables import Purchase, Task, TaskAttempt
+from models.settings import StoreLimit
+from models.tables import Task, TaskAttempt
 from models.types import utcnow
 from tests.conftest import wait_for
+from tests.workers.conftest import Start, attempts, create, get, purchases, until_status
 from workers.bots import registry
-from workers.bots.base import BotContext, Purchase as Bought
+from workers.bots.base import BotContext
+from workers.bots.base import Purchase as Bought
 from workers.errors import NotAvailableYet, PermanentError, RetryableError
-from workers.runtime import WorkerRuntime
 
 # ---- test bots: behaviour chosen per task through the product field ----------------------
 
@@ -79,90 +76,10 @@ registry.register(registry.StoreBot(name="engine-test", run=engine_bot, needs_br
 registry.register(registry.StoreBot(name="engine-test-2", run=engine_bot, needs_browser=False))
 
 
-# ---- fixtures -------------------------------------------------------------------------------
-
-
-def settings_for(pg_url: str, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {
-        "database_url": pg_url,
-        "redis_url": None,
-        "heartbeat_interval": 0.2,
-        "heartbeat_timeout": 2.0,
-        "sweep_interval": 0.2,
-        "backoff_base": 0.3,
-        "backoff_cap": 5,
-        "worker_concurrency": 1,
-        "shutdown_grace": 1.0,
-        "rekick_after": 2.0,
-    }
-    return Settings(**{**base, **overrides})
-
-
-Start = Callable[..., Any]
-
-
-@pytest.fixture
-async def runtimes(db: Database, tmp_path: Any) -> AsyncIterator[Start]:
-    started: list[WorkerRuntime] = []
+@pytest.fixture(autouse=True)
+def _reset_bot_state() -> None:
     calls.clear()
     running_now.update(max=0, now=0)
-
-    async def start(**overrides: Any) -> WorkerRuntime:
-        settings = settings_for(
-            str(db.url.render_as_string(hide_password=False)),
-            artifacts_dir=tmp_path / "artifacts",
-            **overrides,
-        )
-
-        async def kick(task_id: uuid.UUID) -> None:
-            for rt in started:
-                asyncio.get_running_loop().create_task(rt.ring(str(task_id)))
-
-        rt = await WorkerRuntime(settings=settings, db=Database(settings.database_url), kick=kick).start()
-        started.append(rt)
-        return rt
-
-    yield start
-    for rt in started:
-        await rt.stop(grace=0)
-        await rt.db.dispose()
-
-
-async def create(db: Database, rt: WorkerRuntime | None = None, **fields: Any) -> Task:
-    data = TaskCreate(**{"name": "t", "store": "engine-test", "product": "ok", **fields})
-    async with db.begin() as session:
-        task = await ops.create_task(session, data=data, settings=Settings(backoff_base=0.3))
-    if rt is not None and task.status == "queued":
-        await rt.kick(task.id)
-    return task
-
-
-async def get(db: Database, task_id: uuid.UUID) -> Task:
-    async with db.session() as session:
-        return await ops.get_task(session, task_id)
-
-
-async def until_status(db: Database, task_id: uuid.UUID, *statuses: str, timeout: float = 15) -> Task:
-    async def check() -> Task | None:
-        task = await get(db, task_id)
-        return task if task.status in statuses else None
-
-    return await wait_for(check, timeout=timeout, what=f"task {task_id} to be {statuses}")
-
-
-async def attempts(db: Database, task_id: uuid.UUID) -> list[TaskAttempt]:
-    async with db.session() as session:
-        return await ops.task_attempts(session, task_id)
-
-
-async def purchases(db: Database, task_id: uuid.UUID) -> int:
-    async with db.session() as session:
-        return (
-            await session.scalar(
-                select(func.count()).select_from(Purchase).where(Purchase.task_id == task_id)
-            )
-            or 0
-        )
 
 
 # ---- tests ----------------------------------------------------------------------------------
@@ -410,7 +327,9 @@ async def test_lost_ownership_stops_the_bot_without_writing(db: Database, runtim
     task = await create(db, rt, product="sleep:30")
     await until_status(db, task.id, "running")
     async with db.begin() as session:  # rescued meanwhile, and claimed by another worker
-        await session.execute(update(Task).where(Task.id == task.id).values(worker_id="other-worker", attempt=2))
+        await session.execute(
+            update(Task).where(Task.id == task.id).values(worker_id="other-worker", attempt=2)
+        )
     await wait_for(lambda: not rt.running, timeout=3, what="bot stopped")
     after = await get(db, task.id)
     assert (after.status, after.worker_id, after.attempt) == ("running", "other-worker", 2)  # nothing written

@@ -1,0 +1,47 @@
+# Taskdeck: one image for the webapp, the workers and the migrate job (docker-compose.yml).
+#   docker build -t taskdeck .
+#   docker run -p 8080:8080 taskdeck            # embedded mode: SQLite, in-process queue
+FROM python:3.11-slim-bookworm
+
+# Debian's Chromium (what the workers are built and measured against; Playwright's own
+# download is not used), fonts so pages and screenshots render text, tini as PID 1 so
+# signals reach Python and Chromium's exited children are reaped.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        chromium \
+        fonts-liberation fonts-dejavu-core fonts-noto-color-emoji \
+        tini \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    TASKDECK_BROWSER_PATH=/usr/bin/chromium \
+    TASKDECK_HOST=0.0.0.0 \
+    TASKDECK_ARTIFACTS_DIR=/data/artifacts
+
+WORKDIR /app
+
+# Dependencies first, from pyproject.toml alone, so a code change does not reinstall them.
+COPY pyproject.toml ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt \
+    && rm /tmp/requirements.txt
+
+# The project, editable: alembic.ini and alembic/ sit next to the packages as in a checkout,
+# and `python -m webapp` and `taskiq worker` import the same files.
+COPY . .
+RUN pip install --no-deps -e .
+
+# Non-root. It owns /app itself (not the code in it) so the app can create its state dirs
+# there (.nicegui, ...), and /data/artifacts, which a named volume inherits.
+RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin taskdeck \
+    && install -d -o taskdeck -g taskdeck /data/artifacts \
+    && chown taskdeck:taskdeck /app
+USER taskdeck
+
+EXPOSE 8080
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["python", "-m", "webapp"]

@@ -1,0 +1,152 @@
+"""ArtifactStore with screenshots taken by the real Chromium."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from workers.artifacts import ArtifactStore, slugify
+from workers.browser import BrowserPool, find_chromium
+
+pytestmark = pytest.mark.timeout(60)
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+async def pool() -> AsyncIterator[BrowserPool]:
+    async with BrowserPool(executable_path=find_chromium()) as pool:
+        yield pool
+
+
+def test_slugify() -> None:
+    assert slugify("Add to cart!") == "add-to-cart"
+    assert slugify("  Über  Checkout / Step 2 ") == "ber-checkout-step-2"
+    assert slugify("???") == "step"
+    assert len(slugify("x" * 200)) == 40
+
+
+async def test_screenshots_are_saved_numbered_and_listed_with_their_step(
+    pool: BrowserPool, tmp_path: Path
+) -> None:
+    store = ArtifactStore(tmp_path)
+    async with pool.page(trace=True, trace_path=store.trace_path("task-1", attempt=1)) as page:
+        await page.set_content("<h1>Product</h1><button>Add to cart</button>")
+        first = await store.save_screenshot("task-1", page, "Open product", attempt=1)
+        second = await store.save_screenshot("task-1", page, "Add to cart", attempt=1)
+    async with pool.page() as page:
+        await page.set_content("<h1>Again</h1>")
+        retry = await store.save_screenshot("task-1", page, "Open product", attempt=2)
+
+    assert first is not None and second is not None and retry is not None
+    assert first.name == "a1-01-open-product.png"
+    assert second.name == "a1-02-add-to-cart.png"
+    assert retry.name == "a2-01-open-product.png"
+    assert second.path == tmp_path / "task-1" / "a1-02-add-to-cart.png"
+    assert second.path.read_bytes().startswith(PNG_MAGIC)
+    assert second.kind == "screenshot" and second.step == "add-to-cart" and second.attempt == 1
+
+    listed = store.list("task-1")
+    assert [a.name for a in listed] == [
+        "a1-01-open-product.png",
+        "a1-02-add-to-cart.png",
+        "a1-trace.zip",
+        "a2-01-open-product.png",
+    ]
+    assert [a.kind for a in listed] == ["screenshot", "screenshot", "trace", "screenshot"]
+    assert [a.step for a in listed] == ["open-product", "add-to-cart", None, "open-product"]
+    assert listed[1] == second
+    assert listed[0].created_at.tzinfo is not None
+    assert zipfile.is_zipfile(listed[2].path)
+    assert store.list("no-such-task") == []
+
+    # a new store (another worker, a restart) continues the numbering of the attempt
+    again = ArtifactStore(tmp_path)
+    async with pool.page() as page:
+        await page.set_content("<p>confirmation</p>")
+        third = await again.save_screenshot("task-1", page, "Confirmation", attempt=2)
+    assert third is not None and third.name == "a2-02-confirmation.png"
+
+
+async def test_concurrent_screenshots_get_distinct_numbers(pool: BrowserPool, tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    async with pool.page() as page:
+        await page.set_content("<p>x</p>")
+        shots = await asyncio.gather(
+            *(store.save_screenshot("t", page, f"s{i}", attempt=1) for i in range(4))
+        )
+    assert all(shots)
+    assert sorted(s.name.split("-")[1] for s in shots if s) == ["01", "02", "03", "04"]
+    assert len(store.list("t")) == 4
+
+
+async def test_screenshot_of_a_closed_page_returns_none(pool: BrowserPool, tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    async with pool.page() as page:
+        await page.set_content("<p>x</p>")
+    assert page.is_closed()
+    assert await store.save_screenshot("t", page, "after close", attempt=1) is None
+    assert store.list("t") == []
+
+
+async def test_path_for_rejects_traversal(pool: BrowserPool, tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "artifacts")
+    async with pool.page() as page:
+        await page.set_content("<p>x</p>")
+        shot = await store.save_screenshot("t1", page, "cart", attempt=1)
+    assert shot is not None
+    (tmp_path / "secret.txt").write_text("secret")
+    (tmp_path / "artifacts" / "t1" / "link.png").symlink_to(tmp_path / "secret.txt")
+
+    assert store.path_for("t1", shot.name) == shot.path
+    for task_id, name in [
+        ("t1", "../../secret.txt"),
+        ("t1", "../t1/" + shot.name),
+        ("t1", str(tmp_path / "secret.txt")),
+        ("t1", "missing.png"),
+        ("t1", ""),
+        ("t1", ".."),
+        ("t1", "link.png"),  # a symlink out of the directory
+        ("..", "secret.txt"),
+        ("../artifacts/t1", shot.name),
+        ("/etc", "passwd"),
+    ]:
+        assert store.path_for(task_id, name) is None, (task_id, name)
+    with pytest.raises(ValueError):
+        store.task_dir("../escape")
+
+
+def _make_task_dir(store: ArtifactStore, task_id: str, age_s: float) -> None:
+    directory = store.task_dir(task_id)
+    directory.mkdir(parents=True)
+    (directory / "a1-01-step.png").write_bytes(PNG_MAGIC)
+    stamp = time.time() - age_s
+    os.utime(directory, (stamp, stamp))
+
+
+def test_prune_keeps_the_newest_tasks(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep_tasks=2)
+    assert store.prune() == 0  # nothing there yet
+    for n, age in enumerate([50, 10, 40, 20, 30]):
+        _make_task_dir(store, f"task-{n}", age)
+    assert store.prune() == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["task-1", "task-3"]
+    assert store.prune() == 0
+
+
+def test_delete_removes_a_task(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path)
+    _make_task_dir(store, "gone", 0)
+    _make_task_dir(store, "kept", 0)
+    assert [a.step for a in store.list("gone")] == ["step"]
+    store.delete("gone")
+    store.delete("gone")  # twice is fine
+    assert store.list("gone") == []
+    assert not store.task_dir("gone").exists()
+    assert len(store.list("kept")) == 1

@@ -1,0 +1,216 @@
+"""Screenshots and traces of a task, kept on disk under ``<artifacts_dir>/<task_id>/``.
+
+Names carry the attempt, the order and the step, so a directory listing is the story of a run::
+
+    a1-01-open-product.png     attempt 1, first screenshot, step "open-product"
+    a1-02-add-to-cart.png
+    a1-trace.zip               attempt 1's Playwright trace (``playwright show-trace``)
+    a2-01-open-product.png
+
+``prune()`` keeps the newest ``keep_tasks`` task directories. The synchronous methods touch the
+disk; call ``list``/``delete``/``prune`` through ``asyncio.to_thread`` from the event loop when
+the directory may be large (``save_screenshot`` already does its file work off the loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import contextlib
+import logging
+import re
+import shutil
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from playwright.async_api import Error as PlaywrightError
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+log = logging.getLogger(__name__)
+
+ArtifactKind = Literal["screenshot", "trace"]
+
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
+_SCREENSHOT = re.compile(r"a(?P<attempt>\d+)-(?P<seq>\d+)-(?P<step>[a-z0-9-]+)\.png")
+_TRACE = re.compile(r"a(?P<attempt>\d+)-trace\.zip")
+_SEQ_CACHE_SIZE = 1024  # (task, attempt) counters remembered in memory
+
+
+@dataclass(frozen=True)
+class Artifact:
+    name: str  # file name inside the task's directory
+    kind: ArtifactKind
+    step: str | None  # slug of the step label; None for traces
+    path: Path
+    created_at: datetime  # file's modification time, UTC
+    attempt: int | None = None
+
+
+def slugify(label: str, *, max_len: int = 40) -> str:
+    """``"Add to cart!"`` → ``"add-to-cart"``; empty → ``"step"``."""
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:max_len].rstrip("-")
+    return slug or "step"
+
+
+class ArtifactStore:
+    def __init__(self, root: Path, keep_tasks: int = 500) -> None:
+        self.root = Path(root)
+        self.keep_tasks = keep_tasks
+        self._seq: OrderedDict[tuple[str, int], int] = OrderedDict()
+
+    # ----------------------------------------------------------------- paths
+
+    def task_dir(self, task_id: str) -> Path:
+        """The task's directory (not created). Raises ``ValueError`` for an unsafe id."""
+        if not _SAFE_ID.fullmatch(task_id) or ".." in task_id:
+            raise ValueError(f"unsafe task id {task_id!r}")
+        return self.root / task_id
+
+    def trace_path(self, task_id: str, *, attempt: int) -> Path:
+        """Where attempt ``attempt``'s trace goes (``a1-trace.zip``); the directory may not exist yet."""
+        return self.task_dir(task_id) / f"a{attempt}-trace.zip"
+
+    def path_for(self, task_id: str, name: str) -> Path | None:
+        """The file ``name`` of the task, or None when it is missing or not safely inside the task dir."""
+        try:
+            directory = self.task_dir(task_id)
+        except ValueError:
+            return None
+        if not name or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name:
+            return None
+        path = directory / name
+        try:
+            resolved = path.resolve(strict=True)
+            if not resolved.is_relative_to(directory.resolve(strict=True)) or not resolved.is_file():
+                return None
+        except (OSError, RuntimeError):
+            return None
+        return path
+
+    # ----------------------------------------------------------------- writing
+
+    async def save_screenshot(
+        self, task_id: str, page: Page, label: str, *, attempt: int, timeout_ms: float = 10_000
+    ) -> Artifact | None:
+        """A PNG of the page named ``a<attempt>-<seq>-<slug>.png``.
+
+        Never raises for the page's sake: a closed page, a dead browser, a screenshot that takes
+        longer than ``timeout_ms`` or a disk error log a warning and return None.
+        """
+        directory = self.task_dir(task_id)
+        step = slugify(label)
+        try:
+            seq = await self._next_seq(task_id, attempt)
+            name = f"a{attempt}-{seq:02d}-{step}.png"
+            path = directory / name
+            if page.is_closed():
+                log.info("screenshot %r of task %s skipped: the page is closed", label, task_id)
+                return None
+            # Playwright writes the file through a thread-pool executor.
+            await asyncio.wait_for(page.screenshot(path=path, timeout=timeout_ms), timeout_ms / 1000 + 1)
+            stat = await asyncio.to_thread(path.stat)
+        except (PlaywrightError, TimeoutError, OSError) as exc:
+            log.warning("screenshot %r of task %s not taken: %s", label, task_id, exc)
+            return None
+        return Artifact(
+            name=name,
+            kind="screenshot",
+            step=step,
+            path=path,
+            created_at=datetime.fromtimestamp(stat.st_mtime, UTC),
+            attempt=attempt,
+        )
+
+    async def _next_seq(self, task_id: str, attempt: int) -> int:
+        key = (task_id, attempt)
+        if key not in self._seq:
+            highest = await asyncio.to_thread(self._prepare, task_id, attempt)
+            self._seq.setdefault(key, highest)  # a concurrent call may have set it meanwhile
+        # from here on no await: the number is reserved atomically for this call
+        self._seq[key] += 1
+        self._seq.move_to_end(key)
+        while len(self._seq) > _SEQ_CACHE_SIZE:
+            self._seq.popitem(last=False)
+        return self._seq[key]
+
+    def _prepare(self, task_id: str, attempt: int) -> int:
+        """Make the task's directory; the highest screenshot number of ``attempt`` already in it."""
+        directory = self.task_dir(task_id)
+        directory.mkdir(parents=True, exist_ok=True)
+        highest = 0
+        for entry in directory.iterdir():
+            m = _SCREENSHOT.fullmatch(entry.name)
+            if m and int(m["attempt"]) == attempt:
+                highest = max(highest, int(m["seq"]))
+        return highest
+
+    # ----------------------------------------------------------------- reading
+
+    def list(self, task_id: str) -> builtins.list[Artifact]:
+        """The task's screenshots and traces, oldest first; other files are ignored."""
+        try:
+            directory = self.task_dir(task_id)
+            entries = builtins.list(directory.iterdir())
+        except (ValueError, OSError):
+            return []
+        found: builtins.list[tuple[int, int, int, Artifact]] = []
+        for entry in entries:
+            shot = _SCREENSHOT.fullmatch(entry.name)
+            trace = _TRACE.fullmatch(entry.name)
+            match = shot or trace
+            if match is None:
+                continue
+            try:
+                stat = entry.stat()
+            except OSError:  # deleted meanwhile
+                continue
+            if not entry.is_file():
+                continue
+            attempt = int(match["attempt"])
+            artifact = Artifact(
+                name=entry.name,
+                kind="screenshot" if shot else "trace",
+                step=shot["step"] if shot else None,
+                path=entry,
+                created_at=datetime.fromtimestamp(stat.st_mtime, UTC),
+                attempt=attempt,
+            )
+            # creation order: by attempt, screenshots by number, the attempt's trace (saved when
+            # its page closes) after them
+            seq = int(shot["seq"]) if shot else 1 << 30
+            found.append((stat.st_mtime_ns, attempt, seq, artifact))
+        found.sort(key=lambda item: (item[1], item[2], item[0]))
+        return [item[3] for item in found]
+
+    # ----------------------------------------------------------------- removing
+
+    def delete(self, task_id: str) -> None:
+        """Remove all artifacts of a task (no error when there are none)."""
+        directory = self.task_dir(task_id)
+        shutil.rmtree(directory, ignore_errors=True)
+        for key in [k for k in self._seq if k[0] == task_id]:
+            del self._seq[key]
+
+    def prune(self) -> int:
+        """Keep the ``keep_tasks`` most recently written task directories; returns how many went."""
+        try:
+            dirs = [d for d in self.root.iterdir() if d.is_dir() and not d.is_symlink()]
+        except OSError:
+            return 0
+        dated: builtins.list[tuple[int, Path]] = []
+        for d in dirs:
+            with contextlib.suppress(OSError):
+                dated.append((d.stat().st_mtime_ns, d))
+        dated.sort(key=lambda item: item[0], reverse=True)
+        removed = 0
+        for _, d in dated[self.keep_tasks :]:
+            shutil.rmtree(d, ignore_errors=True)
+            for key in [k for k in self._seq if k[0] == d.name]:
+                del self._seq[key]
+            removed += 1
+        return removed
