@@ -7,6 +7,7 @@ drops its own database) and ``TASKDECK_TEST_REDIS_URL`` (each session uses its o
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import signal
@@ -29,6 +30,8 @@ from sqlalchemy.engine import make_url
 
 from models import migrations
 from models.db import Database
+
+pytest_plugins = ["tests.conftest_demo"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("TASKDECK_TEST_DATABASE_URL", "postgresql+asyncpg://root@127.0.0.1:5432/postgres")
@@ -132,10 +135,11 @@ class Proc:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int | None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30, *, group: bool = True) -> int | None:
+        """Signal the process group (or, like docker/tini, only the main process) and wait."""
         if self.popen.poll() is None:
             try:
-                os.killpg(self.popen.pid, sig)
+                os.killpg(self.popen.pid, sig) if group else os.kill(self.popen.pid, sig)
             except ProcessLookupError:
                 pass
             try:
@@ -143,6 +147,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
                 self.popen.wait(10)
+        with contextlib.suppress(ProcessLookupError):  # stragglers (a driver, a browser)
+            os.killpg(self.popen.pid, signal.SIGKILL)
         return self.popen.returncode
 
 
