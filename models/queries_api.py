@@ -44,7 +44,7 @@ async def matching_task_ids(
 ) -> list[uuid.UUID]:
     """Ids of the tasks a filter selects, newest first, at most ``limit``."""
     rows = await session.scalars(
-        select(Task.id)
+        select(Task.id)  # type: ignore[call-overload]
         .where(*task_filters(statuses=statuses, store=store, search=search))
         .order_by(Task.created_at.desc(), Task.id)  # type: ignore[attr-defined]
         .limit(limit)
@@ -64,7 +64,8 @@ async def recent_task_events(session: AsyncSession, *, task_id: uuid.UUID, limit
 
 
 async def profile_exists(session: AsyncSession, *, profile_id: uuid.UUID) -> bool:
-    return await session.scalar(select(Profile.id).where(Profile.id == profile_id)) is not None  # type: ignore[arg-type]
+    found = await session.scalar(select(Profile.id).where(Profile.id == profile_id))  # type: ignore[call-overload]
+    return found is not None
 
 
 def _minute(column: Any, dialect: str) -> Any:
@@ -86,7 +87,7 @@ async def throughput(
     dialect = session.get_bind().dialect.name
     minute = _minute(TaskEvent.at, dialect).label("minute")
     rows = await session.execute(
-        select(minute, TaskEvent.status, func.count())
+        select(minute, TaskEvent.status, func.count())  # type: ignore[call-overload]
         .where(
             TaskEvent.kind == "state",  # type: ignore[arg-type]
             TaskEvent.status.in_([S.COMPLETED.value, S.FAILED.value]),  # type: ignore[union-attr]
@@ -120,7 +121,7 @@ async def list_purchases(
     session: AsyncSession, *, store: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[Purchase], int]:
     """Purchases, newest first, as ``(page, total count)``."""
-    filters = [Purchase.store == store] if store else []  # type: ignore[arg-type]
+    filters: list[ColumnElement[bool]] = [Purchase.store == store] if store else []  # type: ignore[list-item]
     count = await session.scalar(select(func.count()).select_from(Purchase).where(*filters)) or 0
     rows = await session.scalars(
         select(Purchase)

@@ -78,7 +78,10 @@ class TaskEvent(SQLModel, table=True):
     """Every state change and progress step; the live hub catches up from here."""
 
     __tablename__ = "task_event"
-    __table_args__ = (sa.Index("ix_task_event_task", "task_id", "id"),)
+    __table_args__ = (
+        sa.Index("ix_task_event_task", "task_id", "id"),
+        sa.Index("ix_task_event_at", "at"),  # throughput charts read recent events by time
+    )
 
     id: int | None = Field(
         default=None,

@@ -136,8 +136,11 @@ async def list_tasks(
     if store:
         filters.append(Task.store == store)  # type: ignore[arg-type]
     if search:
-        like = f"%{search.lower()}%"
-        filters.append(func.lower(Task.name).like(like) | func.lower(Task.product).like(like))
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        filters.append(
+            func.lower(Task.name).like(like, escape="\\") | func.lower(Task.product).like(like, escape="\\")
+        )
     count = await session.scalar(select(func.count()).select_from(Task).where(*filters)) or 0
     column = {
         "created": Task.created_at,

@@ -32,6 +32,11 @@ CATCH_UP_OVERLAP = 1000  # event ids re-read before the last one seen, after a r
 SEEN_MAX = 20_000
 
 
+def _close_quietly(fut: asyncio.Future[asyncpg.Connection]) -> None:
+    if not fut.cancelled() and fut.exception() is None:
+        asyncio.ensure_future(fut.result().close())
+
+
 class LiveHub:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -78,7 +83,12 @@ class LiveHub:
         while True:
             try:
                 self._lost.clear()
-                self._conn = await asyncpg.connect(self.db.asyncpg_dsn(), timeout=5)
+                connecting = asyncio.ensure_future(asyncpg.connect(self.db.asyncpg_dsn(), timeout=5))
+                try:
+                    self._conn = await asyncio.shield(connecting)
+                except asyncio.CancelledError:  # stopped mid-connect: close what it opens
+                    connecting.add_done_callback(_close_quietly)
+                    raise
                 self._conn.add_termination_listener(lambda _c: self._lost.set())
                 await self._conn.add_listener(CHANNEL, self._on_notify)
                 self.connected = True

@@ -1,0 +1,84 @@
+"""Issue 4's browser proofs on real processes: a Chromium killed mid-task, and a worker that
+ran 200 demo purchases without growing without bound (recycling works)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+from typing import Any
+
+import psutil
+import pytest
+
+from tests.conftest import wait_for
+from tests.test_e2e import stack  # noqa: F401  (the fixture)
+
+pytestmark = pytest.mark.slow
+
+
+def chromium_browsers(worker_pid: int) -> list[psutil.Process]:
+    """The Chromium browser processes (not renderers) under a worker's process tree."""
+    found = []
+    for proc in psutil.Process(worker_pid).children(recursive=True):
+        try:
+            cmd = proc.cmdline()
+        except psutil.Error:
+            continue
+        if cmd and "chromium" in cmd[0] and not any(a.startswith("--type=") for a in cmd):
+            found.append(proc)
+    return found
+
+
+def tree_pss_mb(pid: int) -> float:
+    total = 0
+    for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
+        try:
+            total += proc.memory_full_info().pss
+        except psutil.Error:
+            continue
+    return total / 2**20
+
+
+async def test_browser_killed_mid_task_is_retried_on_a_fresh_browser(stack: Any) -> None:  # noqa: F811
+    worker = stack.worker()
+    await stack.product("sneaker-drop", delayMs=1500)
+    task = await stack.create(start="now", backoffSeconds=0.2)
+    await stack.wait(task["id"], "running")
+    [browser] = await wait_for(lambda: chromium_browsers(worker.pid), timeout=10, what="Chromium started")
+    await asyncio.sleep(0.5)
+    os.kill(browser.pid, signal.SIGKILL)
+    await stack.product("sneaker-drop", delayMs=0)
+    done = await stack.wait(task["id"], "completed", "failed", timeout=60)
+    assert done["status"] == "completed", done
+    assert done["attempts"] == 2 and done["attemptHistory"][0]["outcome"] == "retrying"
+    assert "browser" in done["attemptHistory"][0]["error"].lower()
+    assert worker.popen.poll() is None  # the worker kept working
+    [fresh] = chromium_browsers(worker.pid)
+    assert fresh.pid != browser.pid
+    second = await stack.create(start="now")
+    assert (await stack.wait(second["id"], "completed", "failed"))["status"] == "completed"
+    assert len(await stack.orders(task["id"])) == 1
+
+
+@pytest.mark.timeout(480)
+async def test_200_purchases_recycle_the_browser_and_memory_stays_bounded(stack: Any) -> None:  # noqa: F811
+    worker = stack.worker(TASKDECK_WORKER_CONCURRENCY=6, TASKDECK_BROWSER_RECYCLE_AFTER=50)
+    await stack.product("vinyl-box", stock=1000)
+    warm = await stack.create(product="vinyl-box", start="now")
+    await stack.wait(warm["id"], "completed")
+    after_one = tree_pss_mb(worker.pid)
+    ids = [(await stack.create(product="vinyl-box", start="now", name=f"m{i}"))["id"] for i in range(199)]
+    peaks: list[float] = []
+    for task_id in ids:
+        done = await stack.wait(task_id, "completed", "failed", timeout=240)
+        assert done["status"] == "completed", done
+        if len(peaks) < 40:
+            peaks.append(tree_pss_mb(worker.pid))
+    orders = await stack.orders()
+    assert len(orders) == 200
+    launches = [int(n) for n in re.findall(r"\(launch #(\d+)\)", worker.log())]
+    assert max(launches) >= 4, launches  # 200 contexts / 50 per browser
+    final = tree_pss_mb(worker.pid)
+    assert final < max(after_one * 2.5, after_one + 600), (after_one, max(peaks), final)

@@ -1,0 +1,49 @@
+"""The JSON API under ``/api``: one router, built from the process's ``Services``.
+
+Every route first waits for ``services.wait_ready()`` (NiceGUI serves before its start-up
+coroutines have finished) and answers errors as JSON (``webapp.api.errors``).
+
+    health.py     GET  /api/health
+    tasks.py      POST/GET /api/tasks, GET/DELETE /api/tasks/{id}, POST /api/tasks/{id}/{action},
+                  POST/GET /api/tasks/execute, POST /api/tasks/bulk
+    artifacts.py  GET  /api/tasks/{id}/artifacts[/{name}]
+    stats.py      GET  /api/stats
+    purchases.py  GET  /api/purchases
+    stores.py     GET  /api/stores
+    profiles.py   /api/profiles, /api/accounts (checkout profiles and store logins, encrypted)
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends
+
+from webapp.api.artifacts import create_artifacts_router
+from webapp.api.catalogue import DemoCatalogue
+from webapp.api.errors import Unavailable, api_router
+from webapp.api.health import create_health_router
+from webapp.api.profiles import create_profiles_router
+from webapp.api.purchases import create_purchases_router
+from webapp.api.stats import create_stats_router
+from webapp.api.stores import create_stores_router
+from webapp.api.tasks import create_tasks_router
+from webapp.services import Services
+
+__all__ = ["create_router"]
+
+
+def create_router(services: Services) -> APIRouter:
+    async def ready() -> None:
+        try:
+            await services.wait_ready()
+        except TimeoutError:
+            raise Unavailable("Taskdeck is still starting; try again in a moment") from None
+
+    router = api_router(prefix="/api", dependencies=[Depends(ready)])
+    router.include_router(create_health_router(services))
+    router.include_router(create_tasks_router(services, DemoCatalogue(services.settings)))
+    router.include_router(create_artifacts_router(services))
+    router.include_router(create_stats_router(services))
+    router.include_router(create_purchases_router(services))
+    router.include_router(create_stores_router())
+    router.include_router(create_profiles_router(services))
+    return router

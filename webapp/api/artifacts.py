@@ -1,0 +1,63 @@
+"""``/api/tasks/{id}/artifacts``: a task's screenshots and traces, listed and served.
+
+Files are found through ``ArtifactStore.path_for``, which refuses any name that is not a plain
+file inside the task's own directory (no ``..``, no slashes, no symlinks out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from pathlib import PurePath
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Path
+from fastapi.responses import FileResponse
+
+from models import tasks as task_ops
+from webapp.api.errors import ERROR_RESPONSES, NotFound, api_router
+from webapp.api.schemas import ArtifactPublic
+from webapp.services import Services
+
+MEDIA_TYPES = {".png": "image/png", ".zip": "application/zip"}  # screenshots and traces only
+TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
+
+
+def create_artifacts_router(services: Services) -> APIRouter:
+    router = api_router(prefix="/tasks/{id}/artifacts", tags=["artifacts"], responses=ERROR_RESPONSES)
+
+    async def known(task_id: uuid.UUID) -> None:
+        async with services.db.session() as session:
+            await task_ops.get_task(session, task_id)
+
+    @router.get("", response_model=list[ArtifactPublic], summary="A task's screenshots and traces")
+    async def list_artifacts(task_id: TaskId) -> list[ArtifactPublic]:
+        await known(task_id)
+        found = await asyncio.to_thread(services.artifacts.list, str(task_id))
+        return [
+            ArtifactPublic(
+                name=a.name,
+                kind=a.kind,
+                step=a.step,
+                url=f"/api/tasks/{task_id}/artifacts/{quote(a.name)}",
+                attempt=a.attempt,
+                created_at=a.created_at,
+            )
+            for a in found
+        ]
+
+    @router.get("/{name}", response_class=FileResponse, summary="One artifact file")
+    async def get_artifact(task_id: TaskId, name: str) -> FileResponse:
+        await known(task_id)
+        media_type = MEDIA_TYPES.get(PurePath(name).suffix)
+        path = (
+            await asyncio.to_thread(services.artifacts.path_for, str(task_id), name) if media_type else None
+        )
+        if path is None:
+            raise NotFound(f"task {task_id} has no artifact {name!r}")
+        if media_type == "application/zip":  # a Playwright trace: `playwright show-trace <file>`
+            return FileResponse(path, media_type=media_type, filename=path.name)
+        return FileResponse(path, media_type=media_type, content_disposition_type="inline")
+
+    return router

@@ -1,0 +1,155 @@
+"""Errors of the JSON API, answered as JSON by the routes themselves.
+
+A router cannot install exception handlers on the app that includes it (and NiceGUI's app renders
+HTML error pages for its own routes), so every API route uses ``ApiRoute``, whose handler turns
+exceptions into JSON responses:
+
+    RequestValidationError, BadInput   422  {"detail": "quantity: must be ≥ 1", "errors": [...]}
+    TaskNotFound                       404  {"detail": "no task with id …"}
+    InvalidTransition                  409  {"detail": "cannot pause: task is completed",
+                                             "status": "completed"}
+    NotFound                           404  {"detail": …}   (artifacts and other non-task things)
+    Unavailable                        503  {"detail": …}   (not ready yet, a store catalogue unreachable)
+    HTTPException                      its status, {"detail": …}
+    anything else                      500  {"detail": "internal error"} (logged)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
+
+from models.errors import InvalidTransition, TaskdeckError, TaskNotFound, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+_LOC_PREFIXES = {"body", "query", "path", "header", "cookie"}
+
+
+class BadInput(ValidationFailed):
+    """The input is not valid."""
+
+    def __init__(self, message: str, *, field: str | None = None, where: str = "body") -> None:
+        super().__init__(message)
+        self.field = field
+        self.where = where
+
+    def errors(self) -> list[dict[str, Any]]:
+        loc = [self.where, self.field] if self.field else [self.where]
+        return [{"type": "value_error", "loc": loc, "msg": str(self)}]
+
+
+class NotFound(TaskdeckError):
+    """Not found."""
+
+
+class Unavailable(TaskdeckError):
+    """The service is not available right now."""
+
+
+def _loc(loc: Sequence[Any]) -> str:
+    parts = [str(p) for i, p in enumerate(loc) if not (i == 0 and p in _LOC_PREFIXES)]
+    return ".".join(parts)
+
+
+def _message(error: dict[str, Any]) -> str:
+    kind = str(error.get("type", ""))
+    msg = str(error.get("msg", "invalid"))
+    where = _loc(error.get("loc", ()))
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error")
+        return f"the body is not valid JSON{f' ({reason})' if reason else ''}"
+    if kind.startswith("uuid_"):
+        return f"{where or 'id'}: {error.get('input')!r} is not a valid id (expected a UUID)"
+    if kind == "missing":
+        return f"{where}: required" if where else "a JSON body is required"
+    if kind == "extra_forbidden":
+        return f"{where}: unknown field"
+    msg = msg.removeprefix("Value error, ")
+    if kind == "model_attributes_type" and not where:
+        return "the body must be a JSON object"
+    return f"{where}: {msg}" if where else msg
+
+
+def _text(value: str) -> str:
+    """Unpaired surrogates (valid in JSON input, not in UTF-8 output) as ``\\udxxx`` escapes."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # NaN and infinities are not JSON
+    if value is None or isinstance(value, (int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return str(value)
+
+
+def validation_response(errors: Sequence[Any], detail: str | None = None) -> JSONResponse:
+    """422 with a readable ``detail`` and pydantic's error list (JSON-safe) as ``errors``."""
+    plain = [
+        {"type": e.get("type"), "loc": _plain(list(e.get("loc", ()))), "msg": str(e.get("msg", ""))}
+        | ({"input": _plain(e["input"])} if "input" in e and e.get("type") != "json_invalid" else {})
+        for e in errors
+    ]
+    if detail is None:
+        detail = "; ".join(dict.fromkeys(_message(e) for e in errors)) or "invalid input"
+    return JSONResponse({"detail": _text(detail), "errors": plain}, status_code=422)
+
+
+def error_response(exc: Exception) -> JSONResponse:
+    if isinstance(exc, RequestValidationError):
+        return validation_response(exc.errors())
+    if isinstance(exc, BadInput):
+        return validation_response(exc.errors(), detail=str(exc))
+    if isinstance(exc, ValidationFailed):
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+    if isinstance(exc, TaskNotFound | NotFound):
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+    if isinstance(exc, InvalidTransition):
+        return JSONResponse({"detail": str(exc), "status": exc.status}, status_code=409)
+    if isinstance(exc, Unavailable):
+        return JSONResponse({"detail": str(exc)}, status_code=503)
+    if isinstance(exc, HTTPException):
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    log.exception("API request failed", exc_info=exc)
+    return JSONResponse({"detail": "internal error"}, status_code=500)
+
+
+class ApiRoute(APIRoute):
+    """An API route that answers every error as JSON, whatever app it is mounted in."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def handle(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except Exception as exc:
+                return error_response(exc)
+
+        return handle
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such task (or artifact)"},
+    409: {"description": "The task's state does not allow this; `status` names it"},
+    422: {"description": "Invalid input; `detail` says what is wrong, `errors` lists each problem"},
+}
+
+
+def api_router(**kwargs: Any) -> APIRouter:
+    """An ``APIRouter`` whose routes answer errors as JSON."""
+    return APIRouter(route_class=ApiRoute, **kwargs)

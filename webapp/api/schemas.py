@@ -1,0 +1,141 @@
+"""Shapes of the JSON API beyond ``models.schemas`` (camelCase on the wire)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.alias_generators import to_camel
+
+from models.schemas import Camel, Money
+
+MAX_BULK = 1000
+Action = Literal["start", "pause", "resume", "cancel", "retry"]
+BulkAction = Literal["start", "pause", "resume", "cancel", "retry", "delete"]
+
+
+class CamelOut(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class Health(CamelOut):
+    ok: bool
+    database: Literal["postgresql", "sqlite"]
+    queue: Literal["redis", "in-process"]
+    live: bool
+
+
+class ExecuteRequest(Camel):
+    task_id: uuid.UUID
+
+
+class ExecuteAccepted(CamelOut):
+    task_id: uuid.UUID
+    status: str
+
+
+class TaskStatusPublic(CamelOut):
+    """What ``GET /api/tasks/execute?taskId=`` answers: the task's progress in brief."""
+
+    task_id: uuid.UUID = Field(validation_alias="id")
+    status: str
+    attempts: int = Field(validation_alias="attempt")
+    progress: int
+    step: str | None = None
+    error: str | None
+    result: dict[str, Any] | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class BulkFilter(Camel):
+    status: list[str] | str | None = None
+    store: str | None = Field(None, max_length=64)
+    q: str | None = Field(None, max_length=200)
+
+
+class BulkRequest(Camel):
+    action: BulkAction
+    ids: list[uuid.UUID] | None = Field(None, max_length=MAX_BULK)
+    filter: BulkFilter | None = None
+
+    @model_validator(mode="after")
+    def _one_selection(self) -> Self:
+        if (self.ids is None) == (self.filter is None):
+            raise ValueError('give either "ids" (a list of task ids) or "filter" (status, store, q)')
+        return self
+
+
+class BulkItem(CamelOut):
+    task_id: uuid.UUID
+    ok: bool
+    status: str | None
+    error: str | None
+
+
+class BulkResult(CamelOut):
+    results: list[BulkItem]
+    ok: int
+    failed: int
+    truncated: bool = False  # a filter matched more than MAX_BULK tasks: call again for the rest
+
+
+class ThroughputPoint(CamelOut):
+    minute: datetime
+    completed: int
+    failed: int
+
+
+class WorkerPublic(CamelOut):
+    id: str
+    host: str
+    pid: int
+    status: str
+    running: list[str]
+    processed: int
+    last_seen: datetime
+    started_at: datetime
+    concurrency: int
+    version: str
+
+
+class Stats(CamelOut):
+    counts: dict[str, int]
+    throughput: list[ThroughputPoint]
+    workers: list[WorkerPublic]
+
+
+class ArtifactPublic(CamelOut):
+    name: str
+    kind: Literal["screenshot", "trace"]
+    step: str | None
+    url: str
+    attempt: int | None = None
+    created_at: datetime | None = None
+
+
+class PurchasePublic(CamelOut):
+    task_id: uuid.UUID | None
+    store: str
+    product: str
+    product_name: str | None
+    quantity: int
+    unit_price: Money
+    total: Money
+    currency: str
+    order_number: str
+    created_at: datetime
+
+
+class PurchaseList(CamelOut):
+    data: list[PurchasePublic]
+    count: int
+
+
+class StorePublic(CamelOut):
+    name: str
+    title: str
+    needs_browser: bool
