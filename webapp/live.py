@@ -32,9 +32,14 @@ CATCH_UP_OVERLAP = 1000  # event ids re-read before the last one seen, after a r
 SEEN_MAX = 20_000
 
 
+_closing: set[asyncio.Future[None]] = set()
+
+
 def _close_quietly(fut: asyncio.Future[asyncpg.Connection]) -> None:
     if not fut.cancelled() and fut.exception() is None:
-        asyncio.ensure_future(fut.result().close())
+        closing = asyncio.ensure_future(fut.result().close())
+        _closing.add(closing)
+        closing.add_done_callback(_closing.discard)
 
 
 class LiveHub:

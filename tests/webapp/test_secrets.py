@@ -71,7 +71,7 @@ async def test_secrets_are_used_but_never_shown(pg_url: str, db, start_webapp) -
         assert order["account"] == "alice"
 
         for url in (
-            f"/api/profiles",
+            "/api/profiles",
             f"/api/profiles/{profile['id']}",
             "/api/accounts",
             f"/api/tasks/{task['id']}",
