@@ -15,6 +15,9 @@ from models.vault import Vault, load_key
 from webapp.live import LiveHub
 from workers import queue
 from workers.artifacts import ArtifactStore
+from workers.bots.base import ProductInfo
+from workers.browser import BrowserPool, find_chromium
+from workers.lookup import lookup
 from workers.runtime import WorkerRuntime
 
 log = logging.getLogger(__name__)
@@ -31,6 +34,7 @@ class Services:
     vault: Vault
     runtime: WorkerRuntime | None = None  # embedded mode: the in-process worker
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    _preview_browser: BrowserPool | None = None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -61,6 +65,8 @@ class Services:
 
     async def stop(self) -> None:
         await self.hub.stop()
+        if self._preview_browser is not None:
+            await self._preview_browser.close()
         if self.runtime is not None:
             await self.runtime.stop(grace=5)
         await self.broker.shutdown()
@@ -68,6 +74,20 @@ class Services:
 
     async def wait_ready(self) -> None:
         await asyncio.wait_for(self.ready.wait(), timeout=READY_TIMEOUT)
+
+    async def lookup(self, *, store: str, product: str) -> ProductInfo:
+        """A product preview, in the embedded worker's browser or a browser of the web process's own
+        (launched on first use)."""
+        browser = self.runtime.browser if self.runtime is not None else None
+        if browser is None:
+            if self._preview_browser is None:
+                self._preview_browser = BrowserPool(
+                    executable_path=find_chromium(self.settings.browser_path), headless=self.settings.headless
+                )
+                await self._preview_browser.start()
+            browser = self._preview_browser
+        url = self.settings.store_base_url() if store == "demo" else ""
+        return await lookup(store=store, product=product, browser=browser, store_url=url)
 
     async def kick(self, task_id: uuid.UUID) -> None:
         """Ring the doorbell for a queued task. A failure leaves the row queued for the sweeper."""

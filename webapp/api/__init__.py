@@ -10,6 +10,8 @@ coroutines have finished) and answers errors as JSON (``webapp.api.errors``).
     stats.py      GET  /api/stats
     purchases.py  GET  /api/purchases
     stores.py     GET  /api/stores
+    lookup.py     POST /api/lookup   (product preview for the creation wizard)
+    profiles.py   /api/profiles, /api/accounts (encrypted at rest; secrets write-only)
     profiles.py   /api/profiles, /api/accounts (checkout profiles and store logins, encrypted)
 """
 
@@ -21,6 +23,7 @@ from webapp.api.artifacts import create_artifacts_router
 from webapp.api.catalogue import DemoCatalogue
 from webapp.api.errors import Unavailable, api_router
 from webapp.api.health import create_health_router
+from webapp.api.lookup import create_lookup_router
 from webapp.api.profiles import create_profiles_router
 from webapp.api.purchases import create_purchases_router
 from webapp.api.stats import create_stats_router
@@ -45,5 +48,6 @@ def create_router(services: Services) -> APIRouter:
     router.include_router(create_stats_router(services))
     router.include_router(create_purchases_router(services))
     router.include_router(create_stores_router())
+    router.include_router(create_lookup_router(services))
     router.include_router(create_profiles_router(services))
     return router

@@ -1,0 +1,46 @@
+"""``POST /api/lookup``: preview a product before a task is saved (the creation wizard)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from models.schemas import Camel
+from webapp.api.errors import BadInput, Unavailable, api_router
+from webapp.services import Services
+from workers.bots import registry
+from workers.errors import BotError, PermanentError
+
+
+class LookupRequest(Camel):
+    store: Annotated[str, Field(min_length=1, max_length=64)]
+    product: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+def create_lookup_router(services: Services) -> APIRouter:
+    router = api_router(tags=["stores"])
+
+    @router.post("/lookup", summary="Preview a product: name, price, availability, image")
+    async def lookup(body: LookupRequest) -> dict[str, Any]:
+        if body.store not in registry.names():
+            known = ", ".join(registry.names())
+            raise BadInput(f"unknown store {body.store!r}; known stores: {known}", field="store")
+        try:
+            info = await services.lookup(store=body.store, product=body.product.strip())
+        except PermanentError as exc:
+            raise BadInput(str(exc), field="product") from None
+        except (BotError, TimeoutError) as exc:
+            raise Unavailable(f"the store did not answer the preview: {exc or 'timed out'}") from None
+        return {
+            "store": body.store,
+            "product": body.product,
+            "name": info.name,
+            "price": float(info.price) if info.price is not None else None,
+            "available": info.available,
+            "imageUrl": info.image_url,
+            "canonicalUrl": info.canonical_url,
+        }
+
+    return router
