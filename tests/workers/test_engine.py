@@ -10,6 +10,7 @@ import asyncio
 import time
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from sqlalchemy import update
@@ -333,3 +334,38 @@ async def test_lost_ownership_stops_the_bot_without_writing(db: Database, runtim
     await wait_for(lambda: not rt.running, timeout=3, what="bot stopped")
     after = await get(db, task.id)
     assert (after.status, after.worker_id, after.attempt) == ("running", "other-worker", 2)  # nothing written
+
+
+async def test_worker_rows_show_live_workers_and_mark_gone_ones(db: Database, runtimes: Start) -> None:
+    from models.tables import Worker
+
+    rt = await runtimes()
+    task = await create(db, rt, product="sleep:2")
+    await until_status(db, task.id, "running")
+
+    async def row() -> Worker | None:
+        async with db.session() as session:
+            return await session.get(Worker, rt.worker_id, populate_existing=True)
+
+    seen = await wait_for(
+        lambda: _with_running(row, str(task.id)), timeout=5, what="worker row lists the task"
+    )
+    assert seen.status == "up" and seen.pid > 0 and seen.host and seen.version
+    async with db.begin() as session:  # a worker that vanished long ago
+        session.add(
+            Worker(id="ghost", host="h", pid=1, version="x", last_seen=utcnow() - timedelta(minutes=5))
+        )
+
+    async def ghost_gone() -> bool:
+        async with db.session() as session:
+            ghost = await session.get(Worker, "ghost", populate_existing=True)
+            return ghost is not None and ghost.status == "gone"
+
+    await wait_for(ghost_gone, timeout=5, what="stale worker row marked gone")
+    await rt.stop(grace=5)
+    assert (await row()).status == "gone"  # type: ignore[union-attr]
+
+
+async def _with_running(row: Any, task_id: str) -> Any:
+    worker = await row()
+    return worker if worker is not None and task_id in worker.running else None
