@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.events import publish
 from models.settings import StoreLimit
@@ -29,7 +30,7 @@ CLAIM_LOCK = 0x7A5D_EC  # advisory lock key that serialises claims when store li
 
 
 def owned(worker_id: str, attempt: int) -> list[ColumnElement[bool]]:
-    return [Task.worker_id == worker_id, Task.attempt == attempt]  # type: ignore[list-item]
+    return [col(Task.worker_id) == worker_id, col(Task.attempt) == attempt]
 
 
 async def blocked_stores(session: AsyncSession, limits: Mapping[str, StoreLimit], now: datetime) -> set[str]:
@@ -38,12 +39,12 @@ async def blocked_stores(session: AsyncSession, limits: Mapping[str, StoreLimit]
         return set()
     rows = await session.execute(
         select(
-            Task.store,
-            func.count().filter(Task.status == S.RUNNING.value),  # type: ignore[arg-type]
-            func.max(Task.started_at),
+            col(Task.store),
+            func.count().filter(col(Task.status) == S.RUNNING.value),
+            func.max(col(Task.started_at)),
         )
-        .where(Task.store.in_(list(limits)))  # type: ignore[attr-defined]
-        .group_by(Task.store)
+        .where(col(Task.store).in_(list(limits)))
+        .group_by(col(Task.store))
     )
     blocked = set()
     for store, running, last_start in rows.all():
@@ -73,13 +74,13 @@ async def claim_next(
         await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
     blocked = await blocked_stores(session, limits, now)
     candidate = (
-        select(Task.id)
-        .where(Task.status == S.QUEUED.value, Task.attempt < Task.max_attempts)  # type: ignore[arg-type,operator]
-        .order_by(Task.priority.desc(), Task.queued_at, Task.id)  # type: ignore[attr-defined]
+        select(col(Task.id))
+        .where(col(Task.status) == S.QUEUED.value, col(Task.attempt) < col(Task.max_attempts))
+        .order_by(col(Task.priority).desc(), col(Task.queued_at), col(Task.id))
         .limit(1)
     )
     if blocked:
-        candidate = candidate.where(Task.store.not_in(blocked))  # type: ignore[attr-defined]
+        candidate = candidate.where(col(Task.store).not_in(blocked))
     if postgres:
         candidate = candidate.with_for_update(skip_locked=True)
     task_id = await session.scalar(candidate)
@@ -91,7 +92,7 @@ async def claim_next(
         to=S.RUNNING,
         sources={S.QUEUED},
         values={
-            "attempt": Task.attempt + 1,
+            "attempt": col(Task.attempt) + 1,
             "worker_id": worker_id,
             "heartbeat_at": now,
             "started_at": now,
@@ -117,9 +118,11 @@ async def heartbeat(
         return {}
     rows = await session.execute(
         update(Task)
-        .where(Task.id.in_(task_ids), Task.status == S.RUNNING.value, Task.worker_id == worker_id)  # type: ignore[attr-defined,arg-type]
+        .where(
+            col(Task.id).in_(task_ids), col(Task.status) == S.RUNNING.value, col(Task.worker_id) == worker_id
+        )
         .values(heartbeat_at=utcnow())
-        .returning(Task.id, Task.cancel_requested)
+        .returning(col(Task.id), col(Task.cancel_requested))
         .execution_options(synchronize_session=False)
     )
     return {task_id: bool(cancel) for task_id, cancel in rows.all()}
@@ -138,9 +141,9 @@ async def progress(
     percent = max(0, min(100, int(percent)))
     done = await session.execute(
         update(Task)
-        .where(Task.id == task.id, Task.status == S.RUNNING.value, *owned(worker_id, task.attempt))  # type: ignore[arg-type]
+        .where(col(Task.id) == task.id, col(Task.status) == S.RUNNING.value, *owned(worker_id, task.attempt))
         .values(step=step[:100], progress=percent, heartbeat_at=utcnow(), updated_at=utcnow())
-        .returning(Task.id)
+        .returning(col(Task.id))
         .execution_options(synchronize_session=False)
     )
     if done.first() is None:
@@ -176,9 +179,9 @@ async def checkpoint(
     names = [*known, name] if name not in known else known
     done = await session.execute(
         update(Task)
-        .where(Task.id == task.id, Task.status == S.RUNNING.value, *owned(worker_id, task.attempt))  # type: ignore[arg-type]
+        .where(col(Task.id) == task.id, col(Task.status) == S.RUNNING.value, *owned(worker_id, task.attempt))
         .values(checkpoints=names, heartbeat_at=utcnow())
-        .returning(Task.id)
+        .returning(col(Task.id))
         .execution_options(synchronize_session=False)
     )
     if done.first() is None:
@@ -191,9 +194,9 @@ async def _close_attempt(session: AsyncSession, task: Task, outcome: str, error:
     await session.execute(
         update(TaskAttempt)
         .where(
-            TaskAttempt.task_id == task.id,  # type: ignore[arg-type]
-            TaskAttempt.number == task.attempt,  # type: ignore[arg-type]
-            TaskAttempt.finished_at.is_(None),  # type: ignore[union-attr]
+            col(TaskAttempt.task_id) == task.id,
+            col(TaskAttempt.number) == task.attempt,
+            col(TaskAttempt.finished_at).is_(None),
         )
         .values(finished_at=utcnow(), outcome=outcome, error=error)
     )
@@ -241,7 +244,7 @@ async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mappin
 
 
 async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purchase | None:
-    return await session.scalar(select(Purchase).where(Purchase.task_id == task_id))  # type: ignore[arg-type]
+    return await session.scalar(select(Purchase).where(col(Purchase.task_id) == task_id))
 
 
 def purchase_values(
@@ -274,13 +277,13 @@ async def stage_due(session: AsyncSession, *, limit: int = 500) -> list[uuid.UUI
     rows = await session.execute(
         update(Task)
         .where(
-            Task.status.in_([S.SCHEDULED.value, S.RETRYING.value]),  # type: ignore[attr-defined]
-            Task.run_at <= now,  # type: ignore[operator,arg-type]
-            or_(Task.until.is_(None), Task.until > now),  # type: ignore[union-attr,operator]
-            Task.id.in_(_due_ids(now, limit)),  # type: ignore[attr-defined]
+            col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value]),
+            col(Task.run_at) <= now,
+            or_(col(Task.until).is_(None), col(Task.until) > now),
+            col(Task.id).in_(_due_ids(now, limit)),
         )
         .values(status=S.QUEUED.value, queued_at=now, kicked_at=now, updated_at=now)
-        .returning(Task.id)
+        .returning(col(Task.id))
         .execution_options(synchronize_session=False)
     )
     ids = [r[0] for r in rows.all()]
@@ -291,9 +294,9 @@ async def stage_due(session: AsyncSession, *, limit: int = 500) -> list[uuid.UUI
 
 def _due_ids(now: datetime, limit: int) -> Any:
     return (
-        select(Task.id)
-        .where(Task.status.in_([S.SCHEDULED.value, S.RETRYING.value]), Task.run_at <= now)  # type: ignore[attr-defined,operator,arg-type]
-        .order_by(Task.run_at)
+        select(col(Task.id))
+        .where(col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value]), col(Task.run_at) <= now)
+        .order_by(col(Task.run_at))
         .limit(limit)
         .scalar_subquery()
     )
@@ -305,18 +308,18 @@ async def expire_monitors(session: AsyncSession) -> list[uuid.UUID]:
     rows = await session.execute(
         update(Task)
         .where(
-            Task.status.in_([S.SCHEDULED.value, S.RETRYING.value]),  # type: ignore[attr-defined]
-            Task.until.is_not(None),  # type: ignore[union-attr]
-            Task.until <= now,  # type: ignore[operator,arg-type]
+            col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value]),
+            col(Task.until).is_not(None),
+            col(Task.until) <= now,
         )
         .values(status=S.FAILED.value, finished_at=now, updated_at=now)
-        .returning(Task.id, Task.until)
+        .returning(col(Task.id), col(Task.until))
         .execution_options(synchronize_session=False)
     )
     ids = []
     for task_id, until in rows.all():
-        error = f"not available before {until.isoformat(timespec='seconds')}"
-        await session.execute(update(Task).where(Task.id == task_id).values(error=error))  # type: ignore[arg-type]
+        error = f"not available before {until.isoformat(timespec='seconds') if until else 'its end time'}"
+        await session.execute(update(Task).where(col(Task.id) == task_id).values(error=error))
         await publish(session, task_id=task_id, kind="state", status=S.FAILED.value, message=error)
         ids.append(task_id)
     return ids
@@ -326,10 +329,10 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
     """Running tasks whose worker stopped heart-beating → queued, or failed without attempts left."""
     now = utcnow()
     cutoff = now - timedelta(seconds=timeout)
-    exhausted = Task.attempt >= Task.max_attempts
+    exhausted = col(Task.attempt) >= col(Task.max_attempts)
     rows = await session.execute(
         update(Task)
-        .where(Task.status == S.RUNNING.value, Task.heartbeat_at < cutoff)  # type: ignore[arg-type,operator]
+        .where(col(Task.status) == S.RUNNING.value, col(Task.heartbeat_at) < cutoff)
         .values(
             status=case((exhausted, S.FAILED.value), else_=S.QUEUED.value),
             error=case(
@@ -342,14 +345,14 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
             kicked_at=now,
             updated_at=now,
         )
-        .returning(Task.id, Task.status, Task.attempt)
+        .returning(col(Task.id), col(Task.status), col(Task.attempt))
         .execution_options(synchronize_session=False)
     )
     rescued = [(task_id, status) for task_id, status, _ in rows.all()]
     for task_id, status in rescued:
         await session.execute(
             update(TaskAttempt)
-            .where(TaskAttempt.task_id == task_id, TaskAttempt.finished_at.is_(None))  # type: ignore[arg-type,union-attr]
+            .where(col(TaskAttempt.task_id) == task_id, col(TaskAttempt.finished_at).is_(None))
             .values(finished_at=now, outcome="lost", error="worker stopped heart-beating")
         )
         await publish(session, task_id=task_id, kind="state", status=status, message="worker lost")
@@ -360,17 +363,17 @@ async def stale_queued(session: AsyncSession, *, after: float, limit: int) -> li
     """Queued tasks nobody claimed for ``after`` seconds: their doorbell is rung again."""
     now = utcnow()
     ids = (
-        select(Task.id)
-        .where(Task.status == S.QUEUED.value, Task.kicked_at < now - timedelta(seconds=after))  # type: ignore[arg-type,operator]
-        .order_by(Task.priority.desc(), Task.queued_at)  # type: ignore[attr-defined]
+        select(col(Task.id))
+        .where(col(Task.status) == S.QUEUED.value, col(Task.kicked_at) < now - timedelta(seconds=after))
+        .order_by(col(Task.priority).desc(), col(Task.queued_at))
         .limit(limit)
         .scalar_subquery()
     )
     rows = await session.execute(
         update(Task)
-        .where(Task.id.in_(ids), Task.status == S.QUEUED.value)  # type: ignore[attr-defined,arg-type]
+        .where(col(Task.id).in_(ids), col(Task.status) == S.QUEUED.value)
         .values(kicked_at=now)
-        .returning(Task.id)
+        .returning(col(Task.id))
         .execution_options(synchronize_session=False)
     )
     return [r[0] for r in rows.all()]
@@ -378,8 +381,9 @@ async def stale_queued(session: AsyncSession, *, after: float, limit: int) -> li
 
 async def queued_count(session: AsyncSession) -> int:
     return (
-        await session.scalar(select(func.count()).select_from(Task).where(Task.status == S.QUEUED.value)) or 0
-    )  # type: ignore[arg-type]
+        await session.scalar(select(func.count()).select_from(Task).where(col(Task.status) == S.QUEUED.value))
+        or 0
+    )
 
 
 # ---- worker rows --------------------------------------------------------------------------
@@ -391,9 +395,9 @@ async def worker_seen(
     now = utcnow()
     done = await session.execute(
         update(Worker)
-        .where(Worker.id == worker.id)  # type: ignore[arg-type]
+        .where(col(Worker.id) == worker.id)
         .values(last_seen=now, running=running, processed=processed, status=status)
-        .returning(Worker.id)
+        .returning(col(Worker.id))
     )
     if done.first() is None:
         session.add(
@@ -416,8 +420,8 @@ async def mark_gone_workers(session: AsyncSession, *, timeout: float) -> int:
     cutoff = utcnow() - timedelta(seconds=timeout)
     rows = await session.execute(
         update(Worker)
-        .where(Worker.status != "gone", Worker.last_seen < cutoff)  # type: ignore[arg-type,operator]
+        .where(col(Worker.status) != "gone", col(Worker.last_seen) < cutoff)
         .values(status="gone", running=[])
-        .returning(Worker.id)
+        .returning(col(Worker.id))
     )
     return len(rows.all())

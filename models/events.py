@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.db import PENDING_KEY
 from models.tables import TaskEvent
@@ -45,7 +46,7 @@ async def publish(
                 message=message[:2000] if message else None,
                 data=data,
             )
-            .returning(TaskEvent.id)
+            .returning(col(TaskEvent.id))
         )
     ).scalar_one()
     payload = {
@@ -57,6 +58,7 @@ async def publish(
         "progress": progress,
     }
     await notify(session, payload)
+    assert event_id is not None
     return event_id
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.states import TaskStatus
 from models.tables import Profile, Purchase, Task, TaskEvent, Worker
@@ -25,12 +26,12 @@ def task_filters(
     """The same filters as ``models.tasks.list_tasks``."""
     filters: list[ColumnElement[bool]] = []
     if statuses:
-        filters.append(Task.status.in_(list(statuses)))  # type: ignore[attr-defined]
+        filters.append(col(Task.status).in_(list(statuses)))
     if store:
-        filters.append(Task.store == store)  # type: ignore[arg-type]
+        filters.append(col(Task.store) == store)
     if search:
         like = f"%{search.lower()}%"
-        filters.append(func.lower(Task.name).like(like) | func.lower(Task.product).like(like))
+        filters.append(func.lower(col(Task.name)).like(like) | func.lower(col(Task.product)).like(like))
     return filters
 
 
@@ -44,9 +45,9 @@ async def matching_task_ids(
 ) -> list[uuid.UUID]:
     """Ids of the tasks a filter selects, newest first, at most ``limit``."""
     rows = await session.scalars(
-        select(Task.id)  # type: ignore[call-overload]
+        select(col(Task.id))
         .where(*task_filters(statuses=statuses, store=store, search=search))
-        .order_by(Task.created_at.desc(), Task.id)  # type: ignore[attr-defined]
+        .order_by(col(Task.created_at).desc(), col(Task.id))
         .limit(limit)
     )
     return list(rows)
@@ -56,15 +57,15 @@ async def recent_task_events(session: AsyncSession, *, task_id: uuid.UUID, limit
     """The task's newest ``limit`` events, oldest first."""
     rows = await session.scalars(
         select(TaskEvent)
-        .where(TaskEvent.task_id == task_id)  # type: ignore[arg-type]
-        .order_by(TaskEvent.id.desc())  # type: ignore[union-attr]
+        .where(col(TaskEvent.task_id) == task_id)
+        .order_by(col(TaskEvent.id).desc())
         .limit(limit)
     )
     return list(reversed(list(rows)))
 
 
 async def profile_exists(session: AsyncSession, *, profile_id: uuid.UUID) -> bool:
-    found = await session.scalar(select(Profile.id).where(Profile.id == profile_id))  # type: ignore[call-overload]
+    found = await session.scalar(select(col(Profile.id)).where(col(Profile.id) == profile_id))
     return found is not None
 
 
@@ -85,15 +86,15 @@ async def throughput(
     end = now.replace(second=0, microsecond=0)
     start = end - timedelta(minutes=minutes - 1)
     dialect = session.get_bind().dialect.name
-    minute = _minute(TaskEvent.at, dialect).label("minute")
+    minute = _minute(col(TaskEvent.at), dialect).label("minute")
     rows = await session.execute(
-        select(minute, TaskEvent.status, func.count())  # type: ignore[call-overload]
+        select(minute, col(TaskEvent.status), func.count())
         .where(
-            TaskEvent.kind == "state",  # type: ignore[arg-type]
-            TaskEvent.status.in_([S.COMPLETED.value, S.FAILED.value]),  # type: ignore[union-attr]
-            TaskEvent.at >= start,  # type: ignore[arg-type,operator]
+            col(TaskEvent.kind) == "state",
+            col(TaskEvent.status).in_([S.COMPLETED.value, S.FAILED.value]),
+            col(TaskEvent.at) >= start,
         )
-        .group_by(minute, TaskEvent.status)
+        .group_by(minute, col(TaskEvent.status))
     )
     buckets = {start + timedelta(minutes=i): {"completed": 0, "failed": 0} for i in range(minutes)}
     for at, status, count in rows.all():
@@ -110,8 +111,8 @@ async def list_workers(session: AsyncSession, *, gone_for: float = 3600.0, limit
     cutoff = utcnow() - timedelta(seconds=gone_for)
     rows = await session.scalars(
         select(Worker)
-        .where(or_(Worker.status != "gone", Worker.last_seen >= cutoff))  # type: ignore[arg-type,operator]
-        .order_by(Worker.started_at.desc(), Worker.id)  # type: ignore[attr-defined]
+        .where(or_(col(Worker.status) != "gone", col(Worker.last_seen) >= cutoff))
+        .order_by(col(Worker.started_at).desc(), col(Worker.id))
         .limit(limit)
     )
     return list(rows)
@@ -121,12 +122,12 @@ async def list_purchases(
     session: AsyncSession, *, store: str | None = None, limit: int = 50, offset: int = 0
 ) -> tuple[list[Purchase], int]:
     """Purchases, newest first, as ``(page, total count)``."""
-    filters: list[ColumnElement[bool]] = [Purchase.store == store] if store else []  # type: ignore[list-item]
+    filters: list[ColumnElement[bool]] = [col(Purchase.store) == store] if store else []
     count = await session.scalar(select(func.count()).select_from(Purchase).where(*filters)) or 0
     rows = await session.scalars(
         select(Purchase)
         .where(*filters)
-        .order_by(Purchase.created_at.desc(), Purchase.id.desc())  # type: ignore[attr-defined,union-attr]
+        .order_by(col(Purchase.created_at).desc(), col(Purchase.id).desc())
         .limit(limit)
         .offset(offset)
     )

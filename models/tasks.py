@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.errors import InvalidTransition, TaskNotFound
 from models.events import publish
@@ -50,14 +51,14 @@ async def move(
     now = utcnow()
     stmt = (
         update(Task)
-        .where(Task.id == task_id, Task.status.in_([s.value for s in allowed]), *where)  # type: ignore[attr-defined]
+        .where(col(Task.id) == task_id, col(Task.status).in_([s.value for s in allowed]), *where)
         .values(status=to.value if isinstance(to, TaskStatus) else to, updated_at=now, **(values or {}))
         .returning(Task)
         .execution_options(populate_existing=True, synchronize_session=False)
     )
     task = (await session.execute(stmt)).scalars().first()
     if task is None:
-        current = await session.scalar(select(Task.status).where(Task.id == task_id))
+        current = await session.scalar(select(col(Task.status)).where(col(Task.id) == task_id))
         if current is None:
             raise TaskNotFound(f"no task with id {task_id}")
         what = action or f"move to {to.value if isinstance(to, TaskStatus) else 'next state'}"
@@ -132,32 +133,33 @@ async def list_tasks(
 ) -> tuple[list[Task], int]:
     filters: list[ColumnElement[bool]] = []
     if statuses:
-        filters.append(Task.status.in_(list(statuses)))  # type: ignore[attr-defined]
+        filters.append(col(Task.status).in_(list(statuses)))
     if store:
-        filters.append(Task.store == store)  # type: ignore[arg-type]
+        filters.append(col(Task.store) == store)
     if search:
         escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         like = f"%{escaped}%"
         filters.append(
-            func.lower(Task.name).like(like, escape="\\") | func.lower(Task.product).like(like, escape="\\")
+            func.lower(col(Task.name)).like(like, escape="\\")
+            | func.lower(col(Task.product)).like(like, escape="\\")
         )
     count = await session.scalar(select(func.count()).select_from(Task).where(*filters)) or 0
     column = {
-        "created": Task.created_at,
-        "updated": Task.updated_at,
-        "priority": Task.priority,
-        "name": Task.name,
-        "status": Task.status,
-    }.get(order.lstrip("-"), Task.created_at)
-    ordering = column.desc() if order.startswith("-") else column.asc()  # type: ignore[attr-defined]
+        "created": col(Task.created_at),
+        "updated": col(Task.updated_at),
+        "priority": col(Task.priority),
+        "name": col(Task.name),
+        "status": col(Task.status),
+    }.get(order.lstrip("-"), col(Task.created_at))
+    ordering = column.desc() if order.startswith("-") else column.asc()
     rows = await session.scalars(
-        select(Task).where(*filters).order_by(ordering, Task.id).limit(limit).offset(offset)  # type: ignore[arg-type]
+        select(Task).where(*filters).order_by(ordering, col(Task.id)).limit(limit).offset(offset)
     )
     return list(rows), count
 
 
 async def status_counts(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(Task.status, func.count()).group_by(Task.status))
+    rows = await session.execute(select(col(Task.status), func.count()).group_by(col(Task.status)))
     counts = {s.value: 0 for s in TaskStatus}
     counts.update({status: n for status, n in rows.all()})
     return counts
@@ -165,7 +167,7 @@ async def status_counts(session: AsyncSession) -> dict[str, int]:
 
 async def task_attempts(session: AsyncSession, task_id: uuid.UUID) -> list[TaskAttempt]:
     rows = await session.scalars(
-        select(TaskAttempt).where(TaskAttempt.task_id == task_id).order_by(TaskAttempt.id)  # type: ignore[arg-type]
+        select(TaskAttempt).where(col(TaskAttempt.task_id) == task_id).order_by(col(TaskAttempt.id))
     )
     return list(rows)
 
@@ -175,8 +177,8 @@ async def task_events(
 ) -> list[TaskEvent]:
     rows = await session.scalars(
         select(TaskEvent)
-        .where(TaskEvent.task_id == task_id, TaskEvent.id > after)  # type: ignore[arg-type,operator]
-        .order_by(TaskEvent.id)  # type: ignore[arg-type]
+        .where(col(TaskEvent.task_id) == task_id, col(TaskEvent.id) > after)
+        .order_by(col(TaskEvent.id))
         .limit(limit)
     )
     return list(rows)
@@ -188,15 +190,15 @@ async def task_events(
 async def start_task(session: AsyncSession, *, task_id: uuid.UUID, action: str = "start") -> Task:
     """Queue now. From failed or cancelled the attempts start over (history is kept)."""
     now = utcnow()
-    fresh = Task.status.in_([S.FAILED.value, S.CANCELLED.value])  # type: ignore[attr-defined]
+    fresh = col(Task.status).in_([S.FAILED.value, S.CANCELLED.value])
     return await move(
         session,
         task_id=task_id,
         to=S.QUEUED,
         sources=ACTIONS["retry"] if action == "retry" else ACTIONS["start"],
         values={
-            "attempt": case((fresh, 0), else_=Task.attempt),
-            "error": case((fresh, None), else_=Task.error),
+            "attempt": case((fresh, 0), else_=col(Task.attempt)),
+            "error": case((fresh, None), else_=col(Task.error)),
             "finished_at": None,
             "cancel_requested": False,
             "queued_at": now,
@@ -216,7 +218,7 @@ async def pause_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
 async def resume_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
     """Back to where it belongs: scheduled if its time is ahead, else queued."""
     now = utcnow()
-    ahead = Task.run_at.is_not(None) & (Task.run_at > now)  # type: ignore[union-attr,operator]
+    ahead = col(Task.run_at).is_not(None) & (col(Task.run_at) > now)
     return await move(
         session,
         task_id=task_id,
@@ -247,7 +249,7 @@ async def cancel_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
         (
             await session.execute(
                 update(Task)
-                .where(Task.id == task_id, Task.status == S.RUNNING.value)  # type: ignore[arg-type]
+                .where(col(Task.id) == task_id, col(Task.status) == S.RUNNING.value)
                 .values(cancel_requested=True, updated_at=utcnow())
                 .returning(Task)
                 .execution_options(populate_existing=True, synchronize_session=False)
@@ -266,11 +268,11 @@ async def cancel_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
 async def delete_task(session: AsyncSession, *, task_id: uuid.UUID) -> None:
     deleted = await session.execute(
         delete(Task)
-        .where(Task.id == task_id, Task.status != S.RUNNING.value)  # type: ignore[arg-type]
-        .returning(Task.id)
+        .where(col(Task.id) == task_id, col(Task.status) != S.RUNNING.value)
+        .returning(col(Task.id))
     )
     if deleted.first() is None:
-        current = await session.scalar(select(Task.status).where(Task.id == task_id))
+        current = await session.scalar(select(col(Task.status)).where(col(Task.id) == task_id))
         if current is None:
             raise TaskNotFound(f"no task with id {task_id}")
         raise InvalidTransition(f"cannot delete: task is {current}; cancel it first", status=current)

@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.db import Database
 from models.errors import TaskdeckError
@@ -63,7 +64,7 @@ class Vault:
 
     def open(self, token: str) -> dict[str, Any]:
         try:
-            return json.loads(self._fernet.decrypt(token.encode()))  # type: ignore[no-any-return]
+            return json.loads(self._fernet.decrypt(token.encode()))
         except InvalidToken:
             raise VaultError() from None
 
@@ -147,7 +148,7 @@ class Vault:
 
         async with self.db.session() as session:
             account = await session.scalar(
-                select(Account).where(Account.store == store).order_by(Account.created_at.desc())  # type: ignore[arg-type,attr-defined]
+                select(Account).where(col(Account.store) == store).order_by(col(Account.created_at).desc())
             )
         if account is None:
             return None
@@ -155,5 +156,5 @@ class Vault:
 
     @staticmethod
     async def delete(session: AsyncSession, model: type[Profile] | type[Account], item_id: uuid.UUID) -> bool:
-        result = await session.execute(delete(model).where(model.id == item_id).returning(model.id))  # type: ignore[arg-type]
+        result = await session.execute(delete(model).where(col(model.id) == item_id).returning(col(model.id)))
         return result.first() is not None

@@ -90,12 +90,13 @@ class LiveHub:
                 self._lost.clear()
                 connecting = asyncio.ensure_future(asyncpg.connect(self.db.asyncpg_dsn(), timeout=5))
                 try:
-                    self._conn = await asyncio.shield(connecting)
+                    conn: asyncpg.Connection = await asyncio.shield(connecting)
+                    self._conn = conn
                 except asyncio.CancelledError:  # stopped mid-connect: close what it opens
                     connecting.add_done_callback(_close_quietly)
                     raise
-                self._conn.add_termination_listener(lambda _c: self._lost.set())
-                await self._conn.add_listener(CHANNEL, self._on_notify)
+                conn.add_termination_listener(lambda _c: self._lost.set())
+                await conn.add_listener(CHANNEL, self._on_notify)
                 self.connected = True
                 if first:
                     self._last_id = await self._max_event_id()
@@ -110,7 +111,7 @@ class LiveHub:
                         await asyncio.wait_for(self._lost.wait(), timeout=2)
                     if not self._lost.is_set():
                         try:
-                            await asyncio.wait_for(self._conn.execute("SELECT 1"), timeout=5)
+                            await asyncio.wait_for(conn.execute("SELECT 1"), timeout=5)
                         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
                             self._lost.set()
             except asyncio.CancelledError:
