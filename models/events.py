@@ -31,6 +31,7 @@ async def publish(
     progress: int | None = None,
     message: str | None = None,
     data: dict[str, Any] | None = None,
+    attempt: int | None = None,
 ) -> int:
     """Write a ``task_event`` row and notify listeners once the transaction commits."""
     event_id = (
@@ -57,6 +58,8 @@ async def publish(
         "step": step,
         "progress": progress,
     }
+    if attempt is not None:
+        payload["attempt"] = attempt
     await notify(session, payload)
     assert event_id is not None
     return event_id

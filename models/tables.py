@@ -35,6 +35,7 @@ class Task(SQLModel, table=True):
         sa.Index("ix_task_due", "status", "run_at"),
         sa.Index("ix_task_store_started", "store", "started_at"),
         sa.Index("ix_task_created", "created_at"),
+        sa.Index("ix_task_finished", "status", "finished_at"),  # throughput charts
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.errors import InvalidTransition, TaskNotFound
-from models.events import publish
+from models.events import notify, publish
 from models.schemas import TaskCreate
 from models.settings import Settings
 from models.states import ACTIONS, TaskStatus, sources_for
@@ -71,6 +71,7 @@ async def move(
         message=message,
         step=task.step,
         progress=task.progress,
+        attempt=task.attempt,
     )
     return task
 
@@ -276,6 +277,8 @@ async def delete_task(session: AsyncSession, *, task_id: uuid.UUID) -> None:
         if current is None:
             raise TaskNotFound(f"no task with id {task_id}")
         raise InvalidTransition(f"cannot delete: task is {current}; cancel it first", status=current)
+    # its event rows go with it, so this is a notification only: open pages drop the row
+    await notify(session, {"task": str(task_id), "kind": "deleted", "status": None})
 
 
 ACTION_FUNCS = {

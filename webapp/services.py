@@ -15,6 +15,7 @@ from models.vault import Vault, load_key
 from webapp.live import LiveHub
 from workers import queue
 from workers.artifacts import ArtifactStore
+from workers.bots import registry
 from workers.bots.base import ProductInfo
 from workers.browser import BrowserPool, find_chromium
 from workers.lookup import lookup
@@ -51,6 +52,7 @@ class Services:
     async def start(self) -> None:
         """Broker first: a stream consumer group starts at the stream's end, so nothing may be
         sent before it exists."""
+        await asyncio.to_thread(registry.load)  # entry points are read from disk once, off the loop
         await self.broker.startup()
         if self.settings.embedded_queue:
             self.runtime = await WorkerRuntime(settings=self.settings, db=self.db, kick=self.kick).start()

@@ -1,0 +1,459 @@
+"""``/tasks/{id}``: one task — its facts, the bot's steps as they happen, attempts, events,
+purchase, screenshots and traces.
+
+Live: payloads for this task from ``hub.changes`` light the step timeline, the progress bar and
+the status badge at once; every such batch also asks for one throttled re-read (at most four a
+second) of the task row, its new events (appended to the log), attempts, purchase and — after an
+``artifact`` event — the screenshot gallery. ``hub.resync`` re-reads everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import tzinfo
+from typing import Any
+
+from nicegui import ui
+
+from models import tasks as task_ops
+from models.errors import TaskNotFound
+from models.states import ACTIONS, TaskStatus
+from models.tables import Purchase, Task, TaskAttempt, TaskEvent
+from webapp.pages import actions, queries, theme
+from webapp.pages.tasks import confirm
+from webapp.pages.updates import HubWatch, Throttle
+from webapp.services import Services
+from workers.artifacts import Artifact
+
+S = TaskStatus
+DEMO_STEPS = ("open product", "check stock", "add to cart", "checkout", "confirm")
+STEP_LOOK = {  # state → (icon, colour)
+    "done": ("check_circle", "green-7"),
+    "active": ("autorenew", "cyan-8"),
+    "failed": ("error", "red-7"),
+    "stopped": ("cancel", "brown-5"),
+    "todo": ("radio_button_unchecked", "grey-5"),
+}
+LOG_ROWS = 500  # events kept on the page; older ones drop off the end
+KIND_COLORS = {
+    "state": "primary",
+    "progress": "cyan-8",
+    "log": "grey-7",
+    "checkpoint": "amber-9",
+    "artifact": "purple-5",
+}
+ATTEMPT_COLUMNS: list[dict[str, Any]] = [
+    {"name": "number", "label": "#", "field": "number", "align": "left"},
+    {"name": "worker", "label": "Worker", "field": "worker", "align": "left"},
+    {"name": "started", "label": "Started", "field": "started", "align": "left"},
+    {"name": "duration", "label": "Took", "field": "duration", "align": "right"},
+    {"name": "outcome", "label": "Outcome", "field": "outcome", "align": "left"},
+    {"name": "error", "label": "Error", "field": "error", "align": "left", "classes": "whitespace-normal"},
+]
+
+
+def artifact_url(task_id: uuid.UUID, name: str) -> str:
+    return f"/api/tasks/{task_id}/artifacts/{name}"
+
+
+class TaskDetailView:
+    def __init__(self, services: Services, tz: tzinfo, task: Task) -> None:
+        self.services = services
+        self.tz = tz
+        self.task = task
+        self.id = task.id
+        self.status = task.status
+        self.steps_done: list[str] = []  # steps reported by the current (or last) attempt
+        self.applied: set[int] = set()  # event ids already applied to the timeline
+        self.logged: set[int] = set()  # event ids already in the log
+        self.last_id = 0
+        self.deleted = False
+        self.gallery_stale = True
+        self._actions_for: str | None = None  # the status the action buttons were drawn for
+        self.refresher = Throttle(self.reread, interval=0.25)
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def build(self) -> None:
+        t = self.task
+        with ui.row().classes("w-full items-center gap-3"):
+            ui.link("Tasks", "/tasks").classes("text-sm text-grey-7 no-underline")
+            ui.icon("chevron_right", size="16px").classes("text-grey-5")
+            ui.label(t.name).classes("text-2xl font-semibold text-grey-10").props('data-testid="task-name"')
+            self.badge = theme.status_badge(self.status, big=True).props('data-testid="task-status"')
+            ui.label(str(t.id)).classes("td-mono text-xs text-grey-6")
+            ui.space()
+            self.action_bar = ui.row().classes("gap-2")
+        self.banner = ui.label("").classes("w-full p-3 rounded bg-red-1 text-red-9")
+        self.banner.set_visibility(False)
+        with ui.grid().classes("w-full gap-5 grid-cols-1 lg:grid-cols-3"):
+            with theme.card("Details", icon="info").classes("lg:col-span-1"):
+                self.facts = ui.grid(columns="auto 1fr").classes("w-full gap-x-6 gap-y-1 text-sm")
+            with ui.column().classes("lg:col-span-2 gap-5"):
+                with theme.card("Progress", icon="timeline"):
+                    with ui.row().classes("w-full items-center gap-3"):
+                        self.progress = ui.linear_progress(value=0, show_value=False, size="10px").props(
+                            "rounded"
+                        )
+                        self.progress.classes("grow")
+                        self.progress_label = ui.label("").classes("text-sm text-grey-8 w-12 text-right")
+                    self.timeline = (
+                        ui.row().classes("w-full items-start gap-0 no-wrap").props('data-testid="steps"')
+                    )
+                    self.step_label = ui.label("").classes("text-sm text-grey-7")
+                with theme.card("Result", icon="receipt_long"):
+                    self.result = ui.column().classes("w-full gap-1").props('data-testid="result"')
+        with theme.card("Screenshots", icon="photo_library"):
+            self.gallery = ui.row().classes("w-full gap-3").props('data-testid="gallery"')
+            self.traces = ui.row().classes("w-full gap-3 items-center")
+        with ui.grid().classes("w-full gap-5 grid-cols-1 xl:grid-cols-2"):
+            with theme.card("Attempts", icon="history"):
+                self.attempts = (
+                    ui.table(rows=[], columns=ATTEMPT_COLUMNS, row_key="number")
+                    .props('flat dense no-data-label="Not run yet" data-testid="attempts"')
+                    .classes("w-full")
+                )
+                self.attempts.add_slot(
+                    "body-cell-outcome",
+                    """
+                    <q-td :props="props"><q-badge v-if="props.value" outline
+                      :color="{completed: 'green-7', failed: 'red-7', retrying: 'orange-8',
+                               cancelled: 'brown-5'}[props.value] || 'grey-7'"
+                      :label="props.value" /></q-td>""",
+                )
+            with theme.card("Events", icon="list"):
+                with ui.scroll_area().classes("w-full h-96 border border-gray-200 rounded"):
+                    self.log = ui.column().classes("w-full gap-0").props('data-testid="events"')
+        self.services.hub.changes.subscribe(self.on_changes)
+        self.services.hub.resync.subscribe(self.refresher.trigger)
+
+    # ---- reading --------------------------------------------------------------------------
+
+    async def load(self) -> None:
+        """First render: the newest events, then everything else."""
+        async with self.services.db.session() as session:
+            events = await queries.recent_events(session, task_id=self.id)
+        self._take_events(events)
+        await self.reread()
+
+    async def reread(self) -> None:
+        if self.deleted:
+            return
+        async with self.services.db.session() as session:
+            try:
+                task = await task_ops.get_task(session, self.id)
+            except TaskNotFound:
+                self._mark_deleted()
+                return
+            # ids are not in commit order: look back a little, the id sets drop repeats
+            events = await task_ops.task_events(session, self.id, after=max(0, self.last_id - 50))
+            attempts = await task_ops.task_attempts(session, self.id)
+            purchase = await queries.purchase_for(session, task_id=self.id)
+        self.task, self.status = task, task.status
+        self._take_events(events)
+        self._render_header()
+        self._render_banner()
+        self._render_facts()
+        self._render_progress()
+        self._render_result(purchase)
+        self._render_attempts(attempts)
+        if self.gallery_stale:
+            self.gallery_stale = False
+            found = await asyncio.to_thread(self.services.artifacts.list, str(self.id))
+            self._render_gallery(found)
+
+    def _take_events(self, events: list[TaskEvent]) -> None:
+        for ev in events:
+            if ev.id is None or ev.id in self.logged:
+                continue
+            self.logged.add(ev.id)
+            self.last_id = max(self.last_id, ev.id)
+            self._apply(ev.id, ev.kind, ev.status, ev.step)
+            self._log_row(ev)
+
+    # ---- live -----------------------------------------------------------------------------
+
+    def on_changes(self, batch: list[dict[str, Any]]) -> None:
+        mine = [p for p in batch if p.get("task") == str(self.id)]
+        if not mine or self.deleted:
+            return
+        for p in mine:
+            if p.get("kind") == "deleted":
+                self._mark_deleted()
+                return
+            self._apply(p.get("id"), p.get("kind"), p.get("status"), p.get("step"))
+            if p.get("status") and p.get("kind") in ("state", "progress"):
+                self.status = p["status"]
+            if p.get("progress") is not None:
+                self.task.progress = p["progress"]
+        theme.set_status_badge(self.badge, self.status)
+        self._render_progress()
+        self.refresher.trigger()
+
+    def _apply(self, event_id: Any, kind: str | None, status: str | None, step: str | None) -> None:
+        """Feed one event to the step timeline (each event once)."""
+        if isinstance(event_id, int):
+            if event_id in self.applied:
+                return
+            self.applied.add(event_id)
+        if kind == "state" and status == S.RUNNING:  # a new attempt starts from the first step
+            self.steps_done = []
+        elif kind == "progress" and step and step not in self.steps_done:
+            self.steps_done.append(step)
+        elif kind == "artifact":
+            self.gallery_stale = True
+
+    def _mark_deleted(self) -> None:
+        self.deleted = True
+        self.banner.set_text("This task was deleted.")
+        self.banner.set_visibility(True)
+        self.action_bar.clear()
+
+    # ---- rendering ------------------------------------------------------------------------
+
+    def _render_header(self) -> None:
+        theme.set_status_badge(self.badge, self.status)
+        if self._actions_for == self.status:
+            return
+        self._actions_for = self.status
+        self.action_bar.clear()
+        with self.action_bar:
+            for action, sources in ACTIONS.items():
+                if self.status in sources:
+                    ui.button(
+                        action.capitalize(),
+                        icon=theme.ACTION_ICONS[action],
+                        on_click=lambda a=action: self.act(a),
+                    ).props(
+                        f'unelevated no-caps data-testid="action-{action}" '
+                        + ("color=negative outline" if action in ("cancel", "delete") else "")
+                    )
+
+    def _render_banner(self) -> None:
+        error = self.task.error if self.status in (S.FAILED, S.RETRYING) else None
+        self.banner.set_text(f"Last error: {error}" if error else "")
+        self.banner.set_visibility(bool(error))
+
+    def _render_facts(self) -> None:
+        t, fmt = self.task, (lambda v: theme.fmt_time(v, self.tz))
+        mode = "buy once" if t.mode == "once" else f"watch every {theme.fmt_seconds(t.check_every)}"
+        if t.mode == "monitor" and t.until:
+            mode += f" until {fmt(t.until)}"
+        facts: list[tuple[str, str]] = [
+            ("Store", t.store),
+            ("Product", t.product),
+            ("Quantity", str(t.quantity)),
+            ("Max price", theme.fmt_money(t.max_price) if t.max_price is not None else "no limit"),
+            ("Mode", mode),
+        ]
+        if t.mode == "monitor":
+            facts += [
+                ("Checks", str(t.checks)),
+                ("Last check", f"{t.last_check or '—'} ({fmt(t.last_check_at)})" if t.last_check_at else "—"),
+            ]
+        facts += [
+            ("Priority", str(t.priority)),
+            ("Attempts", f"{t.attempt} of {t.max_attempts}"),
+            ("Worker", t.worker_id or "—"),
+            ("Run at", fmt(t.run_at)),
+            ("Created", fmt(t.created_at)),
+            ("Started", fmt(t.started_at)),
+            ("Finished", fmt(t.finished_at)),
+        ]
+        self.facts.clear()
+        with self.facts:
+            for label, value in facts:
+                ui.label(label).classes("text-grey-7")
+                ui.label(value).classes("text-grey-10 break-all").props(f'data-testid="fact-{label.lower()}"')
+
+    def _render_progress(self) -> None:
+        progress = self.task.progress or 0
+        self.progress.set_value(progress / 100)
+        self.progress.props(f"color={theme.STATUS_COLORS.get(self.status, 'primary')}")
+        self.progress_label.set_text(f"{progress}%")
+        steps = list(DEMO_STEPS) if self.task.store == "demo" else []
+        for step in self.steps_done:
+            if step not in steps:
+                after = (
+                    steps.index("add to cart") + 1
+                    if step == "log in" and "add to cart" in steps
+                    else len(steps)
+                )
+                steps.insert(after, step)
+        first_todo = next((s for s in steps if s not in self.steps_done), None)
+        pending_look: dict[str, str] = {
+            S.RUNNING: "active",
+            S.FAILED: "failed",
+            S.RETRYING: "failed",
+            S.CANCELLED: "stopped",
+        }
+        self.timeline.clear()
+        with self.timeline:
+            if not steps:
+                ui.label("This store's bot reports no steps.").classes("text-sm text-grey-6")
+            for i, step in enumerate(steps):
+                state = "done" if step in self.steps_done else "todo"
+                if step == first_todo and self.task.attempt > 0:
+                    state = pending_look.get(self.status, "todo")
+                icon, color = STEP_LOOK[state]
+                with (
+                    ui.column()
+                    .classes("items-center grow basis-0 gap-1")
+                    .props(f'data-testid="step" data-step="{step}" data-state="{state}"')
+                ):
+                    with ui.row().classes("w-full items-center no-wrap gap-0"):
+                        ui.element("div").classes("grow h-[2px] " + ("bg-grey-3" if i else ""))
+                        ui.icon(icon, size="28px", color=color).classes(
+                            "animate-spin" if state == "active" else ""
+                        )
+                        ui.element("div").classes(
+                            "grow h-[2px] " + ("bg-grey-3" if i < len(steps) - 1 else "")
+                        )
+                    ui.label(step).classes(f"text-xs text-center text-{color}")
+        current = self.task.step or (self.steps_done[-1] if self.steps_done else None)
+        self.step_label.set_text(f"Last step: {current}" if current else "")
+
+    def _render_result(self, purchase: Purchase | None) -> None:
+        self.result.clear()
+        result = self.task.result or {}
+        with self.result:
+            if purchase is None and not result:
+                endings: dict[str, str] = {
+                    S.FAILED: "Failed — no purchase.",
+                    S.CANCELLED: "Cancelled — no purchase.",
+                }
+                text = endings.get(self.status, "No purchase yet.")
+                ui.label(text).classes("text-grey-7")
+                return
+            order = purchase.order_number if purchase else result.get("orderNumber")
+            currency = purchase.currency if purchase else result.get("currency", "USD")
+            with ui.row().classes("items-baseline gap-3"):
+                ui.icon("verified", color="green-7", size="22px")
+                ui.label("Order").classes("text-grey-7")
+                ui.label(str(order)).classes("td-mono text-lg font-semibold").props(
+                    'data-testid="order-number"'
+                )
+            with ui.row().classes("gap-8 text-sm"):
+                quantity = purchase.quantity if purchase else result.get("quantity")
+                unit = purchase.unit_price if purchase else result.get("unitPrice")
+                total = purchase.total if purchase else result.get("total")
+                for label, value in (
+                    (
+                        "Product",
+                        (purchase.product_name if purchase else None)
+                        or result.get("productName")
+                        or self.task.product,
+                    ),
+                    ("Quantity", str(quantity)),
+                    ("Unit price", theme.fmt_money(unit, currency)),
+                    ("Total", theme.fmt_money(total, currency)),
+                ):
+                    with ui.column().classes("gap-0"):
+                        ui.label(label).classes("text-xs text-grey-7")
+                        ui.label(str(value)).classes("font-medium").props(
+                            f'data-testid="result-{label.lower()}"'
+                        )
+
+    def _render_attempts(self, attempts: list[TaskAttempt]) -> None:
+        rows = []
+        for a in reversed(attempts):
+            took = (a.finished_at - a.started_at).total_seconds() if a.finished_at else None
+            rows.append(
+                {
+                    "number": a.number,
+                    "worker": a.worker_id or "—",
+                    "started": theme.fmt_time(a.started_at, self.tz),
+                    "duration": f"{took:.1f} s" if took is not None else "running…",
+                    "outcome": a.outcome or "",
+                    "error": a.error or "",
+                }
+            )
+        if rows != self.attempts.rows:
+            self.attempts.rows = rows
+            self.attempts.update()
+
+    def _render_gallery(self, found: list[Artifact]) -> None:
+        self.gallery.clear()
+        self.traces.clear()
+        shots = [a for a in found if a.kind == "screenshot"]
+        traces = [a for a in found if a.kind == "trace"]
+        with self.gallery:
+            if not shots:
+                ui.label("No screenshots yet.").classes("text-sm text-grey-6")
+            for a in shots:
+                url = artifact_url(self.id, a.name)
+                with (
+                    ui.column()
+                    .classes("gap-1 items-center cursor-pointer")
+                    .on("click", lambda u=url: self._zoom(u))
+                ):
+                    ui.image(url).classes("w-44 h-28 rounded border object-cover").props("fit=cover")
+                    ui.label(f"#{a.attempt} · {(a.step or '').replace('-', ' ')}").classes(
+                        "text-xs text-grey-7"
+                    )
+        with self.traces:
+            for a in traces:
+                ui.icon("download", size="18px").classes("text-grey-7")
+                ui.link(f"Trace of attempt {a.attempt}", artifact_url(self.id, a.name)).props(
+                    f'download="{a.name}" data-testid="trace"'
+                ).classes("text-sm")
+            if traces:
+                ui.label("open with `playwright show-trace <file>`").classes("text-xs text-grey-6 td-mono")
+
+    def _zoom(self, url: str) -> None:
+        with ui.dialog() as dialog, ui.card().classes("p-2 max-w-[95vw]"):
+            ui.image(url).classes("w-[90vw] max-w-[1200px]")
+        dialog.on("hide", dialog.delete)
+        dialog.open()
+
+    def _log_row(self, ev: TaskEvent) -> None:
+        with self.log:
+            row = ui.row().classes(
+                "w-full items-center gap-2 px-2 py-1 border-b border-gray-200 text-sm no-wrap"
+            )
+            with row:
+                ui.label(theme.fmt_time(ev.at, self.tz)).classes("td-mono text-xs text-grey-6 shrink-0")
+                ui.badge(ev.kind, color=KIND_COLORS.get(ev.kind, "grey")).props("outline").classes("shrink-0")
+                if ev.kind == "state" and ev.status:
+                    theme.status_badge(ev.status).classes("shrink-0")
+                if ev.step and ev.kind != "state":
+                    ui.label(ev.step).classes("text-grey-8 shrink-0")
+                ui.label(ev.message or "").classes("text-grey-9 ellipsis").tooltip(ev.message or "")
+        row.move(target_index=0)  # newest first
+        children = list(self.log)
+        for old in children[LOG_ROWS:]:
+            self.log.remove(old)
+
+    async def act(self, action: str) -> None:
+        if action == "delete" and not await confirm("Delete this task? This cannot be undone."):
+            return
+        outcome = await actions.run_action(self.services, self.id, action, name=self.task.name)
+        actions.report([outcome], action)
+        if action == "delete" and outcome.ok:
+            ui.navigate.to("/tasks")
+            return
+        self.refresher.trigger()
+
+
+def not_found(watch: HubWatch, what: str) -> None:
+    ui.context.client.status_code = 404
+    with theme.frame("Task not found", watch, section="Tasks"), theme.card().classes("items-center py-16"):
+        ui.icon("search_off", size="64px").classes("text-grey-5")
+        ui.label("No such task").classes("text-xl font-semibold").props('data-testid="not-found"')
+        ui.label(f"There is no task with id “{what}”. It may have been deleted.").classes("text-grey-7")
+        ui.button("Back to tasks", icon="arrow_back", on_click=lambda: ui.navigate.to("/tasks")).props("flat")
+
+
+async def render(services: Services, watch: HubWatch, tz: tzinfo, task_id: str) -> None:
+    try:
+        tid = uuid.UUID(task_id)
+        async with services.db.session() as session:
+            task = await task_ops.get_task(session, tid)
+    except (ValueError, TaskNotFound):
+        not_found(watch, task_id)
+        return
+    with theme.frame(task.name, watch, section="Tasks"):
+        view = TaskDetailView(services, tz, task)
+        view.build()
+        await view.load()

@@ -1,0 +1,228 @@
+"""The look shared by every page: ``frame(title)`` (header, navigation, live indicator), the
+colour of each task state, and formatting of times and money.
+
+Times are shown in the browser's time zone: a one-line script stores it in the ``td_tz`` cookie,
+read on the next page build (UTC until then, and labelled so).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from fastapi import Request
+from nicegui import ui
+
+from models.states import TaskStatus
+from webapp.pages.updates import HubWatch
+
+# Quasar colour names per state, used by badges, chips, cards and the chart.
+STATUS_COLORS: dict[str, str] = {
+    TaskStatus.PENDING: "grey-6",
+    TaskStatus.SCHEDULED: "indigo-5",
+    TaskStatus.QUEUED: "blue-6",
+    TaskStatus.RUNNING: "cyan-8",
+    TaskStatus.RETRYING: "orange-8",
+    TaskStatus.PAUSED: "blue-grey-5",
+    TaskStatus.COMPLETED: "green-7",
+    TaskStatus.FAILED: "red-7",
+    TaskStatus.CANCELLED: "brown-5",
+}
+STATUS_ICONS: dict[str, str] = {
+    TaskStatus.PENDING: "radio_button_unchecked",
+    TaskStatus.SCHEDULED: "schedule",
+    TaskStatus.QUEUED: "hourglass_empty",
+    TaskStatus.RUNNING: "autorenew",
+    TaskStatus.RETRYING: "replay",
+    TaskStatus.PAUSED: "pause_circle",
+    TaskStatus.COMPLETED: "check_circle",
+    TaskStatus.FAILED: "error",
+    TaskStatus.CANCELLED: "cancel",
+}
+ACTION_ICONS: dict[str, str] = {
+    "start": "play_arrow",
+    "pause": "pause",
+    "resume": "play_circle",
+    "cancel": "stop",
+    "retry": "replay",
+    "delete": "delete",
+}
+# the same as JavaScript object literals for slot templates (inside double-quoted attributes)
+STATUS_COLORS_JS = json.dumps({str(k): v for k, v in STATUS_COLORS.items()}).replace('"', "'")
+ACTION_ICONS_JS = json.dumps(ACTION_ICONS).replace('"', "'")
+
+NAV = (
+    ("Tasks", "/tasks", "list_alt"),
+    ("Queue", "/queue", "monitor_heart"),
+    ("Purchases", "/purchases", "receipt_long"),
+)
+
+_HEAD = """
+<style>
+  body { background: #f5f6f8; }
+  .td-live .td-state { display: none; }
+  .td-live .td-dot { width: 9px; height: 9px; border-radius: 50%; background: #4ade80;
+                     box-shadow: 0 0 0 3px rgba(74, 222, 128, .25); }
+  .td-live:not(.hub-down) .td-state.on { display: inline; }
+  .td-live.hub-down .td-state.hub { display: inline; }
+  .td-live.hub-down .td-dot { background: #fbbf24; box-shadow: 0 0 0 3px rgba(251, 191, 36, .25); }
+  body.td-offline .td-live .td-state { display: none !important; }
+  body.td-offline .td-live .td-state.off { display: inline !important; }
+  body.td-offline .td-live .td-dot { background: #f87171; box-shadow: 0 0 0 3px rgba(248, 113, 113, .25); }
+  .td-card { border-radius: 10px; box-shadow: 0 1px 2px rgba(0,0,0,.06), 0 1px 8px rgba(0,0,0,.04); }
+  .td-mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
+  .td-table tbody tr { cursor: pointer; }
+  .td-table th { font-weight: 600; color: #555; }
+</style>
+"""
+_BODY = """
+<script>
+  document.cookie = "td_tz=" + encodeURIComponent(Intl.DateTimeFormat().resolvedOptions().timeZone)
+    + "; path=/; max-age=31536000; SameSite=Lax";
+  (function watchSocket() {
+    if (!window.socket) { setTimeout(watchSocket, 100); return; }
+    const offline = (off) => document.body.classList.toggle("td-offline", off);
+    window.socket.on("connect", () => offline(false));
+    window.socket.on("disconnect", () => offline(true));
+    offline(!window.socket.connected);
+  })();
+</script>
+"""
+
+
+@contextmanager
+def frame(title: str, watch: HubWatch, *, section: str | None = None) -> Iterator[ui.column]:
+    """Header with navigation and the live indicator; yields the page's content column.
+
+    The indicator is green while the browser's socket and the server's live hub are both up,
+    amber while the hub reconnects to Postgres, red while the browser has lost the server.
+    """
+    ui.page_title(f"{title} · Taskdeck")
+    ui.add_head_html(_HEAD)
+    ui.add_body_html(_BODY)
+    ui.colors(primary="#3b5bdb")
+    with ui.header(elevated=False).classes("items-center bg-slate-900 text-white px-6 py-2 gap-1"):
+        with ui.link(target="/tasks").classes("flex items-center gap-2 no-underline text-white mr-6"):
+            ui.icon("shopping_cart_checkout", size="26px").classes("text-amber-400")
+            ui.label("Taskdeck").classes("text-xl font-semibold tracking-tight")
+        for label, path, icon in NAV:
+            link = ui.link(target=path).classes(
+                "flex items-center gap-1 px-3 py-1 rounded no-underline text-sm "
+                + (
+                    "bg-white/15 text-white"
+                    if label == (section or title)
+                    else "text-slate-300 hover:text-white"
+                )
+            )
+            with link:
+                ui.icon(icon, size="18px")
+                ui.label(label)
+        with ui.link(target="/demo-store/", new_tab=True).classes(
+            "flex items-center gap-1 px-3 py-1 no-underline text-sm text-slate-300 hover:text-white"
+        ):
+            ui.icon("storefront", size="18px")
+            ui.label("Demo store")
+            ui.icon("open_in_new", size="14px")
+        ui.space()
+        indicator = ui.element("div").classes("td-live flex items-center gap-2 text-sm text-slate-300")
+        indicator.props('data-testid="live"')
+        with indicator:
+            ui.element("span").classes("td-dot")
+            ui.html(
+                '<span class="td-state on">Live</span><span class="td-state hub">Reconnecting…</span>'
+                '<span class="td-state off">Offline</span>',
+                sanitize=False,
+                tag="span",
+            )
+            ui.tooltip("Changes appear here as they happen")
+        _set_hub_state(indicator, watch.connected)
+        watch.changed.subscribe(lambda connected: _set_hub_state(indicator, connected))
+    with ui.column().classes("w-full max-w-[1400px] mx-auto px-6 py-5 gap-5") as content:
+        yield content
+
+
+def _set_hub_state(indicator: ui.element, connected: bool) -> None:
+    if connected:
+        indicator.classes(remove="hub-down")
+    else:
+        indicator.classes(add="hub-down")
+
+
+def status_badge(status: str, *, big: bool = False) -> ui.badge:
+    badge = ui.badge(status, color=STATUS_COLORS.get(status, "grey"))
+    badge.props('data-testid="status"')
+    badge.classes("text-base px-3 py-1" if big else "")
+    return badge
+
+
+def set_status_badge(badge: ui.badge, status: str) -> None:
+    badge.set_text(status)
+    badge.props(f"color={STATUS_COLORS.get(status, 'grey')}")
+
+
+def card(title: str | None = None, *, icon: str | None = None) -> ui.card:
+    """A white card with an optional title row; use as a context manager."""
+    c = ui.card().classes("td-card w-full p-4 gap-3")
+    if title:
+        with c, ui.row().classes("items-center gap-2"):
+            if icon:
+                ui.icon(icon, size="20px").classes("text-grey-7")
+            ui.label(title).classes("text-base font-semibold text-grey-9")
+    return c
+
+
+# ---- formatting -----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _zone(name: str) -> tzinfo | None:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def browser_zone(request: Request | None) -> tzinfo:
+    """The browser's time zone from the ``td_tz`` cookie, else UTC."""
+    name = request.cookies.get("td_tz") if request is not None else None
+    return (_zone(name) if name else None) or ZoneInfo("UTC")
+
+
+def fmt_time(value: datetime | None, tz: tzinfo, *, seconds: bool = True) -> str:
+    if value is None:
+        return "—"
+    local = value.astimezone(tz)
+    now = datetime.now(tz)
+    clock = local.strftime("%H:%M:%S" if seconds else "%H:%M")
+    return clock if local.date() == now.date() else f"{local:%Y-%m-%d} {clock}"
+
+
+def fmt_money(value: Decimal | float | int | None, currency: str | None = "USD") -> str:
+    if value is None:
+        return "—"
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency or "", "")
+    amount = f"{Decimal(str(value)):,.2f}"
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency or ''}".strip()
+
+
+def fmt_seconds(value: float | None) -> str:
+    if value is None:
+        return "—"
+    value = float(value)
+    if value < 120:
+        return f"{value:g} s"
+    if value < 7200:
+        return f"{value / 60:g} min"
+    return f"{value / 3600:g} h"
+
+
+def truncate(text: str | None, length: int = 60) -> str:
+    if not text:
+        return ""
+    text = " ".join(text.split())
+    return text if len(text) <= length else text[: length - 1] + "…"
