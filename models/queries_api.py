@@ -15,24 +15,10 @@ from sqlmodel import col
 
 from models.states import TaskStatus
 from models.tables import Profile, Purchase, Task, TaskEvent, Worker
+from models.tasks import task_filters
 from models.types import utcnow
 
 S = TaskStatus
-
-
-def task_filters(
-    *, statuses: Sequence[str] = (), store: str | None = None, search: str | None = None
-) -> list[ColumnElement[bool]]:
-    """The same filters as ``models.tasks.list_tasks``."""
-    filters: list[ColumnElement[bool]] = []
-    if statuses:
-        filters.append(col(Task.status).in_(list(statuses)))
-    if store:
-        filters.append(col(Task.store) == store)
-    if search:
-        like = f"%{search.lower()}%"
-        filters.append(func.lower(col(Task.name)).like(like) | func.lower(col(Task.product)).like(like))
-    return filters
 
 
 async def matching_task_ids(

@@ -122,16 +122,10 @@ async def get_task(session: AsyncSession, task_id: uuid.UUID) -> Task:
     return task
 
 
-async def list_tasks(
-    session: AsyncSession,
-    *,
-    statuses: Sequence[str] = (),
-    store: str | None = None,
-    search: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    order: str = "-created",
-) -> tuple[list[Task], int]:
+def task_filters(
+    *, statuses: Sequence[str] = (), store: str | None = None, search: str | None = None
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for a task list: any of ``statuses``, one store, text in name or product."""
     filters: list[ColumnElement[bool]] = []
     if statuses:
         filters.append(col(Task.status).in_(list(statuses)))
@@ -144,6 +138,20 @@ async def list_tasks(
             func.lower(col(Task.name)).like(like, escape="\\")
             | func.lower(col(Task.product)).like(like, escape="\\")
         )
+    return filters
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    statuses: Sequence[str] = (),
+    store: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    order: str = "-created",
+) -> tuple[list[Task], int]:
+    filters = task_filters(statuses=statuses, store=store, search=search)
     count = await session.scalar(select(func.count()).select_from(Task).where(*filters)) or 0
     column = {
         "created": col(Task.created_at),
