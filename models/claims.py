@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
@@ -245,27 +244,6 @@ async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mappin
 
 async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purchase | None:
     return await session.scalar(select(Purchase).where(col(Purchase.task_id) == task_id))
-
-
-def purchase_values(
-    *,
-    order_number: str,
-    quantity: int,
-    unit_price: Decimal,
-    total: Decimal,
-    currency: str,
-    product_name: str | None,
-    screenshot: str | None,
-) -> dict[str, Any]:
-    return {
-        "order_number": order_number,
-        "quantity": quantity,
-        "unit_price": unit_price,
-        "total": total,
-        "currency": currency,
-        "product_name": product_name,
-        "screenshot": screenshot,
-    }
 
 
 # ---- sweeps (idempotent; safe in many processes at once) ----------------------------------

@@ -1,10 +1,10 @@
 """How a bot says what should happen next.
 
-    BotError
-    ├── RetryableError   transient: try again after a backoff while attempts are left
-    ├── PermanentError   trying again cannot help: the task fails now
-    └── NotAvailableYet  monitor mode: not in stock yet; check again later, no attempt used
-    BrowserLost          the Chromium under the task died; retried on a fresh browser
+BotError
+├── RetryableError   transient: try again after a backoff while attempts are left
+├── PermanentError   trying again cannot help: the task fails now
+└── NotAvailableYet  monitor mode: not in stock yet; check again later, no attempt used
+BrowserLost          the Chromium under the task died; retried on a fresh browser
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ class PermanentError(BotError):
 class NotAvailableYet(BotError):
     """The product is not available yet."""
 
-    def __init__(self, message: str | None = None, *, step: str | None = None, observation: str | None = None) -> None:
+    def __init__(
+        self, message: str | None = None, *, step: str | None = None, observation: str | None = None
+    ) -> None:
         super().__init__(message, step=step)
         self.observation = observation or str(self)
 

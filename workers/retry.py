@@ -6,7 +6,9 @@ import random
 from datetime import timedelta
 
 
-def backoff(attempt: int, *, base: float, cap: float, jitter: float = 0.25, rng: random.Random | None = None) -> timedelta:
+def backoff(
+    attempt: int, *, base: float, cap: float, jitter: float = 0.25, rng: random.Random | None = None
+) -> timedelta:
     """Delay before attempt ``attempt + 1`` after attempt ``attempt`` failed.
 
     delay = min(cap, base * 2 ** (attempt - 1)) * (1 + U(-jitter, +jitter)), never below 0 nor above cap.

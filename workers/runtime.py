@@ -10,6 +10,7 @@ a message that was lost, stranded in a dead consumer, or consumed by a busy work
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import socket
@@ -17,11 +18,15 @@ import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
+from decimal import Decimal
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
+from pydantic.alias_generators import to_camel
+
 from models import claims
 from models.db import Database
+from models.errors import InvalidTransition
 from models.settings import Settings
 from models.states import TaskStatus
 from models.tables import Task, Worker
@@ -29,7 +34,7 @@ from models.types import utcnow
 from models.vault import Vault, load_key
 from workers import sweeper
 from workers.artifacts import ArtifactStore
-from workers.bots.base import DEMO_PROFILE, CheckoutProfile, StoreAccount
+from workers.bots.base import DEMO_PROFILE, CheckoutProfile, Purchase, StoreAccount
 from workers.browser import BrowserPool, find_chromium
 from workers.executor import Outcome, execute
 
@@ -195,7 +200,7 @@ class WorkerRuntime:
     # ---- recording --------------------------------------------------------------------
 
     async def record(
-        self, task: Task, outcome: Outcome, *, purchase: Any = None, screenshot: str | None = None
+        self, task: Task, outcome: Outcome, *, purchase: Purchase | None = None, screenshot: str | None = None
     ) -> None:
         """Write the outcome; retried while the database is unreachable, so it is not lost."""
         deadline = asyncio.get_running_loop().time() + RECORD_RETRY_FOR
@@ -205,26 +210,12 @@ class WorkerRuntime:
                 async with self.db.begin() as session:
                     values = dict(outcome.values or {})
                     if purchase is not None:
+                        bought = dataclasses.asdict(purchase)
                         await claims.record_purchase(
-                            session,
-                            task=task,
-                            purchase=claims.purchase_values(
-                                order_number=purchase.order_number,
-                                quantity=purchase.quantity,
-                                unit_price=purchase.unit_price,
-                                total=purchase.total,
-                                currency=purchase.currency,
-                                product_name=purchase.product_name,
-                                screenshot=screenshot,
-                            ),
+                            session, task=task, purchase={**bought, "screenshot": screenshot}
                         )
                         values["result"] = {
-                            "orderNumber": purchase.order_number,
-                            "quantity": purchase.quantity,
-                            "unitPrice": float(purchase.unit_price),
-                            "total": float(purchase.total),
-                            "currency": purchase.currency,
-                            "productName": purchase.product_name,
+                            to_camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
                         }
                     await claims.finish(
                         session,
@@ -237,8 +228,6 @@ class WorkerRuntime:
                     )
                 break
             except Exception as exc:
-                from models.errors import InvalidTransition
-
                 if isinstance(exc, InvalidTransition):  # rescued elsewhere meanwhile: not ours to write
                     log.warning("task %s: outcome not recorded, %s", task.id, exc)
                     return

@@ -69,15 +69,14 @@ class Api:
             await claims.record_purchase(
                 session,
                 task=task,
-                purchase=claims.purchase_values(
-                    order_number=f"DS-{task_id[:6]}",
-                    quantity=task.quantity,
-                    unit_price=Decimal("120.00"),
-                    total=Decimal("120.00") * task.quantity,
-                    currency="USD",
-                    product_name="Aurora Sneaker Drop",
-                    screenshot=None,
-                ),
+                purchase={
+                    "order_number": f"DS-{task_id[:6]}",
+                    "quantity": task.quantity,
+                    "unit_price": Decimal("120.00"),
+                    "total": Decimal("120.00") * task.quantity,
+                    "currency": "USD",
+                    "product_name": "Aurora Sneaker Drop",
+                },
             )
             result = {
                 "orderNumber": f"DS-{task_id[:6]}",

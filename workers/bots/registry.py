@@ -58,7 +58,9 @@ def bot(
     """Register ``run`` as the bot of store ``name``."""
 
     def decorate(run: Run) -> Run:
-        register(StoreBot(name=name, run=run, lookup=lookup, needs_browser=needs_browser, title=title or name))
+        register(
+            StoreBot(name=name, run=run, lookup=lookup, needs_browser=needs_browser, title=title or name)
+        )
         return run
 
     return decorate
