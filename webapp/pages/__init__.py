@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from webapp.pages import purchases, queue, task_detail, tasks, theme
+from webapp.pages import purchases, queue, settings, task_detail, tasks, theme
 from webapp.pages.updates import HubWatch
 from webapp.services import Services
 
@@ -39,3 +39,7 @@ def register(services: Services) -> None:
     @ui.page("/purchases", title="Purchases")
     async def purchases_page(request: Request) -> None:
         await purchases.render(services, watch, theme.browser_zone(request))
+
+    @ui.page("/settings", title="Settings")
+    async def settings_page(request: Request) -> None:
+        await settings.render(services, watch, theme.browser_zone(request))

@@ -60,6 +60,7 @@ NAV = (
     ("Tasks", "/tasks", "list_alt"),
     ("Queue", "/queue", "monitor_heart"),
     ("Purchases", "/purchases", "receipt_long"),
+    ("Settings", "/settings", "settings"),
 )
 
 _HEAD = """

@@ -1,0 +1,348 @@
+"""``/settings``: checkout profiles and store accounts, the secrets a bot checks out and logs in with.
+
+Secrets are write-only here as in the API: the tables show what ``Vault.profile_view`` (card
+masked, no CVC) and ``Vault.account_view`` (no password) give, and nothing else. The Add dialogs
+are built for one use and deleted when they close, so nothing typed into them stays in the page.
+Input is checked by the API's own ``ProfileCreate`` and ``AccountCreate``; their errors are shown
+next to their fields.
+
+Not live: only this page changes these rows, and each change re-reads its table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import tzinfo
+from typing import Any
+
+from nicegui import events, ui
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
+
+from models.tables import Account, Profile
+from models.vault import VaultError
+from webapp.api.profiles import AccountCreate, ProfileCreate
+from webapp.pages import theme
+from webapp.pages.task_form import readable
+from webapp.pages.tasks import confirm
+from webapp.pages.updates import HubWatch
+from webapp.services import Services
+from workers.bots import registry
+
+MASKED_PASSWORD = "••••••••"
+
+PROFILE_COLUMNS: list[dict[str, Any]] = [
+    {"name": "name", "label": "Name", "field": "name", "align": "left", "sortable": True},
+    {"name": "full_name", "label": "Full name", "field": "full_name", "align": "left"},
+    {"name": "email", "label": "Email", "field": "email", "align": "left"},
+    {"name": "card", "label": "Card", "field": "card", "align": "left"},
+    {"name": "created", "label": "Created", "field": "created", "align": "left"},
+    {"name": "actions", "label": "", "field": "id", "align": "right"},
+]
+ACCOUNT_COLUMNS: list[dict[str, Any]] = [
+    {"name": "store", "label": "Store", "field": "store", "align": "left", "sortable": True},
+    {"name": "login", "label": "Login", "field": "login", "align": "left", "sortable": True},
+    {"name": "password", "label": "Password", "field": "password", "align": "left"},
+    {"name": "created", "label": "Created", "field": "created", "align": "left"},
+    {"name": "actions", "label": "", "field": "id", "align": "right"},
+]
+SLOT_MONO = '<q-td :props="props"><span class="td-mono" data-testid="masked">{{ props.value }}</span></q-td>'
+SLOT_DELETE = """
+<q-td :props="props" auto-width>
+  <q-btn flat dense round size="sm" color="negative" icon="delete" data-testid="row-delete"
+    @click.stop="() => $parent.$emit('remove', props.row)"><q-tooltip>delete</q-tooltip></q-btn>
+</q-td>
+"""
+
+# (field, label, password-type); the order of the Add dialogs
+PROFILE_FIELDS = (
+    ("name", "Profile name", False),
+    ("full_name", "Full name", False),
+    ("email", "Email", False),
+    ("address", "Address", False),
+    ("card_number", "Card number", True),
+    ("card_expiry", "Expiry (MM/YY)", True),
+    ("card_cvc", "CVC", True),
+)
+ACCOUNT_FIELDS = (("login", "Login", False), ("password", "Password", True))
+# what a field's pattern means, for a "does not match the pattern" error
+PATTERN_HINTS = {
+    "email": "not an email address",
+    "card_number": "12 to 19 digits (spaces allowed)",
+    "card_expiry": "MM/YY, e.g. 07/29",
+    "card_cvc": "3 or 4 digits",
+}
+
+
+def field_errors(exc: ValidationError, fields: list[str]) -> dict[str, str]:
+    """{field: message in words} for a model whose fields all have their own input."""
+    found: dict[str, str] = {}
+    for error in exc.errors():
+        loc = str(error["loc"][0]) if error.get("loc") else ""
+        field = next((f for f in fields if loc in (f, _camel(f))), None)
+        if field is None:
+            continue
+        if error.get("input") in (None, ""):
+            message = "required"
+        elif error["type"] == "string_pattern_mismatch":
+            message = PATTERN_HINTS.get(field, "has the wrong format")
+        else:
+            message = readable(dict(error))
+        found.setdefault(field, message)
+    return found
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+class FormDialog:
+    """A one-use dialog of text inputs, validated by ``model``; ``save`` gets the valid model and
+    returns {field: message} for problems only the database can find (or nothing)."""
+
+    def __init__(
+        self,
+        title: str,
+        *,
+        fields: tuple[tuple[str, str, bool], ...],
+        model: type[BaseModel],
+        save: Callable[[Any], Awaitable[dict[str, str]]],
+        testid: str,
+        extra: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
+        self.model = model
+        self.save = save
+        with ui.dialog() as self.dialog, ui.card().classes("w-[520px] max-w-full p-6 gap-3") as card:
+            card.props(f'data-testid="{testid}"')
+            ui.label(title).classes("text-xl font-semibold")
+            self.inputs: dict[str, Any] = extra() if extra else {}
+            for name, label, secret in fields:
+                text = ui.input(label, password=secret, password_toggle_button=secret).classes("w-full")
+                if secret:
+                    text.props("autocomplete=off")
+                self.inputs[name] = text
+            for name, element in self.inputs.items():
+                element.props(f'data-testid="field-{name}"')
+                element.on_value_change(lambda _, n=name: self._error(n, None))
+            with ui.row().classes("w-full justify-end gap-2 pt-2"):
+                ui.button("Cancel", on_click=self.dialog.close).props("flat")
+                self.submit = ui.button("Save", icon="save", on_click=self._submit).props(
+                    'unelevated data-testid="save"'
+                )
+        self.dialog.on("hide", self.dialog.delete)  # nothing typed here outlives the dialog
+        self.dialog.open()
+
+    async def _submit(self) -> None:
+        raw = {name: element.value or "" for name, element in self.inputs.items()}
+        try:
+            body = self.model.model_validate(raw)
+        except ValidationError as exc:
+            self._show(field_errors(exc, list(self.inputs)))
+            return
+        self.submit.props("loading")
+        try:
+            problems = await self.save(body)
+        finally:
+            self.submit.props(remove="loading")
+        if problems:
+            self._show(problems)
+        else:
+            self.dialog.close()
+
+    def _show(self, errors: dict[str, str]) -> None:
+        for name in self.inputs:
+            self._error(name, errors.get(name))
+
+    def _error(self, name: str, message: str | None) -> None:
+        element = self.inputs[name]
+        if message is None:
+            element.props(remove="error error-message")
+        else:
+            element.props.update({"error": True, "error-message": message})
+
+
+class SettingsView:
+    def __init__(self, services: Services, tz: tzinfo, *, stores: list[str]) -> None:
+        self.services = services
+        self.vault = services.vault
+        self.tz = tz
+        self.stores = stores
+
+    # ---- layout ---------------------------------------------------------------------------
+
+    def build(self) -> None:
+        ui.label("Settings").classes("text-2xl font-semibold text-grey-10")
+        self.profiles = self._table_card(
+            "Checkout profiles",
+            "badge",
+            "What a bot fills in at checkout. Tasks without one use the built-in demo profile.",
+            add=("Add profile", self.add_profile, "add-profile"),
+            columns=PROFILE_COLUMNS,
+            testid="profiles",
+            empty="No profiles yet",
+        )
+        self.profiles.add_slot("body-cell-card", SLOT_MONO)
+        self.profiles.on("remove", self.delete_profile)
+        self.accounts = self._table_card(
+            "Store accounts",
+            "key",
+            "Logins for stores that need one; a bot uses its store's newest.",
+            add=("Add account", self.add_account, "add-account"),
+            columns=ACCOUNT_COLUMNS,
+            testid="accounts",
+            empty="No accounts yet",
+        )
+        self.accounts.add_slot("body-cell-password", SLOT_MONO)
+        self.accounts.on("remove", self.delete_account)
+
+    def _table_card(
+        self,
+        title: str,
+        icon: str,
+        hint: str,
+        *,
+        add: tuple[str, Callable[[], Any], str],
+        columns: list[dict[str, Any]],
+        testid: str,
+        empty: str,
+    ) -> ui.table:
+        with theme.card().classes(remove="p-4 gap-3", add="p-0 gap-0"):
+            with ui.row().classes("w-full items-center gap-2 px-4 pt-3 pb-1"):
+                ui.icon(icon, size="20px").classes("text-grey-7")
+                ui.label(title).classes("text-base font-semibold text-grey-9")
+                ui.space()
+                label, handler, button_id = add
+                ui.button(label, icon="add", on_click=handler).props(
+                    f'unelevated no-caps data-testid="{button_id}"'
+                )
+            ui.label(hint).classes("text-sm text-grey-7 px-4")
+            table = (
+                ui.table(rows=[], columns=columns, row_key="id", pagination=10)
+                .classes("w-full")
+                .props(f'flat square no-data-label="{empty}" data-testid="{testid}"')
+            )
+            table.add_slot("body-cell-actions", SLOT_DELETE)
+        return table
+
+    # ---- reading --------------------------------------------------------------------------
+
+    async def refresh(self) -> None:
+        async with self.services.db.session() as session:
+            profiles = list(
+                await session.scalars(select(Profile).order_by(col(Profile.name), col(Profile.created_at)))
+            )
+            accounts = list(
+                await session.scalars(select(Account).order_by(col(Account.store), col(Account.login)))
+            )
+        self.profiles.rows = [self._profile_row(p) for p in profiles]
+        self.accounts.rows = [self._account_row(a) for a in accounts]
+
+    def _profile_row(self, profile: Profile) -> dict[str, Any]:
+        try:
+            view = self.vault.profile_view(profile)
+        except VaultError:
+            unreadable = "(cannot be decrypted: was TASKDECK_SECRET_KEY changed?)"
+            view = {"id": str(profile.id), "name": profile.name, "fullName": unreadable}
+        return {
+            "id": view["id"],
+            "name": view["name"],
+            "full_name": view.get("fullName") or "",
+            "email": view.get("email") or "",
+            "card": view.get("cardNumber") or "—",
+            "created": theme.fmt_time(profile.created_at, self.tz, seconds=False),
+        }
+
+    def _account_row(self, account: Account) -> dict[str, Any]:
+        view = self.vault.account_view(account)
+        return {
+            "id": view["id"],
+            "store": view["store"],
+            "login": view["login"],
+            "password": MASKED_PASSWORD,
+            "created": theme.fmt_time(account.created_at, self.tz, seconds=False),
+        }
+
+    # ---- profiles -------------------------------------------------------------------------
+
+    def add_profile(self) -> None:
+        FormDialog(
+            "Add checkout profile",
+            fields=PROFILE_FIELDS,
+            model=ProfileCreate,
+            save=self._save_profile,
+            testid="profile-dialog",
+        )
+
+    async def _save_profile(self, body: ProfileCreate) -> dict[str, str]:
+        fields = body.model_dump(exclude={"name"})
+        fields["card_number"] = fields["card_number"].replace(" ", "")  # as the API stores it
+        async with self.services.db.begin() as session:
+            profile = await self.vault.create_profile(session, name=body.name, fields=fields)
+        ui.notify(f"Profile “{profile.name}” saved", type="positive", position="bottom-right")
+        await self.refresh()
+        return {}
+
+    async def delete_profile(self, e: events.GenericEventArguments) -> None:
+        name = e.args.get("name", "")
+        if not await confirm(
+            f"Delete profile “{name}”? Tasks that use it fall back to the built-in demo profile."
+        ):
+            return
+        async with self.services.db.begin() as session:
+            found = await self.vault.delete(session, Profile, uuid.UUID(e.args["id"]))
+        ui.notify(f"Profile “{name}” deleted" if found else f"Profile “{name}” was already gone")
+        await self.refresh()
+
+    # ---- accounts -------------------------------------------------------------------------
+
+    def add_account(self) -> None:
+        FormDialog(
+            "Add store account",
+            fields=ACCOUNT_FIELDS,
+            model=AccountCreate,
+            save=self._save_account,
+            testid="account-dialog",
+            extra=lambda: {
+                "store": ui.select(
+                    self.stores,
+                    label="Store",
+                    value="demo" if "demo" in self.stores else next(iter(self.stores), None),
+                ).classes("w-full")
+            },
+        )
+
+    async def _save_account(self, body: AccountCreate) -> dict[str, str]:
+        if body.store not in self.stores:
+            return {"store": f"unknown store; known: {', '.join(self.stores)}"}
+        try:
+            async with self.services.db.begin() as session:
+                await self.vault.create_account(
+                    session, store=body.store, login=body.login, password=body.password
+                )
+        except IntegrityError:
+            return {"login": f"{body.store} already has an account {body.login!r}"}
+        ui.notify(f"Account {body.login} at {body.store} saved", type="positive", position="bottom-right")
+        await self.refresh()
+        return {}
+
+    async def delete_account(self, e: events.GenericEventArguments) -> None:
+        what = f"{e.args.get('login', '')} at {e.args.get('store', '')}"
+        if not await confirm(f"Delete the account {what}?"):
+            return
+        async with self.services.db.begin() as session:
+            found = await self.vault.delete(session, Account, uuid.UUID(e.args["id"]))
+        ui.notify(f"Account {what} deleted" if found else f"Account {what} was already gone")
+        await self.refresh()
+
+
+async def render(services: Services, watch: HubWatch, tz: tzinfo) -> None:
+    stores = await asyncio.to_thread(registry.names)  # the first call scans entry points
+    with theme.frame("Settings", watch):
+        view = SettingsView(services, tz, stores=stores)
+        view.build()
+        await view.refresh()
