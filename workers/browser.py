@@ -347,7 +347,10 @@ class BrowserPool:
             if default_timeout_ms is not None:
                 context.set_default_timeout(default_timeout_ms)
             if mode != "off":
-                await context.tracing.start(screenshots=True, snapshots=True, sources=False)
+                # a screencast is the costly part of a trace: only on-demand traces carry one; the
+                # failure trace keeps DOM snapshots, network and actions (the step screenshots
+                # already show what the page looked like)
+                await context.tracing.start(screenshots=mode == "always", snapshots=True, sources=False)
                 tracing = True
             page = await context.new_page()
         except BaseException as exc:
