@@ -48,7 +48,8 @@ class Settings(BaseSettings):
     max_attempts: PositiveInt = 3
     backoff_base: NonNegativeFloat = 2.0  # seconds; delay = base * 2**(attempt-1) + jitter
     backoff_cap: NonNegativeFloat = 300.0
-    bot_timeout: float = 120.0
+    bot_timeout: float = 120.0  # seconds for a whole bot run
+    step_timeout: float = 15.0  # seconds for any single browser wait inside a bot
     heartbeat_interval: float = 1.0
     heartbeat_timeout: float = 10.0  # a running task whose heartbeat is older is rescued
     sweep_interval: float = 1.0

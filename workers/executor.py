@@ -181,6 +181,7 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
                 profile=await runtime.profile_for(task),
                 account=await runtime.account_for(task.store),
                 settings=runtime.store_settings(task.store),
+                timeout_ms=runtime.settings.step_timeout * 1000,
             )
             bot = asyncio.ensure_future(spec.run(ctx))
             running.bot = bot

@@ -34,6 +34,7 @@ from models.types import utcnow
 from models.vault import Vault, load_key
 from workers import sweeper
 from workers.artifacts import ArtifactStore
+from workers.bots import registry
 from workers.bots.base import DEMO_PROFILE, CheckoutProfile, Purchase, StoreAccount
 from workers.browser import BrowserPool, find_chromium
 from workers.executor import Outcome, execute
@@ -88,6 +89,7 @@ class WorkerRuntime:
 
     async def start(self) -> WorkerRuntime:
         self._free = self.settings.worker_concurrency
+        await asyncio.to_thread(registry.load)  # a duplicate store name fails here, at start-up
         self.vault = Vault(self.db, load_key(self.settings.secret_key, self.settings.secret_key_file))
         self.artifacts = ArtifactStore(
             self.settings.artifacts_dir, keep_tasks=self.settings.artifacts_keep_tasks
