@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -232,14 +233,16 @@ async def finish(
 
 
 async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mapping[str, Any]) -> bool:
-    """Insert the purchase; False when one exists already (the unique key holds)."""
-    try:
-        async with session.begin_nested():
-            session.add(Purchase(task_id=task.id, store=task.store, product=task.product, **purchase))
-            await session.flush()
-    except IntegrityError:
-        return False
-    return True
+    """Insert the purchase; False when one exists already (the unique key on the task holds)."""
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(Purchase)
+        .values(task_id=task.id, store=task.store, product=task.product, created_at=utcnow(), **purchase)
+        .on_conflict_do_nothing(index_elements=["task_id"])
+        .returning(col(Purchase.id))
+    )
+    return (await session.execute(stmt)).first() is not None
 
 
 async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purchase | None:

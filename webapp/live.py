@@ -27,7 +27,7 @@ from models.tables import TaskEvent
 
 log = logging.getLogger(__name__)
 
-BATCH_WINDOW = 0.1  # seconds: payloads arriving within this window reach pages as one batch
+BATCH_WINDOW = 0.1  # seconds: at most one batch per window reaches pages; the first goes at once
 CATCH_UP_OVERLAP = 1000  # event ids re-read before the last one seen, after a reconnect
 SEEN_MAX = 20_000
 
@@ -50,7 +50,8 @@ class LiveHub:
         self.connected = False
         self.reconnects = 0
         self._buffer: list[dict[str, Any]] = []
-        self._flush: asyncio.TimerHandle | None = None
+        self._flush: asyncio.Handle | None = None
+        self._last_emit = float("-inf")
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
@@ -171,11 +172,13 @@ class LiveHub:
                 self._seen.popitem(last=False)
             self._last_id = max(self._last_id, event_id)
         self._buffer.append(payload)
-        if self._flush is None:
+        if self._flush is None:  # idle: deliver at once (same-tick payloads ride along); busy: batch
             loop = asyncio.get_running_loop()
-            self._flush = loop.call_later(BATCH_WINDOW, self._emit)
+            wait = self._last_emit + BATCH_WINDOW - loop.time()
+            self._flush = loop.call_later(wait, self._emit) if wait > 0 else loop.call_soon(self._emit)
 
     def _emit(self) -> None:
         batch, self._buffer, self._flush = self._buffer, [], None
+        self._last_emit = asyncio.get_running_loop().time()
         if batch:
             self.changes.emit(batch)

@@ -18,7 +18,7 @@ from models.tables import Task
 from models.types import utcnow
 from workers import retry
 from workers.bots import registry
-from workers.bots.base import BotContext, BotTask, Purchase
+from workers.bots.base import DEMO_PROFILE, BotContext, BotTask, Purchase
 from workers.errors import BotError, NotAvailableYet, PermanentError, RetryableError
 
 if TYPE_CHECKING:
@@ -178,8 +178,8 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
                 checkpoint=checkpoint,
                 screenshot=screenshot,
                 checkpoints=frozenset(known),
-                profile=await runtime.profile_for(task),
-                account=await runtime.account_for(task.store),
+                profile=await runtime.profile_for(task) if spec.needs_browser else DEMO_PROFILE,
+                account=await runtime.account_for(task.store) if spec.needs_browser else None,
                 settings=runtime.store_settings(task.store),
                 timeout_ms=runtime.settings.step_timeout * 1000,
             )
