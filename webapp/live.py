@@ -27,7 +27,7 @@ from models.tables import TaskEvent
 
 log = logging.getLogger(__name__)
 
-BATCH_WINDOW = 0.1  # seconds: at most one batch per window reaches pages; the first goes at once
+BATCH_WINDOW = 0.025  # seconds: at most one batch per window reaches pages; the first goes at once
 CATCH_UP_OVERLAP = 1000  # event ids re-read before the last one seen, after a reconnect
 SEEN_MAX = 20_000
 
