@@ -129,3 +129,34 @@ async def test_monitor_mode_waits_when_out_of_stock(db: Database, demo_runtime: 
     assert waiting.status == "scheduled" and waiting.attempt == 0 and waiting.checks == 1
     assert waiting.last_check and "out of stock" in waiting.last_check
     assert await purchases(db, waiting.id) == 0
+
+
+async def test_cancel_stops_the_bot_and_closes_its_browser_context(
+    db: Database, demo_runtime: Any, demo_store: Any
+) -> None:
+    import time
+
+    from models import tasks as ops
+
+    await demo_store.configure("sneaker-drop", delayMs=1500)
+    task = await create(db, demo_runtime, store="demo", product="sneaker-drop")
+    await until_status(db, task.id, "running")
+    await until_status_step(db, task.id)
+    assert demo_runtime.browser.stats["contexts_open"] == 1
+    t0 = time.monotonic()
+    async with db.begin() as session:
+        await ops.cancel_task(session, task_id=task.id)
+    done = await until_status(db, task.id, "cancelled", timeout=5)
+    assert time.monotonic() - t0 < 2 and done.error == "cancelled by user"
+    assert demo_runtime.browser.stats["contexts_open"] == 0
+    assert await purchases(db, task.id) == 0 and await demo_store.orders(str(task.id)) == []
+
+
+async def until_status_step(db: Database, task_id: Any) -> None:
+    from tests.conftest import wait_for
+    from tests.workers.conftest import get
+
+    async def stepped() -> bool:
+        return (await get(db, task_id)).step is not None
+
+    await wait_for(stepped, timeout=15, what="a first bot step")
