@@ -45,7 +45,8 @@ async def run(env: BenchEnv, *, events: int) -> Result:
     result.add("delivery max", "ms", max(deck["delivery"]), max(raw), raw_name)
     result.notes.append(
         f"LiveHub delivers a payload at once when idle and at most one batch per BATCH_WINDOW = "
-        f"{live.BATCH_WINDOW * 1000:.0f} ms when busy (webapp/live.py); 'plain listener' is a second asyncpg LISTEN connection in this process that "
+        f"{live.BATCH_WINDOW * 1000:.0f} ms when busy (webapp/live.py); 'plain listener' is a second "
+        "asyncpg LISTEN connection in this process that "
         "receives the same NOTIFYs, so the gap to it is the hub's own cost"
     )
     result.notes.append(

@@ -10,19 +10,34 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, literal, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Executable,
+    Update,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import col
 
 from models.events import publish
 from models.settings import StoreLimit
-from models.states import TaskStatus
+from models.states import TaskStatus, sources_for
 from models.tables import Purchase, Task, TaskAttempt, Worker
-from models.tasks import move
+from models.tasks import TASKS, move, move_row, status_in
 from models.types import utcnow
 
 S = TaskStatus
@@ -59,6 +74,74 @@ async def blocked_stores(session: AsyncSession, limits: Mapping[str, StoreLimit]
     return blocked
 
 
+ATTEMPTS = TaskAttempt.metadata.tables["task_attempt"]
+PURCHASES = Purchase.metadata.tables["purchase"]
+CLAIM_FROM = sources_for(S.RUNNING) & {S.QUEUED}
+
+
+@lru_cache(maxsize=4)
+def _claim_statement(postgres: bool, filtered: bool) -> Executable:
+    """The claim, built once: one guarded UPDATE of the best due queued task, RETURNING the row.
+
+    ``UPDATE task SET status='running', attempt=attempt+1, ... WHERE id = (best queued id
+    [FOR UPDATE SKIP LOCKED]) AND status IN ('queued') RETURNING *``; on Postgres the attempt
+    history row is inserted by the same statement (a data-modifying CTE over the claimed row).
+    """
+    t = TASKS
+    now = bindparam("c_now", type_=t.c.updated_at.type)
+    candidate = select(t.c.id).where(status_in({S.QUEUED}), t.c.attempt < t.c.max_attempts)
+    if filtered:
+        candidate = candidate.where(t.c.store.not_in(bindparam("c_blocked", expanding=True)))
+    candidate = candidate.order_by(t.c.priority.desc(), t.c.queued_at, t.c.id).limit(1)
+    if postgres:
+        candidate = candidate.with_for_update(skip_locked=True)
+    claim = (
+        update(t)
+        .where(t.c.id == candidate.scalar_subquery(), status_in(CLAIM_FROM))
+        .values(
+            status=S.RUNNING.value,
+            updated_at=now,
+            attempt=t.c.attempt + 1,
+            worker_id=bindparam("c_worker", type_=t.c.worker_id.type),
+            heartbeat_at=now,
+            started_at=now,
+            finished_at=None,
+            cancel_requested=False,
+            progress=0,
+            step=None,
+        )
+        .returning(*t.c)
+    )
+    if not postgres:
+        return claim
+    claimed = claim.cte("claimed")
+    history = insert(ATTEMPTS).from_select(
+        ["task_id", "number", "worker_id", "started_at"],
+        select(claimed.c.id, claimed.c.attempt, claimed.c.worker_id, claimed.c.started_at),
+    )
+    return select(*claimed.c).add_cte(history.cte("attempt_row"))
+
+
+_TASK_CLASS = manager_of_class(Task)
+
+
+def _detached_task(values: Mapping[Any, Any]) -> Task:
+    """A ``Task`` holding a row read by Core, as the ORM builds one it loads (fresh instance
+    state, column values in ``__dict__``) but outside any session; ``Task(**values)`` would
+    replay every attribute through SQLAlchemy's and pydantic's setters, ~40x slower."""
+    task: Task = _TASK_CLASS.new_instance()
+    task.__dict__.update(values)
+    return task
+
+
+_ATTEMPT_ROW = insert(ATTEMPTS).values(
+    {
+        name: bindparam(f"a_{name}", type_=ATTEMPTS.c[name].type)
+        for name in ("task_id", "number", "worker_id", "started_at")
+    }
+)
+
+
 async def claim_next(
     session: AsyncSession, *, worker_id: str, limits: Mapping[str, StoreLimit] | None = None
 ) -> Task | None:
@@ -66,6 +149,7 @@ async def claim_next(
 
     The queue message only rings the bell: whichever task is best in Postgres order is taken,
     so priority holds whatever order the messages arrive in. Call inside a transaction.
+    Returns the claimed row as a ``Task`` detached from the session.
     """
     now = utcnow()
     limits = limits or {}
@@ -73,37 +157,28 @@ async def claim_next(
     if postgres and limits:
         await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
     blocked = await blocked_stores(session, limits, now)
-    candidate = (
-        select(col(Task.id))
-        .where(col(Task.status) == S.QUEUED.value, col(Task.attempt) < col(Task.max_attempts))
-        .order_by(col(Task.priority).desc(), col(Task.queued_at), col(Task.id))
-        .limit(1)
-    )
+    params: dict[str, Any] = {"c_now": now, "c_worker": worker_id}
     if blocked:
-        candidate = candidate.where(col(Task.store).not_in(blocked))
-    if postgres:
-        candidate = candidate.with_for_update(skip_locked=True)
-    task_id = await session.scalar(candidate)
-    if task_id is None:
+        params["c_blocked"] = sorted(blocked)
+    row = (await session.execute(_claim_statement(postgres, bool(blocked)), params)).first()
+    if row is None:
         return None
-    task = await move(
+    task = _detached_task(row._mapping)
+    if not postgres:
+        await session.execute(
+            _ATTEMPT_ROW,
+            {"a_task_id": task.id, "a_number": task.attempt, "a_worker_id": worker_id, "a_started_at": now},
+        )
+    await publish(
         session,
-        task_id=task_id,
-        to=S.RUNNING,
-        sources={S.QUEUED},
-        values={
-            "attempt": col(Task.attempt) + 1,
-            "worker_id": worker_id,
-            "heartbeat_at": now,
-            "started_at": now,
-            "finished_at": None,
-            "cancel_requested": False,
-            "progress": 0,
-            "step": None,
-        },
+        task_id=task.id,
+        kind="state",
+        status=task.status,
         message=f"claimed by {worker_id}",
+        step=task.step,
+        progress=task.progress,
+        attempt=task.attempt,
     )
-    session.add(TaskAttempt(task_id=task.id, number=task.attempt, worker_id=worker_id, started_at=now))
     return task
 
 
@@ -190,16 +265,43 @@ async def checkpoint(
     return True
 
 
+_CLOSE_ATTEMPT = (
+    update(ATTEMPTS)
+    .where(
+        ATTEMPTS.c.task_id == bindparam("a_task_id"),
+        ATTEMPTS.c.number == bindparam("a_number"),
+        ATTEMPTS.c.finished_at.is_(None),
+    )
+    .values(
+        finished_at=bindparam("a_finished_at", type_=ATTEMPTS.c.finished_at.type),
+        outcome=bindparam("a_outcome", type_=ATTEMPTS.c.outcome.type),
+        error=bindparam("a_error", type_=ATTEMPTS.c.error.type),
+    )
+)
+
+
 async def _close_attempt(session: AsyncSession, task: Task, outcome: str, error: str | None) -> None:
     await session.execute(
-        update(TaskAttempt)
-        .where(
-            col(TaskAttempt.task_id) == task.id,
-            col(TaskAttempt.number) == task.attempt,
-            col(TaskAttempt.finished_at).is_(None),
-        )
-        .values(finished_at=utcnow(), outcome=outcome, error=error)
+        _CLOSE_ATTEMPT,
+        {
+            "a_task_id": task.id,
+            "a_number": task.attempt,
+            "a_finished_at": utcnow(),
+            "a_outcome": outcome,
+            "a_error": error,
+        },
     )
+
+
+def _outcome_values(
+    to: TaskStatus, worker_id: str, error: str | None, values: dict[str, Any] | None
+) -> dict[str, Any]:
+    values = dict(values or {})
+    if to in (S.COMPLETED, S.FAILED, S.CANCELLED):
+        values.setdefault("finished_at", utcnow())
+    if to is not S.RUNNING:
+        values.setdefault("worker_id", None if to in (S.QUEUED, S.SCHEDULED, S.RETRYING) else worker_id)
+    return {"error": error, **values}
 
 
 async def finish(
@@ -213,36 +315,103 @@ async def finish(
     values: dict[str, Any] | None = None,
     message: str | None = None,
 ) -> Task:
-    """Record the outcome of the attempt this worker owns (one guarded move)."""
-    values = dict(values or {})
-    if to in (S.COMPLETED, S.FAILED, S.CANCELLED):
-        values.setdefault("finished_at", utcnow())
-    if to is not S.RUNNING:
-        values.setdefault("worker_id", None if to in (S.QUEUED, S.SCHEDULED, S.RETRYING) else worker_id)
+    """Record the outcome of the attempt this worker owns (one guarded move); returns the row."""
     new = await move(
         session,
         task_id=task.id,
         to=to,
         sources={S.RUNNING},
         where=owned(worker_id, task.attempt),
-        values={"error": error, **values},
+        values=_outcome_values(to, worker_id, error, values),
         message=message or error or outcome,
     )
     await _close_attempt(session, task, outcome, error)
     return new
 
 
+def _closing_attempt(moved: Update) -> Executable:
+    """The outcome's guarded UPDATE plus, in the same statement, the attempt row closed (once the
+    task row moved): ``WITH moved AS (UPDATE task ...), closed AS (UPDATE task_attempt ...)``."""
+    row = moved.cte("moved")
+    closed = (
+        update(ATTEMPTS)
+        .where(
+            ATTEMPTS.c.task_id == bindparam("a_task_id"),
+            ATTEMPTS.c.number == bindparam("a_number"),
+            ATTEMPTS.c.finished_at.is_(None),
+            exists(select(row.c.status)),
+        )
+        .values(
+            finished_at=bindparam("a_finished_at", type_=ATTEMPTS.c.finished_at.type),
+            outcome=bindparam("a_outcome", type_=ATTEMPTS.c.outcome.type),
+            error=bindparam("a_error", type_=ATTEMPTS.c.error.type),
+        )
+    )
+    return select(*row.c).add_cte(closed.cte("closed"))
+
+
+async def record_outcome(
+    session: AsyncSession,
+    *,
+    task: Task,
+    worker_id: str,
+    to: TaskStatus,
+    outcome: str,
+    error: str | None = None,
+    values: dict[str, Any] | None = None,
+    message: str | None = None,
+) -> None:
+    """``finish`` for the worker, which needs no entity back: the same guarded move, event and
+    attempt history, through statements built once (on Postgres the attempt row is closed by
+    the move's own statement)."""
+    closing = {
+        "a_task_id": task.id,
+        "a_number": task.attempt,
+        "a_finished_at": utcnow(),
+        "a_outcome": outcome,
+        "a_error": error,
+    }
+    postgres = session.get_bind().dialect.name == "postgresql"
+    await move_row(
+        session,
+        task_id=task.id,
+        to=to,
+        sources={S.RUNNING},
+        owner=(worker_id, task.attempt),
+        values=_outcome_values(to, worker_id, error, values),
+        message=message or error or outcome,
+        wrap=_closing_attempt if postgres else None,
+        extra=closing if postgres else None,
+    )
+    if not postgres:
+        await session.execute(_CLOSE_ATTEMPT, closing)
+
+
+@lru_cache(maxsize=16)
+def _purchase_statement(postgres: bool, keys: tuple[str, ...]) -> Executable:
+    """``INSERT INTO purchase ... ON CONFLICT (task_id) DO NOTHING RETURNING id``, once per shape."""
+    insert_ = pg_insert if postgres else sqlite_insert
+    return (
+        insert_(PURCHASES)
+        .values({key: bindparam(f"p_{key}", type_=PURCHASES.c[key].type) for key in keys})
+        .on_conflict_do_nothing(index_elements=["task_id"])
+        .returning(PURCHASES.c.id)
+    )
+
+
 async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mapping[str, Any]) -> bool:
     """Insert the purchase; False when one exists already (the unique key on the task holds)."""
-    dialect = session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(Purchase)
-        .values(task_id=task.id, store=task.store, product=task.product, created_at=utcnow(), **purchase)
-        .on_conflict_do_nothing(index_elements=["task_id"])
-        .returning(col(Purchase.id))
-    )
-    return (await session.execute(stmt)).first() is not None
+    postgres = session.get_bind().dialect.name == "postgresql"
+    values = {
+        "task_id": task.id,
+        "store": task.store,
+        "product": task.product,
+        "created_at": utcnow(),
+        **purchase,
+    }
+    keys = tuple(sorted(values))
+    stmt = _purchase_statement(postgres, keys)
+    return (await session.execute(stmt, {f"p_{key}": values[key] for key in keys})).first() is not None
 
 
 async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purchase | None:

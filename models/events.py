@@ -10,15 +10,30 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import String, cast, func, insert, literal, select
+from sqlalchemy import String, bindparam, cast, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from models.db import PENDING_KEY
 from models.tables import TaskEvent
 from models.types import utcnow
 
 CHANNEL = "taskdeck"
+
+
+_EVENTS = TaskEvent.metadata.tables["task_event"]
+_FIELDS = ("task_id", "at", "kind", "status", "step", "progress", "message", "data")
+# Built once: a statement object that is reused keeps its cache key and its compiled form, so a
+# publish costs a parameter dict and a round trip, not a statement build and a cache-key walk.
+_ROW = insert(_EVENTS).values({name: bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in _FIELDS})
+_INSERT = _ROW.returning(_EVENTS.c.id)
+_inserted = _INSERT.cte("inserted")
+_INSERT_AND_NOTIFY = select(
+    _inserted.c.id,
+    func.pg_notify(
+        literal(CHANNEL, String),
+        literal('{"id":', String) + cast(_inserted.c.id, String) + bindparam("e_rest", type_=String),
+    ),
+)
 
 
 async def publish(
@@ -38,16 +53,16 @@ async def publish(
     On Postgres the row and the NOTIFY are one statement (a data-modifying CTE): the payload is
     built here with the new id spliced in, so a progress step costs one round trip.
     """
-    row = insert(TaskEvent).values(
-        task_id=task_id,
-        at=utcnow(),
-        kind=kind,
-        status=status,
-        step=step,
-        progress=progress,
-        message=message[:2000] if message else None,
-        data=data,
-    )
+    params: dict[str, Any] = {
+        "e_task_id": task_id,
+        "e_at": utcnow(),
+        "e_kind": kind,
+        "e_status": status,
+        "e_step": step,
+        "e_progress": progress,
+        "e_message": message[:2000] if message else None,
+        "e_data": data,
+    }
     payload: dict[str, Any] = {
         "task": str(task_id),
         "kind": kind,
@@ -58,17 +73,13 @@ async def publish(
     if attempt is not None:
         payload["attempt"] = attempt
     if session.get_bind().dialect.name == "postgresql":
-        inserted = row.returning(col(TaskEvent.id)).cte("inserted")
-        rest = json.dumps(payload, separators=(",", ":"))[1:]  # '"task":…}' after the id
-        text_id = cast(inserted.c.id, String)
-        message_sql = literal('{"id":') + text_id + literal("," + rest)
-        result = await session.execute(select(inserted.c.id, func.pg_notify(CHANNEL, message_sql)))
-        event_id = result.scalar_one()
-        return int(event_id)
-    new_id = (await session.execute(row.returning(col(TaskEvent.id)))).scalar_one()
+        params["e_rest"] = "," + json.dumps(payload, separators=(",", ":"))[1:]  # ',"task":…}' after the id
+        result = await session.execute(_INSERT_AND_NOTIFY, params)
+        return int(result.scalar_one())
+    new_id = (await session.execute(_INSERT, params)).scalar_one()
     assert new_id is not None
     await notify(session, {"id": new_id, **payload})
-    return new_id
+    return int(new_id)
 
 
 async def notify(session: AsyncSession, payload: dict[str, Any]) -> None:

@@ -3,16 +3,32 @@
 ``move`` is the single way a task changes state: ``UPDATE task SET status=:to ... WHERE
 id=:id AND status IN (:allowed) RETURNING *``, with the event row and notification in the same
 transaction; zero rows raises ``TaskNotFound`` or ``InvalidTransition`` naming the current state.
+``move_row`` is the same move for callers that need no entity back (the worker's hot path): a
+Core statement built once per shape, returning only what the event needs.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, NoReturn
 
-from sqlalchemy import ColumnElement, case, delete, func, select, update
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Executable,
+    Row,
+    Update,
+    bindparam,
+    case,
+    delete,
+    func,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -25,6 +41,38 @@ from models.tables import Task, TaskAttempt, TaskEvent
 from models.types import utcnow
 
 S = TaskStatus
+
+
+TASKS = Task.metadata.tables["task"]
+# what a move reads back for its event (and hands to callers that need no entity)
+MOVED = ("status", "step", "progress", "attempt")
+
+
+def status_in(allowed: Iterable[str]) -> ColumnElement[bool]:
+    """``status IN ('a', 'b')`` with the states written into the SQL: a fixed statement, no
+    per-execution expansion of a list parameter. The states come from ``TaskStatus`` only."""
+    states = sorted(TaskStatus(s).value for s in allowed)
+    return TASKS.c.status.in_([literal_column(f"'{s}'") for s in states])
+
+
+def _allowed(
+    to: TaskStatus | ColumnElement[str], sources: Iterable[TaskStatus] | None
+) -> frozenset[TaskStatus]:
+    if isinstance(to, TaskStatus):
+        return sources_for(to) if sources is None else frozenset(sources) & sources_for(to)
+    assert sources is not None, "a computed target needs explicit sources"
+    return frozenset(sources)
+
+
+async def _refuse(
+    session: AsyncSession, *, task_id: uuid.UUID, to: TaskStatus | ColumnElement[str], action: str | None
+) -> NoReturn:
+    """The guarded UPDATE matched no row: say why (no such task, or not from its state)."""
+    current = await session.scalar(select(TASKS.c.status).where(TASKS.c.id == task_id))
+    if current is None:
+        raise TaskNotFound(f"no task with id {task_id}")
+    what = action or f"move to {to.value if isinstance(to, TaskStatus) else 'next state'}"
+    raise InvalidTransition(f"cannot {what}: task is {current}", status=current)
 
 
 async def move(
@@ -43,11 +91,7 @@ async def move(
     ``to`` may be a SQL CASE over legal targets (resume: queued or scheduled); then ``sources``
     must be given and each target must be legal from each source.
     """
-    if isinstance(to, TaskStatus):
-        allowed = sources_for(to) if sources is None else frozenset(sources) & sources_for(to)
-    else:
-        assert sources is not None, "a computed target needs explicit sources"
-        allowed = frozenset(sources)
+    allowed = _allowed(to, sources)
     now = utcnow()
     stmt = (
         update(Task)
@@ -58,11 +102,7 @@ async def move(
     )
     task = (await session.execute(stmt)).scalars().first()
     if task is None:
-        current = await session.scalar(select(col(Task.status)).where(col(Task.id) == task_id))
-        if current is None:
-            raise TaskNotFound(f"no task with id {task_id}")
-        what = action or f"move to {to.value if isinstance(to, TaskStatus) else 'next state'}"
-        raise InvalidTransition(f"cannot {what}: task is {current}", status=current)
+        await _refuse(session, task_id=task_id, to=to, action=action)
     await publish(
         session,
         task_id=task_id,
@@ -74,6 +114,81 @@ async def move(
         attempt=task.attempt,
     )
     return task
+
+
+Wrap = Callable[[Update], Executable]
+
+
+def _guarded_update(to: str, allowed: tuple[str, ...], keys: tuple[str, ...], owned: bool) -> Update:
+    """``UPDATE task SET status=:to, updated_at, <keys> WHERE id AND status IN (allowed)
+    [AND worker_id AND attempt] RETURNING status, step, progress, attempt``."""
+    where = [TASKS.c.id == bindparam("g_id"), status_in(allowed)]
+    if owned:
+        where += [TASKS.c.worker_id == bindparam("o_worker"), TASKS.c.attempt == bindparam("o_attempt")]
+    sets = {key: bindparam(f"v_{key}", type_=TASKS.c[key].type) for key in ("updated_at", *keys)}
+    return update(TASKS).where(*where).values(status=to, **sets).returning(*(TASKS.c[name] for name in MOVED))
+
+
+@lru_cache(maxsize=256)
+def _guarded_statement(
+    to: str, allowed: tuple[str, ...], keys: tuple[str, ...], owned: bool, wrap: Wrap | None
+) -> Executable:
+    """The guarded UPDATE (wrapped), built once per shape: reused, it keeps its cache key."""
+    stmt = _guarded_update(to, allowed, keys, owned)
+    return wrap(stmt) if wrap is not None else stmt
+
+
+async def move_row(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    to: TaskStatus,
+    sources: Iterable[TaskStatus] | None = None,
+    values: Mapping[str, Any] | None = None,
+    owner: tuple[str, int] | None = None,
+    message: str | None = None,
+    action: str | None = None,
+    wrap: Wrap | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Row[Any]:
+    """``move`` for callers that need no entity back (the worker): the same guarded UPDATE and
+    event, through a statement built once per shape; returns (status, step, progress, attempt).
+
+    ``values`` are column values (a SQL expression among them makes the statement one-off);
+    ``owner`` = (worker_id, attempt) adds the ownership guard. ``wrap`` may turn the UPDATE into
+    a larger statement returning the same columns (a CTE that also writes a related row in the
+    same round trip); it is part of the cache key, so pass a module-level function, and its own
+    bind parameters in ``extra``.
+    """
+    values = values or {}
+    params: dict[str, Any] = {**(extra or {}), "g_id": task_id, "v_updated_at": utcnow()}
+    if owner is not None:
+        params["o_worker"], params["o_attempt"] = owner
+    allowed = tuple(sorted(s.value for s in _allowed(to, sources)))
+    plain = {key: value for key, value in values.items() if not isinstance(value, ClauseElement)}
+    stmt: Executable
+    if len(plain) == len(values):
+        stmt = _guarded_statement(to.value, allowed, tuple(sorted(plain)), owner is not None, wrap)
+    else:  # SQL expressions among the values: a one-off statement of the same shape
+        update_ = _guarded_update(to.value, allowed, tuple(sorted(plain)), owner is not None)
+        update_ = update_.values({key: value for key, value in values.items() if key not in plain})
+        stmt = wrap(update_) if wrap is not None else update_
+    params.update({f"v_{key}": value for key, value in plain.items()})
+    row = (await session.execute(stmt, params)).first()
+    if row is None:
+        await _refuse(session, task_id=task_id, to=to, action=action)
+    status, step, progress, attempt = row
+    await publish(
+        session,
+        task_id=task_id,
+        kind="state",
+        status=status,
+        message=message,
+        step=step,
+        progress=progress,
+        attempt=attempt,
+    )
+    return row
 
 
 def initial_state(data: TaskCreate, now: datetime) -> tuple[TaskStatus, datetime | None]:

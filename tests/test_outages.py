@@ -125,6 +125,10 @@ async def test_redis_restart_loses_nothing(
             assert done["status"] == "completed", done
             assert len(await s.orders(task["id"])) == 1
         assert worker.popen.poll() is None
+        # the worker rode it out: the task running through the outage kept its first attempt,
+        # and no worker process had to be restarted
+        assert (await s.task(first["id"]))["attempts"] == 1
+        assert "restarted with pid" not in worker.log() and "reconnecting" in worker.log()
 
 
 async def test_postgres_blip_loses_nothing_and_buys_once(

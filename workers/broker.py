@@ -25,6 +25,13 @@ settings = Settings()
 broker = make_broker(settings)
 
 
+def _not_per_doorbell(record: logging.LogRecord) -> bool:
+    """Drop taskiq's INFO line for every received message ("Executing task ... with ID ..."):
+    one per doorbell, while the task's own story is in its rows and events. Its other lines
+    (start, stop, errors) stay."""
+    return not (record.levelno == logging.INFO and str(record.msg).startswith("Executing task"))
+
+
 def _chain_signals(runtime: WorkerRuntime) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         previous = signal.getsignal(signum)
@@ -40,6 +47,7 @@ def _chain_signals(runtime: WorkerRuntime) -> None:
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
 async def startup(state: TaskiqState) -> None:
     logging.getLogger("workers").setLevel(logging.INFO)
+    logging.getLogger("taskiq.receiver.receiver").addFilter(_not_per_doorbell)
     db = Database(settings.database_url)
 
     async def ring(task_id: Any) -> None:

@@ -1,6 +1,7 @@
 """The taskiq side: which broker, the one task, and how a doorbell is rung.
 
-With ``REDIS_URL``: ``RedisStreamBroker`` (the only taskiq-redis broker with acknowledgements),
+With ``REDIS_URL``: ``RedisStreamBroker`` (the only taskiq-redis broker with acknowledgements;
+here its reconnecting subclass, ``workers/redis_broker.py``),
 JSON serializer, stream trimmed at ``stream_maxlen``. Without it: ``InMemoryBroker``, which runs
 the task in this process (embedded mode). The message is only the task id.
 """
@@ -12,9 +13,9 @@ from typing import Annotated
 
 from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.serializers import JSONSerializer
-from taskiq_redis import RedisStreamBroker
 
 from models.settings import Settings
+from workers.redis_broker import ResilientStreamBroker
 
 TASK_NAME = "taskdeck.run_task"
 
@@ -29,7 +30,7 @@ async def run_task(task_id: str, context: Annotated[Context, TaskiqDepends()]) -
 def make_broker(settings: Settings) -> AsyncBroker:
     broker: AsyncBroker
     if settings.redis_url:
-        broker = RedisStreamBroker(
+        broker = ResilientStreamBroker(
             settings.redis_url,
             queue_name=settings.queue_name,
             consumer_group_name=f"{settings.queue_name}-workers",

@@ -219,7 +219,7 @@ class WorkerRuntime:
                         values["result"] = {
                             to_camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
                         }
-                    await claims.finish(
+                    await claims.record_outcome(
                         session,
                         task=task,
                         worker_id=self.worker_id,
