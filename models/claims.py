@@ -37,7 +37,7 @@ from models.events import publish
 from models.settings import StoreLimit
 from models.states import TaskStatus, sources_for
 from models.tables import Purchase, Task, TaskAttempt, Worker
-from models.tasks import TASKS, move, move_row, status_in
+from models.tasks import TASKS, get_task, move_row, status_in
 from models.types import utcnow
 
 S = TaskStatus
@@ -280,19 +280,6 @@ _CLOSE_ATTEMPT = (
 )
 
 
-async def _close_attempt(session: AsyncSession, task: Task, outcome: str, error: str | None) -> None:
-    await session.execute(
-        _CLOSE_ATTEMPT,
-        {
-            "a_task_id": task.id,
-            "a_number": task.attempt,
-            "a_finished_at": utcnow(),
-            "a_outcome": outcome,
-            "a_error": error,
-        },
-    )
-
-
 def _outcome_values(
     to: TaskStatus, worker_id: str, error: str | None, values: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -315,18 +302,18 @@ async def finish(
     values: dict[str, Any] | None = None,
     message: str | None = None,
 ) -> Task:
-    """Record the outcome of the attempt this worker owns (one guarded move); returns the row."""
-    new = await move(
+    """``record_outcome``, then the task row (for callers that want to look at it)."""
+    await record_outcome(
         session,
-        task_id=task.id,
+        task=task,
+        worker_id=worker_id,
         to=to,
-        sources={S.RUNNING},
-        where=owned(worker_id, task.attempt),
-        values=_outcome_values(to, worker_id, error, values),
-        message=message or error or outcome,
+        outcome=outcome,
+        error=error,
+        values=values,
+        message=message,
     )
-    await _close_attempt(session, task, outcome, error)
-    return new
+    return await get_task(session, task.id)
 
 
 def _closing_attempt(moved: Update) -> Executable:
