@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, nullcontext
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -19,13 +19,14 @@ from models.types import utcnow
 from workers import retry
 from workers.bots import registry
 from workers.bots.base import DEMO_PROFILE, BotContext, BotTask, Purchase
-from workers.errors import BotError, NotAvailableYet, PermanentError, RetryableError
+from workers.errors import BotError, BrowserLost, NotAvailableYet, PermanentError, RetryableError
 
 if TYPE_CHECKING:
     from workers.runtime import Running, WorkerRuntime
 
 log = logging.getLogger(__name__)
 S = TaskStatus
+OPEN_PAGE_TIMEOUT = 30.0  # seconds to get a fresh context and page (a relaunch included)
 
 
 class TaskLost(Exception):
@@ -167,7 +168,11 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
             if runtime.artifacts is not None:
                 trace_path = runtime.artifacts.trace_path(str(task.id), attempt=task.attempt)
             browser_cm = runtime.browser_page(trace=task.trace, trace_path=trace_path)
-        async with browser_cm as page:
+        async with AsyncExitStack() as stack:
+            try:  # a browser that dies while the context opens must not hang the attempt
+                page = await asyncio.wait_for(stack.enter_async_context(browser_cm), OPEN_PAGE_TIMEOUT)
+            except TimeoutError:
+                raise BrowserLost(f"no browser page within {OPEN_PAGE_TIMEOUT:g} s") from None
             page_ref["page"] = page
             ctx = BotContext(
                 task=bot_task(task),
