@@ -65,6 +65,7 @@ class Task(SQLModel, table=True):
     cancel_requested: bool = False
     trace: bool = False  # keep a Playwright trace of every attempt, not only failed ones
     profile_id: uuid.UUID | None = Field(default=None, foreign_key="profile.id", ondelete="SET NULL")
+    owner_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="CASCADE", index=True)
     worker_id: str | None = Field(default=None, max_length=100)
     heartbeat_at: datetime | None = _ts()
     queued_at: datetime | None = _ts()
@@ -132,6 +133,7 @@ class Purchase(SQLModel, table=True):
         ),
     )
     task_id: uuid.UUID | None = Field(default=None, foreign_key="task.id", ondelete="SET NULL", unique=True)
+    owner_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="CASCADE", index=True)
     store: str = Field(max_length=64)
     product: str = Field(max_length=500)
     product_name: str | None = Field(default=None, max_length=200)
@@ -167,6 +169,7 @@ class Profile(SQLModel, table=True):
     __tablename__ = "profile"
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="CASCADE", index=True)
     name: str = Field(max_length=100)
     secret: str = Field(sa_column=Column(sa.Text, nullable=False))  # Fernet token of the JSON fields
     card_last4: str | None = Field(default=None, max_length=4)
@@ -178,10 +181,41 @@ class Account(SQLModel, table=True):
     """A store login; the password is encrypted at rest."""
 
     __tablename__ = "account"
-    __table_args__ = (sa.UniqueConstraint("store", "login", name="account_store_login_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "store", "login", name="account_owner_store_login_key"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="CASCADE", index=True)
     store: str = Field(max_length=64)
     login: str = Field(max_length=200)
     secret: str = Field(sa_column=Column(sa.Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class User(SQLModel, table=True):
+    """A person who signs in. Emails are stored lower-cased; the unique index makes them
+    case-insensitively unique."""
+
+    __tablename__ = "user"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    password_hash: str = Field(max_length=200)  # argon2id (pwdlib)
+    is_admin: bool = False
+    disabled: bool = False
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    last_login_at: datetime | None = _ts()
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token for the API. Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True)  # hex SHA-256 of the token
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    last_used_at: datetime | None = _ts()

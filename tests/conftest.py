@@ -37,7 +37,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("TASKDECK_TEST_DATABASE_URL", "postgresql+asyncpg://root@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TASKDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = uuid.uuid4().hex[:8]
-TABLES = ("purchase", "task_event", "task_attempt", "task", "worker", "account", "profile")
+TABLES = (
+    "purchase",
+    "task_event",
+    "task_attempt",
+    "task",
+    "worker",
+    "account",
+    "profile",
+    "api_token",
+    '"user"',
+)
 
 
 def free_port() -> int:
