@@ -158,7 +158,7 @@ async def user_for_token(session: AsyncSession, token: str) -> User | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     stmt = (
-        select(User, ApiToken.id)
+        select(User, col(ApiToken.id))
         .join(ApiToken, col(ApiToken.owner_id) == col(User.id))
         .where(col(ApiToken.token_hash) == token_digest(token), col(User.disabled).is_(False))
     )
