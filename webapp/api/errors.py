@@ -8,6 +8,7 @@ exceptions into JSON responses:
     TaskNotFound                       404  {"detail": "no task with id …"}
     InvalidTransition                  409  {"detail": "cannot pause: task is completed",
                                              "status": "completed"}
+    Unauthorized                       401  {"detail": …}   with ``WWW-Authenticate: Bearer``
     NotFound                           404  {"detail": …}   (artifacts and other non-task things)
     Unavailable                        503  {"detail": …}   (not ready yet, a store catalogue unreachable)
     HTTPException                      its status, {"detail": …}
@@ -44,6 +45,10 @@ class BadInput(ValidationFailed):
     def errors(self) -> list[dict[str, Any]]:
         loc = [self.where, self.field] if self.field else [self.where]
         return [{"type": "value_error", "loc": loc, "msg": str(self)}]
+
+
+class Unauthorized(TaskdeckError):
+    """Sign in, or send ``Authorization: Bearer <token>``."""
 
 
 class NotFound(TaskdeckError):
@@ -116,6 +121,8 @@ def error_response(exc: Exception) -> JSONResponse:
         return validation_response(exc.errors(), detail=str(exc))
     if isinstance(exc, ValidationFailed):
         return JSONResponse({"detail": str(exc)}, status_code=422)
+    if isinstance(exc, Unauthorized):
+        return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
     if isinstance(exc, TaskNotFound | NotFound):
         return JSONResponse({"detail": str(exc)}, status_code=404)
     if isinstance(exc, InvalidTransition):

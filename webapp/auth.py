@@ -1,0 +1,84 @@
+"""Who is asking, for the API and the pages.
+
+The API accepts ``Authorization: Bearer <token>`` (looked up by its SHA-256, ``models.users``)
+or the dashboard's signed-in session; routes take ``viewer: ViewerDep`` (built per router
+from ``api_viewer(services)``). Pages read the signed-in user from ``app.storage.user``
+(NiceGUI's server-side per-browser storage, keyed by a cookie signed with the storage secret)
+through ``page_viewer()``.
+
+    app.storage.user[SESSION_KEY] = {"id": "<user uuid>", "email": ..., "admin": bool, "exp": <unix time>}
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import Request
+from nicegui import app
+
+from models import users
+from models.access import Viewer
+from webapp.api.errors import Unauthorized
+from webapp.services import Services
+
+SESSION_KEY = "auth"
+
+
+def sign_in(viewer: Viewer, *, hours: float) -> None:
+    """Remember the signed-in user for this browser (call from a page or route with a request)."""
+    app.storage.user[SESSION_KEY] = {
+        "id": str(viewer.user_id),
+        "email": viewer.email,
+        "admin": viewer.is_admin,
+        "exp": time.time() + hours * 3600,
+    }
+
+
+def sign_out() -> None:
+    app.storage.user.pop(SESSION_KEY, None)
+
+
+def session_viewer() -> Viewer | None:
+    """The signed-in user of the current browser, if its session has not expired."""
+    try:
+        data: Any = app.storage.user.get(SESSION_KEY)
+    except (RuntimeError, AssertionError):  # no request context, or storage not set up
+        return None
+    if not isinstance(data, dict) or float(data.get("exp", 0)) < time.time():
+        return None
+    try:
+        return Viewer(user_id=uuid.UUID(data["id"]), email=str(data["email"]), is_admin=bool(data["admin"]))
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def page_viewer() -> Viewer | None:
+    return session_viewer()
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def api_viewer(services: Services) -> Callable[[Request], Awaitable[Viewer]]:
+    """The FastAPI dependency: a bearer token, else the dashboard's session, else 401."""
+
+    async def current_viewer(request: Request) -> Viewer:
+        token = bearer_token(request)
+        if token is not None:
+            async with services.db.begin() as session:
+                user = await users.user_for_token(session, token)
+            if user is None:
+                raise Unauthorized("the API token is not valid (revoked, or its user is disabled)")
+            return users.viewer_of(user)
+        viewer = session_viewer()
+        if viewer is None:
+            raise Unauthorized("sign in, or send Authorization: Bearer <token>")
+        return viewer
+
+    return current_viewer
