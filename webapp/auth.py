@@ -1,8 +1,9 @@
 """Who is asking, for the API and the pages.
 
 The API accepts ``Authorization: Bearer <token>`` (looked up by its SHA-256, ``models.users``)
-or the dashboard's signed-in session; routes take ``viewer: ViewerDep`` (built per router
-from ``api_viewer(services)``). Pages read the signed-in user from ``app.storage.user``
+or the dashboard's signed-in session; routes take ``viewer: ViewerDep`` . The router-level guard ``require_viewer(services)`` (every ``/api`` route but
+``/api/health``) resolves the viewer once and keeps it on ``request.state.viewer``; routes take
+it as a parameter ``viewer: ViewerDep``. Pages read the signed-in user from ``app.storage.user``
 (NiceGUI's server-side per-browser storage, keyed by a cookie signed with the storage secret)
 through ``page_viewer()``.
 
@@ -14,9 +15,9 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Depends, Request
 from nicegui import app
 
 from models import users
@@ -82,3 +83,23 @@ def api_viewer(services: Services) -> Callable[[Request], Awaitable[Viewer]]:
         return viewer
 
     return current_viewer
+
+
+def require_viewer(services: Services) -> Callable[[Request], Awaitable[None]]:
+    """Router-level guard: resolve the viewer (or 401) and keep it on ``request.state``."""
+    resolve = api_viewer(services)
+
+    async def guard(request: Request) -> None:
+        request.state.viewer = await resolve(request)
+
+    return guard
+
+
+async def _viewer(request: Request) -> Viewer:
+    viewer = getattr(request.state, "viewer", None)
+    if not isinstance(viewer, Viewer):
+        raise Unauthorized("sign in, or send Authorization: Bearer <token>")
+    return viewer
+
+
+ViewerDep = Annotated[Viewer, Depends(_viewer)]
