@@ -1,11 +1,12 @@
 """Who is asking, for the API and the pages.
 
 The API accepts ``Authorization: Bearer <token>`` (looked up by its SHA-256, ``models.users``)
-or the dashboard's signed-in session; routes take ``viewer: ViewerDep`` . The router-level guard ``require_viewer(services)`` (every ``/api`` route but
-``/api/health``) resolves the viewer once and keeps it on ``request.state.viewer``; routes take
-it as a parameter ``viewer: ViewerDep``. Pages read the signed-in user from ``app.storage.user``
-(NiceGUI's server-side per-browser storage, keyed by a cookie signed with the storage secret)
-through ``page_viewer()``.
+or the dashboard's signed-in session. The router-level guard ``require_viewer(services)`` (every
+``/api`` route but ``/api/health``) resolves the viewer once and keeps it on
+``request.state.viewer``; routes take it as a parameter ``viewer: ViewerDep``.
+Pages read the signed-in user from ``app.storage.user`` (NiceGUI's server-side
+per-browser storage, keyed by a cookie signed with the storage secret) through
+``page_viewer()``.
 
     app.storage.user[SESSION_KEY] = {"id": "<user uuid>", "email": ..., "admin": bool, "exp": <unix time>}
 """
