@@ -7,6 +7,7 @@ store); the browser-level tests are in ``tests/workers/test_demo_bot.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Callable
@@ -110,10 +111,12 @@ CONFIG_FIELDS = {
     "restockAt",
     "failNext",
     "delayMs",
+    "confirmDelayMs",
     "flakyRate",
     "maxPerOrder",
     "soldOutAtCheckout",
     "requiresLogin",
+    "ordersApiDown",
     "layout",
 }
 
@@ -360,6 +363,41 @@ async def test_delay_slows_this_products_pages(client: httpx.AsyncClient) -> Non
     assert (await client.get("/checkout")).status_code == 200
     assert (await client.post("/checkout", data=FORM)).status_code == 303
     assert time.monotonic() - started >= 4 * 0.15
+
+
+async def test_confirm_delay_makes_the_order_at_once_and_answers_later(client: httpx.AsyncClient) -> None:
+    await configure(client, "vinyl-box", confirmDelayMs=60_000)
+    await add(client, "vinyl-box")
+    placing = asyncio.create_task(client.post("/checkout", data=FORM | {"reference": "r-1"}))
+
+    async def listed() -> list[Any]:
+        while not (orders := (await client.get("/api/orders", params={"reference": "r-1"})).json()):
+            await asyncio.sleep(0.01)
+        return orders  # type: ignore[no-any-return]
+
+    [order] = await asyncio.wait_for(listed(), 10)
+    assert not placing.done()  # the order exists; its confirmation has not answered yet
+    placing.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await placing
+    assert order["product"] == "vinyl-box"
+    assert (await configure(client, "vinyl-box", confirmDelayMs=0))["confirmDelayMs"] == 0
+    _, placed = await buy(client, "vinyl-box")
+    assert placed.status_code == 303
+
+
+async def test_orders_api_down_answers_503_until_cleared(client: httpx.AsyncClient) -> None:
+    _, placed = await buy(client, "sneaker-drop", reference="r-2")
+    assert placed.status_code == 303
+    assert (await configure(client, "gpu-founders", ordersApiDown=True))["ordersApiDown"] is True
+    down = await client.get("/api/orders", params={"reference": "r-2"})
+    assert down.status_code == 503 and "down" in down.json()["detail"]
+    assert (await client.get("/api/products/sneaker-drop")).status_code == 200  # the rest still works
+    await configure(client, "gpu-founders", ordersApiDown=False)
+    assert len((await client.get("/api/orders", params={"reference": "r-2"})).json()) == 1
+    await configure(client, "gpu-founders", ordersApiDown=True)
+    await client.post("/api/reset")
+    assert (await client.get("/api/orders")).status_code == 200
 
 
 async def test_flaky_rate_answers_503_on_this_products_pages(client: httpx.AsyncClient) -> None:

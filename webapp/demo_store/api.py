@@ -62,8 +62,8 @@ def api_router(store: DemoStore) -> APIRouter:
 
     @router.put("/products/{slug}")
     async def update_product(request: Request, slug: str) -> JSONResponse:
-        """Change any subset of price, stock, restockAt, failNext, delayMs, flakyRate, maxPerOrder,
-        soldOutAtCheckout, requiresLogin, layout."""
+        """Change any subset of price, stock, restockAt, failNext, delayMs, confirmDelayMs,
+        flakyRate, maxPerOrder, soldOutAtCheckout, requiresLogin, ordersApiDown, layout."""
         product = store.product(slug)
         if product is None:
             return _unknown(slug)
@@ -75,6 +75,8 @@ def api_router(store: DemoStore) -> APIRouter:
 
     @router.get("/orders")
     async def list_orders(reference: str | None = None) -> JSONResponse:
+        if store.orders_api_down:
+            return JSONResponse({"detail": "the orders API is down"}, status_code=503, headers={"Retry-After": "1"})
         return JSONResponse([order.to_json() for order in store.list_orders(reference)])
 
     @router.post("/reset")

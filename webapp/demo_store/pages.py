@@ -2,11 +2,13 @@
 
 Every page identifies its browser session by the ``demo_sid`` cookie, set on the first visit.
 A product's ``delayMs`` and ``flakyRate`` apply to its product page, add to cart, and the
-checkout page and submit while the cart holds it.
+checkout page and submit while the cart holds it; its ``confirmDelayMs`` holds the answer to a
+placed order (the order exists at once; the confirmation comes that much later).
 """
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Request
@@ -21,7 +23,7 @@ COOKIE = "demo_sid"
 HOME = "demo_store_home"  # route names, unique within the hosting app
 PRODUCT = "demo_store_product"
 IMAGE = "demo_store_image"
-CHECKBOXES = ("soldOutAtCheckout", "requiresLogin")
+CHECKBOXES = ("soldOutAtCheckout", "requiresLogin", "ordersApiDown")
 
 
 def base_path(request: Request) -> str:
@@ -176,6 +178,8 @@ def pages_router(store: DemoStore) -> APIRouter:
                 title = "Sold out" if refusal.status == 409 else "Order not placed"
                 body = templates.message_page(title, refusal.message)
             return visit.html("Checkout", body, refusal.status)
+        if product.confirm_delay_ms:
+            await asyncio.sleep(product.confirm_delay_ms / 1000)
         return visit.redirect(f"/orders/{order.number}")
 
     @router.get("/orders/{number}")

@@ -23,10 +23,12 @@ class ProductUpdate(BaseModel):
     restock_at: datetime | None = Field(None, alias="restockAt")
     fail_next: int | None = Field(None, alias="failNext", ge=0, le=1000)
     delay_ms: int | None = Field(None, alias="delayMs", ge=0, le=60_000)
+    confirm_delay_ms: int | None = Field(None, alias="confirmDelayMs", ge=0, le=120_000)
     flaky_rate: float | None = Field(None, alias="flakyRate", ge=0, le=1)
     max_per_order: int | None = Field(None, alias="maxPerOrder", ge=1, le=1000)
     sold_out_at_checkout: bool | None = Field(None, alias="soldOutAtCheckout")
     requires_login: bool | None = Field(None, alias="requiresLogin")
+    orders_api_down: bool | None = Field(None, alias="ordersApiDown")
     layout: Literal["v1", "v2"] | None = None
 
     @field_validator("restock_at")
@@ -42,9 +44,11 @@ class ProductUpdate(BaseModel):
         "stock",
         "fail_next",
         "delay_ms",
+        "confirm_delay_ms",
         "flaky_rate",
         "sold_out_at_checkout",
         "requires_login",
+        "orders_api_down",
         "layout",
         mode="before",
     )

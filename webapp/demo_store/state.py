@@ -86,10 +86,12 @@ class Product:
     restock_at: datetime | None = None
     fail_next: int = 0
     delay_ms: int = 0
+    confirm_delay_ms: int = 0  # the order is made at once; its confirmation answers this much later
     flaky_rate: float = 0.0
     max_per_order: int | None = None
     sold_out_at_checkout: bool = False
     requires_login: bool = False
+    orders_api_down: bool = False  # while any product has it, the orders API answers 503
     layout: str = "v1"
 
     @classmethod
@@ -129,10 +131,12 @@ class Product:
             "restockAt": iso(self.restock_at),
             "failNext": self.fail_next,
             "delayMs": self.delay_ms,
+            "confirmDelayMs": self.confirm_delay_ms,
             "flakyRate": self.flaky_rate,
             "maxPerOrder": self.max_per_order,
             "soldOutAtCheckout": self.sold_out_at_checkout,
             "requiresLogin": self.requires_login,
+            "ordersApiDown": self.orders_api_down,
             "layout": self.layout,
         }
 
@@ -348,6 +352,11 @@ class DemoStore:
 
     def find_order(self, number: str) -> Order | None:
         return next((o for o in self.orders if o.number == number), None)
+
+    @property
+    def orders_api_down(self) -> bool:
+        """The orders API is out of order (``ordersApiDown`` set on any product)."""
+        return any(p.orders_api_down for p in self.products.values())
 
     def list_orders(self, reference: str | None = None) -> list[Order]:
         return [o for o in self.orders if reference is None or o.reference == reference]

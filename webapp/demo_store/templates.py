@@ -218,10 +218,12 @@ def _admin_row(base: str, p: Product) -> str:
 <label>Restock at (UTC) <input name="restockAt" type="datetime-local" step="1" value="{restock}"
  style="width:auto" aria-label="restockAt"></label>
 <label>Fail next {num("failNext", p.fail_next)}</label> <label>Delay ms {num("delayMs", p.delay_ms)}</label>
+<label>Confirm delay ms {num("confirmDelayMs", p.confirm_delay_ms)}</label>
 <label>Flaky rate {num("flakyRate", p.flaky_rate, "0.01")}</label>
 <label>Max per order {num("maxPerOrder", p.max_per_order)}</label>
 <label>{check("soldOutAtCheckout", p.sold_out_at_checkout)} Sold out at checkout</label>
 <label>{check("requiresLogin", p.requires_login)} Requires login</label>
+<label>{check("ordersApiDown", p.orders_api_down)} Orders API down</label>
 <label>Layout <select name="layout" aria-label="layout">{layouts}</select></label>
 <p><button type="submit" data-testid="admin-save">Save</button></p></form></td></tr>"""
 
