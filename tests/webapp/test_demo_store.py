@@ -18,6 +18,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from tests.conftest import wait_for
 from webapp.demo_store import DemoStore, create_demo_store
 
 BASE = "http://shop.test"
@@ -370,12 +371,10 @@ async def test_confirm_delay_makes_the_order_at_once_and_answers_later(client: h
     await add(client, "vinyl-box")
     placing = asyncio.create_task(client.post("/checkout", data=FORM | {"reference": "r-1"}))
 
-    async def listed() -> list[Any]:
-        while not (orders := (await client.get("/api/orders", params={"reference": "r-1"})).json()):
-            await asyncio.sleep(0.01)
-        return orders  # type: ignore[no-any-return]
+    async def listed() -> list[Any] | None:
+        return (await client.get("/api/orders", params={"reference": "r-1"})).json() or None  # type: ignore[no-any-return]
 
-    [order] = await asyncio.wait_for(listed(), 10)
+    [order] = await wait_for(listed, timeout=10, interval=0.01, what="the order to be listed")
     assert not placing.done()  # the order exists; its confirmation has not answered yet
     placing.cancel()
     with contextlib.suppress(asyncio.CancelledError):

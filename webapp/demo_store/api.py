@@ -76,7 +76,9 @@ def api_router(store: DemoStore) -> APIRouter:
     @router.get("/orders")
     async def list_orders(reference: str | None = None) -> JSONResponse:
         if store.orders_api_down:
-            return JSONResponse({"detail": "the orders API is down"}, status_code=503, headers={"Retry-After": "1"})
+            return JSONResponse(
+                {"detail": "the orders API is down"}, status_code=503, headers={"Retry-After": "1"}
+            )
         return JSONResponse([order.to_json() for order in store.list_orders(reference)])
 
     @router.post("/reset")
