@@ -19,6 +19,7 @@ class TaskStatus(StrEnum):
     COMPLETED = "completed"  # the bot finished: result and purchase recorded
     FAILED = "failed"  # permanent error, attempts exhausted, or monitor window over
     CANCELLED = "cancelled"  # stopped by the user
+    UNKNOWN = "unknown"  # an order may have been placed and the store could not say: a person decides
 
 
 S = TaskStatus
@@ -29,17 +30,23 @@ MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.QUEUED: frozenset({S.RUNNING, S.PAUSED, S.CANCELLED}),
     # running → queued: rescued after a dead worker, or handed back on shutdown;
     # running → scheduled: monitor mode, not available yet
-    S.RUNNING: frozenset({S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED}),
+    # running → unknown: past the place-order checkpoint, and the store could not be asked
+    S.RUNNING: frozenset(
+        {S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED, S.UNKNOWN}
+    ),
     S.RETRYING: frozenset({S.QUEUED, S.PAUSED, S.CANCELLED, S.FAILED}),
     S.PAUSED: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset({S.QUEUED}),
     S.CANCELLED: frozenset({S.QUEUED}),
+    # a person checked the store: bought (with its order number) or not bought (then retry)
+    S.UNKNOWN: frozenset({S.COMPLETED, S.FAILED}),
 }
 
 ACTIVE = frozenset({S.QUEUED, S.RUNNING})
 WAITING = frozenset({S.PENDING, S.SCHEDULED, S.RETRYING, S.PAUSED})
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+IN_DOUBT = frozenset({S.UNKNOWN})  # final until a person decides; never retried by itself
 
 
 def can_move(src: TaskStatus, dst: TaskStatus) -> bool:
@@ -58,5 +65,7 @@ ACTIONS: dict[str, frozenset[TaskStatus]] = {
     "resume": frozenset({S.PAUSED}),
     "cancel": frozenset({S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING, S.PAUSED, S.RUNNING}),
     "retry": frozenset({S.FAILED, S.CANCELLED}),
+    "mark-bought": frozenset({S.UNKNOWN}),
+    "mark-not-bought": frozenset({S.UNKNOWN}),
     "delete": frozenset(set(S) - {S.RUNNING}),
 }

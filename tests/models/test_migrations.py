@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401
@@ -26,6 +29,22 @@ async def _check(db: Database) -> None:
     assert await migrations.current_revision(db) == migrations.head_revision()
     async with db.engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
+    await _status_check_accepts_unknown(db)
+
+
+async def _status_check_accepts_unknown(db: Database) -> None:
+    """Revision 0004: the status CHECK takes ``unknown`` and still refuses a made-up state."""
+    insert = text(
+        "INSERT INTO task (id, name, store, product, quantity, status, priority, mode, max_attempts,"
+        " attempt, checks, progress, checkpoints, cancel_requested, trace, created_at, updated_at)"
+        " VALUES (:id, 't', 'noop', 'p', 1, :status, 0, 'once', 3, 0, 0, 0, '[]', false, false,"
+        " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+    )
+    async with db.begin() as session:
+        await session.execute(insert, {"id": uuid.uuid4().hex, "status": "unknown"})
+    with pytest.raises(IntegrityError):
+        async with db.begin() as session:
+            await session.execute(insert, {"id": uuid.uuid4().hex, "status": "bogus"})
 
 
 async def test_postgres_upgrade_from_empty_matches_models() -> None:

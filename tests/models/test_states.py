@@ -35,6 +35,7 @@ EXPECTED_LEGAL = {
     (S.RUNNING, S.CANCELLED),
     (S.RUNNING, S.SCHEDULED),
     (S.RUNNING, S.QUEUED),
+    (S.RUNNING, S.UNKNOWN),
     (S.RETRYING, S.QUEUED),
     (S.RETRYING, S.PAUSED),
     (S.RETRYING, S.CANCELLED),
@@ -44,13 +45,15 @@ EXPECTED_LEGAL = {
     (S.PAUSED, S.CANCELLED),
     (S.FAILED, S.QUEUED),
     (S.CANCELLED, S.QUEUED),
+    (S.UNKNOWN, S.COMPLETED),
+    (S.UNKNOWN, S.FAILED),
 }
 ALL_PAIRS = list(itertools.product(S, S))
 
 
-def test_nine_states_with_seed_names() -> None:
-    assert {s.value for s in S} >= {"queued", "running", "completed", "failed", "cancelled"}
-    assert len(S) == 9
+def test_ten_states_with_seed_names() -> None:
+    assert {s.value for s in S} >= {"queued", "running", "completed", "failed", "cancelled", "unknown"}
+    assert len(S) == 10
 
 
 @pytest.mark.parametrize(("src", "dst"), ALL_PAIRS, ids=[f"{a}->{b}" for a, b in ALL_PAIRS])
@@ -62,11 +65,25 @@ def test_table(src: TaskStatus, dst: TaskStatus) -> None:
 def test_completed_is_final_and_actions_are_legal_moves() -> None:
     assert MOVES[S.COMPLETED] == frozenset()
     assert S.COMPLETED in TERMINAL
-    targets = {"start": S.QUEUED, "pause": S.PAUSED, "retry": S.QUEUED, "cancel": S.CANCELLED}
+    targets = {
+        "start": S.QUEUED,
+        "pause": S.PAUSED,
+        "retry": S.QUEUED,
+        "cancel": S.CANCELLED,
+        "mark-bought": S.COMPLETED,
+        "mark-not-bought": S.FAILED,
+    }
     for action, target in targets.items():
         for src in ACTIONS[action] - {S.RUNNING}:
             assert can_move(src, target), (action, src)
     assert S.RUNNING not in ACTIONS["delete"]
+
+
+def test_unknown_waits_for_a_person() -> None:
+    """Nothing moves an unknown task by itself: only the two marks leave it, and no retry."""
+    assert sources_for(S.UNKNOWN) == {S.RUNNING}
+    assert MOVES[S.UNKNOWN] == {S.COMPLETED, S.FAILED}
+    assert S.UNKNOWN not in ACTIONS["retry"] | ACTIONS["start"] | ACTIONS["cancel"]
 
 
 async def test_every_pair_through_the_database(db: Database) -> None:
