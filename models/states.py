@@ -31,9 +31,7 @@ MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     # running → queued: rescued after a dead worker, or handed back on shutdown;
     # running → scheduled: monitor mode, not available yet
     # running → unknown: past the place-order checkpoint, and the store could not be asked
-    S.RUNNING: frozenset(
-        {S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED, S.UNKNOWN}
-    ),
+    S.RUNNING: frozenset({S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED, S.UNKNOWN}),
     S.RETRYING: frozenset({S.QUEUED, S.PAUSED, S.CANCELLED, S.FAILED}),
     S.PAUSED: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED}),
     S.COMPLETED: frozenset(),
