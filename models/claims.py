@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    null,
     or_,
     select,
     update,
@@ -72,6 +73,11 @@ async def blocked_stores(session: AsyncSession, limits: Mapping[str, StoreLimit]
             if now - last_start < timedelta(seconds=limit.min_interval):
                 blocked.add(store)
     return blocked
+
+
+def checkpointed() -> ColumnElement[bool]:
+    """``checkpoints`` is a non-empty JSON list (Postgres and SQLite both have the function)."""
+    return func.json_array_length(col(Task.checkpoints)) > 0
 
 
 ATTEMPTS = TaskAttempt.metadata.tables["task_attempt"]
@@ -391,6 +397,7 @@ async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mappin
     postgres = session.get_bind().dialect.name == "postgresql"
     values = {
         "task_id": task.id,
+        "owner_id": task.owner_id,  # a purchase follows its task's owner
         "store": task.store,
         "product": task.product,
         "created_at": utcnow(),
@@ -463,20 +470,28 @@ async def expire_monitors(session: AsyncSession) -> list[uuid.UUID]:
 
 
 async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[uuid.UUID, str]]:
-    """Running tasks whose worker stopped heart-beating → queued, or failed without attempts left."""
+    """Running tasks whose worker stopped heart-beating → queued, or failed without attempts left;
+    completed when their purchase is recorded. Those past a checkpoint without a purchase are left
+    to ``models.doubt.adopt_stale`` (the store is asked first)."""
     now = utcnow()
     cutoff = now - timedelta(seconds=timeout)
     exhausted = col(Task.attempt) >= col(Task.max_attempts)
+    bought = exists(select(PURCHASES.c.id).where(PURCHASES.c.task_id == col(Task.id)))
     rows = await session.execute(
         update(Task)
-        .where(col(Task.status) == S.RUNNING.value, col(Task.heartbeat_at) < cutoff)
+        .where(
+            col(Task.status) == S.RUNNING.value,
+            col(Task.heartbeat_at) < cutoff,
+            or_(~checkpointed(), bought),  # past a checkpoint without a purchase: recovery asks first
+        )
         .values(
-            status=case((exhausted, S.FAILED.value), else_=S.QUEUED.value),
+            status=case((bought, S.COMPLETED.value), (exhausted, S.FAILED.value), else_=S.QUEUED.value),
             error=case(
+                (bought, null()),
                 (exhausted, literal("worker lost and no attempts left")),
                 else_=literal("worker lost; queued again"),
             ),
-            finished_at=case((exhausted, now), else_=None),
+            finished_at=case((bought, now), (exhausted, now), else_=None),
             worker_id=None,
             queued_at=now,
             kicked_at=now,
@@ -492,7 +507,8 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
             .where(col(TaskAttempt.task_id) == task_id, col(TaskAttempt.finished_at).is_(None))
             .values(finished_at=now, outcome="lost", error="worker stopped heart-beating")
         )
-        await publish(session, task_id=task_id, kind="state", status=status, message="worker lost")
+        message = "worker lost; its purchase was recorded" if status == S.COMPLETED.value else "worker lost"
+        await publish(session, task_id=task_id, kind="state", status=status, message=message)
     return rescued
 
 

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     worker_concurrency: PositiveInt = 4  # tasks one worker process runs at once
     shutdown_grace: float = 20.0  # seconds running tasks get to finish on SIGTERM
     store_limits: dict[str, StoreLimit] = Field(default_factory=dict)
+    # past the place-order checkpoint, an attempt that ended without a confirmation asks the store
+    # this many times, this many seconds apart, before the task is left `unknown` for a person
+    order_check_tries: PositiveInt = 3
+    order_check_interval: NonNegativeFloat = 5.0
 
     # browser
     browser_path: str | None = None

@@ -412,8 +412,16 @@ ACTION_FUNCS = {
 }
 
 
-async def apply_action(session: AsyncSession, *, task_id: uuid.UUID, action: str) -> Task | None:
-    """Run a named action; ``delete`` returns None."""
+async def apply_action(
+    session: AsyncSession, *, task_id: uuid.UUID, action: str, order_number: str | None = None
+) -> Task | None:
+    """Run a named action; ``delete`` returns None. ``mark-bought`` takes the order number."""
+    if action in ("mark-bought", "mark-not-bought"):
+        from models import doubt  # doubt builds on this module's moves
+
+        if action == "mark-bought":
+            return await doubt.mark_bought(session, task_id=task_id, order_number=order_number or "")
+        return await doubt.mark_not_bought(session, task_id=task_id)
     if action == "delete":
         await delete_task(session, task_id=task_id)
         return None

@@ -25,7 +25,12 @@ from workers import queue
 
 pytestmark = pytest.mark.slow
 
-FAST = {"TASKDECK_HEARTBEAT_TIMEOUT": 3, "TASKDECK_BACKOFF_BASE": 0.5, "TASKDECK_REKICK_AFTER": 3}
+FAST = {
+    "TASKDECK_HEARTBEAT_TIMEOUT": 3,
+    "TASKDECK_BACKOFF_BASE": 0.5,
+    "TASKDECK_REKICK_AFTER": 3,
+    "TASKDECK_ORDER_CHECK_INTERVAL": 0.3,
+}
 
 
 @pytest.fixture

@@ -41,11 +41,20 @@ class Outcome:
     values: dict[str, Any] | None = None
 
 
-def classify(task: Task, exc: BaseException | None, *, stop_reason: str | None, settings: Any) -> Outcome:
-    """Map how the bot ended to exactly one next state."""
+def classify(
+    task: Task, exc: BaseException | None, *, stop_reason: str | None, settings: Any, bought: bool = False
+) -> Outcome:
+    """Map how the bot ended to exactly one next state. A purchase wins over any stop reason."""
     now = utcnow()
     monitor = task.mode == "monitor"
     checks = {"checks": task.checks + 1, "last_check_at": now} if monitor else {}
+    if bought:
+        return Outcome(
+            S.COMPLETED,
+            "completed",
+            None,
+            {"progress": 100, **checks, "last_check": "bought" if monitor else None},
+        )
     if stop_reason == "cancel":
         return Outcome(S.CANCELLED, "cancelled", "cancelled by user")
     if stop_reason == "shutdown":
@@ -140,7 +149,9 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
     async def checkpoint(name: str) -> None:
         if not await write(claims.checkpoint, task=task, worker_id=worker_id, name=name, known=known):
             raise TaskLost()
-        known.append(name)
+        if name not in known:
+            known.append(name)
+        running.checkpointed = True  # from here on a cancel or shutdown waits for the answer
 
     async def screenshot(label: str) -> None:
         page = page_ref.get("page")
@@ -209,7 +220,17 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
     if running.stop_reason == "lost":
         log.warning("task %s: lost ownership; another worker has it now", task.id)
         return
-    outcome = classify(task, exc, stop_reason=running.stop_reason, settings=runtime.settings)
+    outcome: Outcome | None = None
+    if exc is not None and known:  # past a checkpoint an error is never a plain failure
+        from workers import recovery  # recovery builds on this module
+
+        outcome, purchase = await recovery.settle(runtime, task, say=say)
+        if purchase is not None:
+            exc = None
+    if outcome is None:
+        outcome = classify(
+            task, exc, stop_reason=running.stop_reason, settings=runtime.settings, bought=purchase is not None
+        )
     if exc is not None and outcome.to is not S.SCHEDULED:
         log.info("task %s attempt %s: %s", task.id, task.attempt, outcome.error)
     await runtime.record(

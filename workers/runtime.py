@@ -58,10 +58,13 @@ class Running:
     task: Task
     bot: asyncio.Future[Any] | None = None
     stop_reason: str | None = None  # "cancel" | "lost" | "shutdown"
+    checkpointed: bool = False  # past the irreversible click: a cancel or shutdown waits for its answer
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
             self.stop_reason = reason
+        if self.checkpointed and reason != "lost":
+            return
         if self.bot is not None and not self.bot.done():
             self.bot.cancel()
 
@@ -204,21 +207,28 @@ class WorkerRuntime:
     async def record(
         self, task: Task, outcome: Outcome, *, purchase: Purchase | None = None, screenshot: str | None = None
     ) -> None:
-        """Write the outcome; retried while the database is unreachable, so it is not lost."""
+        """Write the outcome; retried while the database is unreachable, so it is not lost.
+
+        A purchase is written first, in its own transaction (an upsert by task): an outcome refused
+        because the task was taken over meanwhile never takes the purchase back, and whoever holds
+        the task then completes it from that row (``workers/recovery.py``).
+        """
         deadline = asyncio.get_running_loop().time() + RECORD_RETRY_FOR
         delay = 0.2
+        values = dict(outcome.values or {})
+        bought = dataclasses.asdict(purchase) if purchase is not None else None
+        if bought is not None:
+            values["result"] = {
+                to_camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
+            }
         while True:
             try:
-                async with self.db.begin() as session:
-                    values = dict(outcome.values or {})
-                    if purchase is not None:
-                        bought = dataclasses.asdict(purchase)
+                if bought is not None:
+                    async with self.db.begin() as session:
                         await claims.record_purchase(
                             session, task=task, purchase={**bought, "screenshot": screenshot}
                         )
-                        values["result"] = {
-                            to_camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
-                        }
+                async with self.db.begin() as session:
                     await claims.record_outcome(
                         session,
                         task=task,

@@ -4,7 +4,9 @@ Each sweep is its own short transaction, safe to run in many processes at once:
 
 1. monitor tasks whose window closed → failed
 2. due scheduled/retrying tasks → queued (and a doorbell)
-3. running tasks with a stale heartbeat → queued again, or failed without attempts left
+3. running tasks with a stale heartbeat past a checkpoint → taken over; the store is asked first
+   (``workers/recovery.py``); the others → completed if their purchase is recorded, else queued
+   again, or failed without attempts left
 4. queued tasks nobody claimed for ``rekick_after`` s → a fresh doorbell (a lost message)
 5. worker rows not seen for a while → gone
 6. this worker's free slots look for claimable work themselves, so no queued task depends on a
@@ -19,6 +21,7 @@ import time
 from typing import TYPE_CHECKING
 
 from models import claims
+from workers import recovery
 
 if TYPE_CHECKING:
     from workers.runtime import WorkerRuntime
@@ -37,6 +40,8 @@ async def sweep(runtime: WorkerRuntime) -> None:
         await claims.expire_monitors(session)
     async with db.begin() as session:
         due = await claims.stage_due(session)
+    if not runtime.stopping:
+        await recovery.adopt_stale(runtime)
     async with db.begin() as session:
         rescued = await claims.rescue_stale(session, timeout=settings.heartbeat_timeout)
     for task_id, status in rescued:

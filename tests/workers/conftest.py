@@ -31,6 +31,7 @@ def settings_for(pg_url: str, **overrides: Any) -> Settings:
         "worker_concurrency": 1,
         "shutdown_grace": 1.0,
         "rekick_after": 2.0,
+        "order_check_interval": 0.2,
     }
     return Settings(**{**base, **overrides})
 

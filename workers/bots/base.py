@@ -2,7 +2,10 @@
 
 A bot is an async function ``run(ctx: BotContext) -> Purchase`` registered under a store name
 (see ``registry.py``). It drives ``ctx.page`` and reports through the context; it says what
-should happen next by returning (bought) or raising one of ``workers.errors``.
+should happen next by returning (bought) or raising one of ``workers.errors``. A bot that places
+orders also registers ``lookup_order(ctx) -> Purchase | None``: the order the store holds under the
+task's reference (``ctx.task.id``), asked after an attempt that passed its place-order checkpoint
+ended without a confirmation (see ``workers/recovery.py``).
 """
 
 from __future__ import annotations

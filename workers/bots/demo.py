@@ -31,6 +31,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
+import httpx
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError
 
@@ -391,7 +392,18 @@ async def lookup(ctx: BotContext) -> ProductInfo:
         )
 
 
-@bot("demo", lookup=lookup, title="Demo store")
+async def lookup_order(ctx: BotContext) -> Purchase | None:
+    """The store's order with this task's reference (its orders API), or None; raises when the
+    store does not answer (``ordersApiDown``, a 5xx, a timeout, unreachable)."""
+    url = f"{ctx.store_url.rstrip('/')}/api/orders"
+    async with httpx.AsyncClient(timeout=ctx.timeout_ms / 1000) as http:
+        response = await http.get(url, params={"reference": ctx.task.id})
+    response.raise_for_status()
+    orders = response.json()
+    return _purchase(orders[0]) if orders else None
+
+
+@bot("demo", lookup=lookup, lookup_order=lookup_order, title="Demo store")
 async def run(ctx: BotContext) -> Purchase:
     buyer = _Buyer(ctx)
     async with _playwright_errors(buyer):

@@ -18,6 +18,9 @@ from workers.errors import PermanentError
 
 Run = Callable[[BotContext], Awaitable[Purchase]]
 Lookup = Callable[[BotContext], Awaitable[ProductInfo]]
+# the order the store holds for ``ctx.task.id`` (its reference), None when it says there is none;
+# raises when the store cannot be asked. ``ctx.page`` is None: it may run after the browser died.
+LookupOrder = Callable[[BotContext], Awaitable[Purchase | None]]
 
 ENTRY_POINT_GROUP = "taskdeck.bots"
 BUNDLED = ("workers.bots.demo", "workers.bots.noop")
@@ -36,6 +39,7 @@ class StoreBot:
     name: str
     run: Run
     lookup: Lookup | None = None
+    lookup_order: LookupOrder | None = None
     needs_browser: bool = True
     title: str = ""
 
@@ -53,13 +57,25 @@ def register(spec: StoreBot) -> StoreBot:
 
 
 def bot(
-    name: str, *, lookup: Lookup | None = None, needs_browser: bool = True, title: str = ""
+    name: str,
+    *,
+    lookup: Lookup | None = None,
+    lookup_order: LookupOrder | None = None,
+    needs_browser: bool = True,
+    title: str = "",
 ) -> Callable[[Run], Run]:
     """Register ``run`` as the bot of store ``name``."""
 
     def decorate(run: Run) -> Run:
         register(
-            StoreBot(name=name, run=run, lookup=lookup, needs_browser=needs_browser, title=title or name)
+            StoreBot(
+                name=name,
+                run=run,
+                lookup=lookup,
+                lookup_order=lookup_order,
+                needs_browser=needs_browser,
+                title=title or name,
+            )
         )
         return run
 
