@@ -12,7 +12,7 @@ from pydantic.alias_generators import to_camel
 from models.schemas import Camel, Money
 
 MAX_BULK = 1000
-Action = Literal["start", "pause", "resume", "cancel", "retry"]
+Action = Literal["start", "pause", "resume", "cancel", "retry", "mark-not-bought"]
 BulkAction = Literal["start", "pause", "resume", "cancel", "retry", "delete"]
 
 
@@ -29,6 +29,12 @@ class Health(CamelOut):
 
 class ExecuteRequest(Camel):
     task_id: uuid.UUID
+
+
+class MarkBought(Camel):
+    """``POST /api/tasks/{id}/mark-bought``: the order number a person found at the store."""
+
+    order_number: str = Field(min_length=1, max_length=100, pattern=r"\S")
 
 
 class ExecuteAccepted(CamelOut):

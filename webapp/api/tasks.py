@@ -32,6 +32,7 @@ from webapp.api.schemas import (
     BulkResult,
     ExecuteAccepted,
     ExecuteRequest,
+    MarkBought,
     TaskStatusPublic,
 )
 from webapp.api.validation import check_create, check_profile, check_store, check_text
@@ -189,10 +190,20 @@ def create_tasks_router(services: Services, catalogue: DemoCatalogue) -> APIRout
         await asyncio.to_thread(services.artifacts.delete, str(task_id))
         return Response(status_code=204)
 
+    @router.post("/{id}/mark-bought", response_model=TaskPublic, summary="An unknown task: the order exists")
+    async def mark_bought(task_id: TaskId, body: MarkBought) -> TaskPublic:
+        """A person found the order at the store: ``unknown`` → ``completed``, purchase recorded."""
+        async with db.begin() as session:
+            task = await task_ops.apply_action(
+                session, task_id=task_id, action="mark-bought", order_number=body.order_number
+            )
+        assert task is not None
+        return TaskPublic.model_validate(task)
+
     @router.post(
         "/{id}/{action}",
         response_model=TaskPublic,
-        summary="start | pause | resume | cancel | retry",
+        summary="start | pause | resume | cancel | retry | mark-not-bought",
         responses={202: {"description": "cancel of a running task: the worker stops it (cancelRequested)"}},
     )
     async def act(task_id: TaskId, action: Action, response: Response) -> TaskPublic:
