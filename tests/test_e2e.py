@@ -269,6 +269,28 @@ async def test_kill_after_checkpoint_never_buys_twice(stack: Any) -> None:
         assert "order may have been placed" in done["error"]
 
 
+async def test_worker_killed_after_the_click_is_settled_by_asking_the_store(stack: Any) -> None:
+    """SIGKILL of a real `taskiq worker` between the click and its confirmation (the order exists
+    at once, the answer is slow): the rescuer asks the store instead of buying again."""
+    doomed = stack.worker()
+    await stack.product("vinyl-box", confirmDelayMs=60_000)
+    task = await stack.create(product="vinyl-box", start="now")
+
+    async def ordered() -> bool:
+        return len(await stack.orders(task["id"])) == 1
+
+    await wait_for(ordered, timeout=40, interval=0.05, what="the order behind the click")
+    doomed.stop(signal.SIGKILL)
+    stack.worker()
+    done = await stack.wait(task["id"], "completed", "failed", "unknown", timeout=45)
+    [order] = await stack.orders(task["id"])
+    assert done["status"] == "completed", done
+    assert done["result"]["orderNumber"] == order["orderNumber"]
+    assert [a["outcome"] for a in done["attemptHistory"]] == ["recovered"]  # asked, not bought again
+    assert any("order recovered from the store" in (e["message"] or "") for e in done["events"])
+    assert await count(stack.db, Purchase, task_id=__import__("uuid").UUID(task["id"])) == 1
+
+
 async def test_embedded_mode_runs_a_demo_task(start_webapp: Any, tmp_path: Any) -> None:
     """`python -m webapp` with no DATABASE_URL/REDIS_URL: SQLite file + in-process worker."""
     web = await start_webapp(cwd=tmp_path)  # the default SQLite file lands in the working directory
