@@ -25,6 +25,8 @@ DONE = {
     "cancel": "cancelled",
     "retry": "queued again",
     "delete": "deleted",
+    "mark-bought": "marked bought",
+    "mark-not-bought": "marked not bought",
 }
 
 
@@ -37,11 +39,17 @@ class Outcome:
     status: str | None = None  # the task's state afterwards (None when deleted or unknown)
 
 
-async def run_action(services: Services, task_id: uuid.UUID, action: str, *, name: str = "") -> Outcome:
+async def run_action(
+    services: Services, task_id: uuid.UUID, action: str, *, name: str = "", order_number: str | None = None
+) -> Outcome:
     label = name or str(task_id)[:8]
     try:
         async with services.db.begin() as session:
-            task = await task_ops.apply_action(session, task_id=task_id, action=action)
+            task = await task_ops.apply_action(
+                session, task_id=task_id, action=action, order_number=order_number
+            )
+    except ValueError as exc:  # mark-bought without a usable order number
+        return Outcome(task_id, action, False, f"{label}: {exc}")
     except (InvalidTransition, TaskNotFound) as exc:
         return Outcome(task_id, action, False, f"{label}: {exc}", getattr(exc, "status", None))
     if task is None:

@@ -21,6 +21,7 @@ from models.errors import TaskNotFound
 from models.states import ACTIONS, TaskStatus
 from models.tables import Purchase, Task, TaskAttempt, TaskEvent
 from webapp.pages import actions, queries, theme
+from webapp.pages.doubt import DoubtBanner
 from webapp.pages.tasks import confirm
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.services import Services
@@ -87,6 +88,7 @@ class TaskDetailView:
             self.action_bar = ui.row().classes("gap-2")
         self.banner = ui.label("").classes("w-full p-3 rounded bg-red-1 text-red-9")
         self.banner.set_visibility(False)
+        self.doubt = DoubtBanner(self.act)
         with ui.grid().classes("w-full gap-5 grid-cols-1 lg:grid-cols-3"):
             with theme.card("Details", icon="info").classes("lg:col-span-1"):
                 self.facts = ui.grid(columns="auto 1fr").classes("w-full gap-x-6 gap-y-1 text-sm")
@@ -119,7 +121,8 @@ class TaskDetailView:
                     """
                     <q-td :props="props"><q-badge v-if="props.value" outline
                       :color="{completed: 'green-7', failed: 'red-7', retrying: 'orange-8',
-                               cancelled: 'brown-5'}[props.value] || 'grey-7'"
+                               cancelled: 'brown-5', unknown: 'purple-8',
+                               recovered: 'green-7'}[props.value] || 'grey-7'"
                       :label="props.value" /></q-td>""",
                 )
             with theme.card("Events", icon="list"):
@@ -220,7 +223,7 @@ class TaskDetailView:
         self.action_bar.clear()
         with self.action_bar:
             for action, sources in ACTIONS.items():
-                if self.status in sources:
+                if self.status in sources and action not in theme.DECISIONS:
                     ui.button(
                         action.capitalize(),
                         icon=theme.ACTION_ICONS[action],
@@ -234,6 +237,7 @@ class TaskDetailView:
         error = self.task.error if self.status in (S.FAILED, S.RETRYING) else None
         self.banner.set_text(f"Last error: {error}" if error else "")
         self.banner.set_visibility(bool(error))
+        self.doubt.show((self.task.error or "") if self.status == S.UNKNOWN else None)
 
     def _render_facts(self) -> None:
         t, fmt = self.task, (lambda v: theme.fmt_time(v, self.tz))
@@ -322,6 +326,7 @@ class TaskDetailView:
                 endings: dict[str, str] = {
                     S.FAILED: "Failed — no purchase.",
                     S.CANCELLED: "Cancelled — no purchase.",
+                    S.UNKNOWN: "Unknown — an order may have been placed.",
                 }
                 text = endings.get(self.status, "No purchase yet.")
                 ui.label(text).classes("text-grey-7")
@@ -425,10 +430,12 @@ class TaskDetailView:
         for old in children[LOG_ROWS:]:
             self.log.remove(old)
 
-    async def act(self, action: str) -> None:
+    async def act(self, action: str, *, order_number: str | None = None) -> None:
         if action == "delete" and not await confirm("Delete this task? This cannot be undone."):
             return
-        outcome = await actions.run_action(self.services, self.id, action, name=self.task.name)
+        outcome = await actions.run_action(
+            self.services, self.id, action, name=self.task.name, order_number=order_number
+        )
         actions.report([outcome], action)
         if action == "delete" and outcome.ok:
             ui.navigate.to("/tasks")

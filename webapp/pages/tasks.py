@@ -86,7 +86,7 @@ SLOT_ACTIONS = f"""
 
 
 def legal_actions(status: str) -> str:
-    return ",".join(a for a, sources in ACTIONS.items() if status in sources)
+    return ",".join(a for a, sources in ACTIONS.items() if status in sources and a not in theme.DECISIONS)
 
 
 def task_row(task: Task, tz: tzinfo) -> dict[str, Any]:
@@ -138,6 +138,17 @@ class TasksView:
             ui.button("New task", icon="add", on_click=self.dialog.open).props(
                 'unelevated data-testid="new-task"'
             )
+        self.doubt = (
+            ui.row()
+            .classes("w-full items-center gap-3 p-3 rounded bg-purple-1 text-purple-10 cursor-pointer")
+            .props('data-testid="unknown-alert"')
+            .on("click", self._show_unknown)
+        )
+        with self.doubt:
+            ui.icon("help", size="28px").classes("text-purple-8")
+            self.doubt_label = ui.label("").classes("text-base font-semibold")
+            ui.label(f"{theme.DOUBT_TEXT}; open each to mark it bought or not bought.").classes("text-sm")
+        self.doubt.set_visibility(False)
         with ui.row().classes("w-full gap-1 items-center"):
             for status in (None, *S):
                 chip = ui.chip("", on_click=lambda s=status: self.set_status(s)).props(
@@ -257,7 +268,13 @@ class TasksView:
         self._style_chips()
         total = sum(counts.values())
         active = counts.get(S.RUNNING, 0) + counts.get(S.QUEUED, 0)
-        self.summary.set_text(f"{total} tasks · {counts.get(S.RUNNING, 0)} running · {active} active")
+        doubt = counts.get(S.UNKNOWN, 0)
+        self.summary.set_text(
+            f"{total} tasks · {counts.get(S.RUNNING, 0)} running · {active} active"
+            + (f" · {doubt} unknown" if doubt else "")
+        )
+        self.doubt_label.set_text(f"{doubt} task{'s' if doubt != 1 else ''} in doubt")
+        self.doubt.set_visibility(doubt > 0)
 
     # ---- live -----------------------------------------------------------------------------
 
@@ -290,6 +307,10 @@ class TasksView:
             self.refresher.trigger()
 
     # ---- user input -----------------------------------------------------------------------
+
+    def _show_unknown(self) -> None:
+        if self.status != S.UNKNOWN:
+            self.set_status(S.UNKNOWN.value)
 
     def set_status(self, status: str | None) -> None:
         self.status = None if status == self.status else status

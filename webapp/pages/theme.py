@@ -32,6 +32,7 @@ STATUS_COLORS: dict[str, str] = {
     TaskStatus.COMPLETED: "green-7",
     TaskStatus.FAILED: "red-7",
     TaskStatus.CANCELLED: "brown-5",
+    TaskStatus.UNKNOWN: "purple-8",  # money in doubt: stands out from every other state
 }
 STATUS_ICONS: dict[str, str] = {
     TaskStatus.PENDING: "radio_button_unchecked",
@@ -43,6 +44,7 @@ STATUS_ICONS: dict[str, str] = {
     TaskStatus.COMPLETED: "check_circle",
     TaskStatus.FAILED: "error",
     TaskStatus.CANCELLED: "cancel",
+    TaskStatus.UNKNOWN: "help",
 }
 ACTION_ICONS: dict[str, str] = {
     "start": "play_arrow",
@@ -51,7 +53,12 @@ ACTION_ICONS: dict[str, str] = {
     "cancel": "stop",
     "retry": "replay",
     "delete": "delete",
+    "mark-bought": "shopping_cart_checkout",
+    "mark-not-bought": "remove_shopping_cart",
 }
+# a person's decisions on an unknown task: asked for on the task page, never a one-click row action
+DECISIONS = ("mark-bought", "mark-not-bought")
+DOUBT_TEXT = "An order may have been placed — check the store"
 # the same as JavaScript object literals for slot templates (inside double-quoted attributes)
 STATUS_COLORS_JS = json.dumps({str(k): v for k, v in STATUS_COLORS.items()}).replace('"', "'")
 ACTION_ICONS_JS = json.dumps(ACTION_ICONS).replace('"', "'")
