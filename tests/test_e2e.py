@@ -260,13 +260,10 @@ async def test_kill_after_checkpoint_never_buys_twice(stack: Any) -> None:
     await wait_for(checkpointed, timeout=40, interval=0.05, what="checkpoint before place order")
     doomed.stop(signal.SIGKILL)
     stack.worker()
-    done = await stack.wait(task["id"], "completed", "failed", timeout=45)
+    done = await stack.wait(task["id"], "completed", "failed", "unknown", timeout=45)
     orders = await stack.orders(task["id"])
-    assert len(orders) <= 1
-    if done["status"] == "completed":
-        assert len(orders) == 1 and done["result"]["orderNumber"] == orders[0]["orderNumber"]
-    else:
-        assert "order may have been placed" in done["error"]
+    assert done["status"] == "completed", done  # the store is asked; it always answers here
+    assert len(orders) == 1 and done["result"]["orderNumber"] == orders[0]["orderNumber"]
 
 
 async def test_worker_killed_after_the_click_is_settled_by_asking_the_store(stack: Any) -> None:
