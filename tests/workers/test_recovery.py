@@ -4,6 +4,8 @@ ending is recorded (real Chromium, the demo store, Postgres, in-process workers)
 
 from __future__ import annotations
 
+import os
+import signal
 from decimal import Decimal
 from typing import Any
 
@@ -97,6 +99,26 @@ async def test_cancel_after_the_checkpoint_waits_and_the_purchase_wins(
     done = await until_status(db, task.id, "completed", "cancelled", "failed", "unknown", timeout=30)
     assert done.status == "completed", done.error
     assert await purchases(db, task.id) == 1 and len(await demo_store.orders(str(task.id))) == 1
+
+
+async def test_browser_crash_after_the_click_is_recovered_from_the_store(
+    db: Database, demo_runtime: Any, demo_store: Any
+) -> None:
+    await demo_store.configure("sneaker-drop", confirmDelayMs=SLOW_CONFIRM)
+    task = await create(db, demo_runtime, store="demo", product="sneaker-drop", max_attempts=1)
+
+    async def ordered() -> bool:
+        return len(await demo_store.orders(str(task.id))) == 1
+
+    await wait_for(ordered, timeout=40, interval=0.05, what="the order behind the click")
+    pid = demo_runtime.browser.browser_pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    done = await until_status(db, task.id, "completed", "failed", "unknown", timeout=60)
+    assert done.status == "completed", done.error
+    [attempt] = await attempts(db, task.id)
+    assert attempt.outcome == "recovered" and await purchases(db, task.id) == 1
+    assert len(await demo_store.orders(str(task.id))) == 1
 
 
 def test_a_returned_purchase_wins_over_any_stop_reason() -> None:
