@@ -291,6 +291,7 @@ class TaskDetailView:
             S.FAILED: "failed",
             S.RETRYING: "failed",
             S.CANCELLED: "stopped",
+            S.UNKNOWN: "failed",
         }
         self.timeline.clear()
         with self.timeline:
