@@ -124,7 +124,17 @@ async def settle_adopted(runtime: WorkerRuntime, task: Task) -> None:
             row = await doubt.purchase_of(session, task.id)
         if row is not None:
             await say(f"the purchase {row.order_number} was recorded before the worker was lost")
-            await runtime.record(task, Outcome(S.COMPLETED, "recovered", None, {"progress": 100}))
+            bought = Purchase(
+                order_number=row.order_number,
+                quantity=row.quantity,
+                unit_price=row.unit_price,
+                total=row.total,
+                currency=row.currency,
+                product_name=row.product_name,
+            )
+            await runtime.record(
+                task, Outcome(S.COMPLETED, "recovered", None, {"progress": 100}), purchase=bought
+            )
             return
         outcome, purchase = await settle(runtime, task, say=say)
         if outcome is None:

@@ -129,8 +129,9 @@ def test_a_returned_purchase_wins_over_any_stop_reason() -> None:
         assert classify(task, None, stop_reason=reason, settings=Settings()).to != "completed"
 
 
+@pytest.mark.parametrize("checkpoint", [False, True], ids=["rescued", "taken-over-after-checkpoint"])
 async def test_purchase_survives_a_refused_outcome_and_completes_the_task(
-    db: Database, runtimes: Start
+    db: Database, runtimes: Start, checkpoint: bool
 ) -> None:
     """Hole 3: the worker lost the task before recording; its purchase is kept, and the task ends
     completed from it instead of "worker lost"."""
@@ -138,6 +139,11 @@ async def test_purchase_survives_a_refused_outcome_and_completes_the_task(
     async with db.begin() as session:
         claimed = await claims.claim_next(session, worker_id="gone-worker")
     assert claimed is not None and claimed.id == task.id
+    if checkpoint:
+        async with db.begin() as session:
+            await claims.checkpoint(
+                session, task=claimed, worker_id="gone-worker", name="place-order", known=[]
+            )
     bought = Purchase(order_number="DS-1", quantity=1, unit_price=Decimal("120"), total=Decimal("120"))
     async with db.begin() as session:  # someone else holds it now: the outcome is refused
         await session.execute(update(Task).where(Task.id == task.id).values(worker_id="other-worker"))
@@ -152,3 +158,6 @@ async def test_purchase_survives_a_refused_outcome_and_completes_the_task(
     await runtimes(heartbeat_timeout=1.0)  # its sweeper finds the stale task with a purchase
     done = await until_status(db, task.id, "completed", "failed", "queued", timeout=15)
     assert done.status == "completed" and done.error is None
+    if checkpoint:  # taken over: recorded from the purchase row, with its result
+        assert done.result and done.result["orderNumber"] == "DS-1"
+        assert [a.outcome for a in await attempts(db, task.id)] == ["recovered"]
