@@ -5,7 +5,7 @@ coroutines have finished) and answers errors as JSON (``webapp.api.errors``).
 
     health.py     GET  /api/health
     tasks.py      POST/GET /api/tasks, GET/DELETE /api/tasks/{id}, POST /api/tasks/{id}/{action},
-                  POST/GET /api/tasks/execute, POST /api/tasks/bulk
+                  POST /api/tasks/{id}/mark-bought, POST/GET /api/tasks/execute, POST /api/tasks/bulk
     artifacts.py  GET  /api/tasks/{id}/artifacts[/{name}]
     stats.py      GET  /api/stats
     purchases.py  GET  /api/purchases
