@@ -2,8 +2,8 @@
 
 An attempt that recorded a checkpoint (now or earlier) and then ended without a confirmation
 (an error, a timeout, a worker killed or a browser crashed) asks the store by the task's
-reference, through the bot's ``lookup_order``, up to ``order_check_tries`` times
-``order_check_interval`` s apart:
+reference, through the bot's ``lookup_order``, ``order_check_tries`` times ``order_check_interval``
+s apart (stopping early only when the order is found: a click still in flight may land late):
 
     the store has the order     → completed, the purchase recorded, an event "order recovered"
     the store says it has none  → the attempt ended as it would have (retry while attempts last)
