@@ -140,11 +140,20 @@ async def list_tokens(session: AsyncSession, *, viewer: Viewer) -> list[ApiToken
     return list((await session.execute(stmt)).scalars())
 
 
-async def revoke_token(session: AsyncSession, *, token_id: uuid.UUID, viewer: Viewer | None = None) -> bool:
-    """Delete a token; with a viewer, only one of the viewer's own (admins: anyone's)."""
+async def revoke_token(
+    session: AsyncSession,
+    *,
+    token_id: uuid.UUID,
+    viewer: Viewer | None = None,
+    owner_id: uuid.UUID | None = None,
+) -> bool:
+    """Delete a token; with a viewer, only one of the viewer's own (admins: anyone's); with an
+    ``owner_id``, only one of that user's."""
     stmt = select(ApiToken).where(col(ApiToken.id) == token_id)
     if viewer is not None:
         stmt = stmt.where(viewer.owner_filter(col(ApiToken.owner_id)))
+    if owner_id is not None:
+        stmt = stmt.where(col(ApiToken.owner_id) == owner_id)
     row = (await session.execute(stmt)).scalars().first()
     if row is None:
         return False

@@ -6,20 +6,29 @@ or the dashboard's signed-in session. The router-level guard ``require_viewer(se
 ``request.state.viewer``; routes take it as a parameter ``viewer: ViewerDep``.
 Pages read the signed-in user from ``app.storage.user`` (NiceGUI's server-side
 per-browser storage, keyed by a cookie signed with the storage secret) through
-``page_viewer()``.
+``page_viewer()``. ``PageGuard`` (a middleware over NiceGUI's page routes) sends a signed-out
+browser to ``/login`` before a page is built, so its websocket never carries anything; it and
+the API guard re-read the user row on every request, so a disabled user's session and tokens
+stop working at once.
 
     app.storage.user[SESSION_KEY] = {"id": "<user uuid>", "email": ..., "admin": bool, "exp": <unix time>}
 """
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Request
-from nicegui import app
+from fastapi.responses import RedirectResponse
+from nicegui import Client, app
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+from starlette.routing import compile_path
 
 from models import users
 from models.access import Viewer
@@ -61,6 +70,20 @@ def page_viewer() -> Viewer | None:
     return session_viewer()
 
 
+async def checked_session_viewer(services: Services) -> Viewer | None:
+    """The session's viewer if its user still exists and is enabled (read from the database, so
+    ``is_admin`` is current); a session of a disabled or deleted user is ended."""
+    viewer = session_viewer()
+    if viewer is None:
+        return None
+    async with services.db.session() as session:
+        user = await users.user_by_id(session, viewer.user_id)
+    if user is None or user.disabled:
+        sign_out()
+        return None
+    return users.viewer_of(user)
+
+
 def bearer_token(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -78,7 +101,7 @@ def api_viewer(services: Services) -> Callable[[Request], Awaitable[Viewer]]:
             if user is None:
                 raise Unauthorized("the API token is not valid (revoked, or its user is disabled)")
             return users.viewer_of(user)
-        viewer = session_viewer()
+        viewer = await checked_session_viewer(services)
         if viewer is None:
             raise Unauthorized("sign in, or send Authorization: Bearer <token>")
         return viewer
@@ -104,3 +127,35 @@ async def _viewer(request: Request) -> Viewer:
 
 
 ViewerDep = Annotated[Viewer, Depends(_viewer)]
+
+
+OPEN_PAGES = frozenset({"/login"})
+
+
+class PageGuard(BaseHTTPMiddleware):
+    """Every NiceGUI page but ``/login`` redirects a signed-out browser to ``/login?next=…``.
+
+    Pages are recognised by NiceGUI's own registry (``Client.page_routes``), so a new page is
+    guarded without doing anything. Add it before ``ui.run`` (inside NiceGUI's session
+    middleware, which it needs).
+    """
+
+    def __init__(self, app: Any, services: Services) -> None:
+        super().__init__(app)
+        self.services = services
+        self._patterns: list[re.Pattern[str]] = []
+        self._known = 0
+
+    def is_page(self, path: str) -> bool:
+        routes = set(Client.page_routes.values()) - OPEN_PAGES
+        if len(routes) != self._known:
+            self._patterns = [compile_path(route)[0] for route in routes]
+            self._known = len(routes)
+        return any(p.match(path) for p in self._patterns)
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.method in ("GET", "HEAD") and self.is_page(request.url.path):
+            if await checked_session_viewer(self.services) is None:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+        return await call_next(request)
