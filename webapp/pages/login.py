@@ -14,7 +14,7 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from nicegui import app, ui
 
 from models import users
@@ -76,7 +76,7 @@ def register(services: Services) -> None:
         email: Annotated[str, Form(max_length=254)] = "",
         password: Annotated[str, Form(max_length=1024)] = "",
         next: Annotated[str, Form(max_length=2000)] = "/tasks",
-    ) -> HTMLResponse | RedirectResponse:
+    ) -> Response:
         keys = [
             f"email:{users.normalize_email(email)}",
             f"ip:{request.client.host if request.client else '?'}",
