@@ -27,7 +27,7 @@ class MissingSecretKey(TaskdeckError):
     def __init__(self, key_file: object) -> None:
         super().__init__(
             f"TASKDECK_SECRET_KEY is not set and the key file {key_file} does not exist. "
-            f"Make a key once with\n    {MAKE_KEY}\n"
+            f"Make a key once with\n    {MAKE_KEY}\n(or: python -m webapp secret-key) "
             "and give the same one to the webapp and every worker as TASKDECK_SECRET_KEY "
             "(or write it to the file named by TASKDECK_SECRET_KEY_FILE). "
             "Keep it: profiles and accounts cannot be read without it."

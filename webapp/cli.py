@@ -7,6 +7,8 @@
     users set-password EMAIL [--password P]       prompts when no --password is given
     tokens create EMAIL [--name N]                the token, alone, on the last line
     tokens revoke ID
+    secret-key [--file PATH]                      print a new TASKDECK_SECRET_KEY, or create the
+                                                  key file (mode 0600) unless it exists
 
 It works on ``DATABASE_URL`` (Settings), like the webapp; an embedded SQLite file is migrated
 first, a Postgres schema must be current. Errors go to stderr with exit status 1.
@@ -20,14 +22,18 @@ import getpass
 import sys
 import uuid
 from collections.abc import Sequence
+from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 from models import migrations, users
 from models.db import Database
 from models.errors import TaskdeckError
 from models.settings import Settings
+from models.vault import load_key
 
 MIN_PASSWORD = 8
-COMMANDS = ("users", "tokens")
+COMMANDS = ("users", "tokens", "secret-key")
 
 
 class CliError(Exception):
@@ -60,6 +66,9 @@ def parser() -> argparse.ArgumentParser:
     tcreate.add_argument("--name", default="cli")
     revoke = t.add_parser("revoke", help="revoke a token by its id")
     revoke.add_argument("id")
+
+    key = groups.add_parser("secret-key", help="make a TASKDECK_SECRET_KEY (printed, or into a file)")
+    key.add_argument("--file", type=Path, help="create this key file unless it exists; print nothing")
     return root
 
 
@@ -116,8 +125,18 @@ async def run(args: argparse.Namespace, db: Database) -> None:
             print(f"revoked token {token_id}")
 
 
+def secret_key(file: Path | None) -> None:
+    if file is None:
+        print(Fernet.generate_key().decode())
+    else:
+        load_key(None, file)  # creates it (0600) when missing, reads it otherwise
+
+
 def main(argv: Sequence[str]) -> int:
     args = parser().parse_args(argv)
+    if args.group == "secret-key":
+        secret_key(args.file)
+        return 0
     db = Database(Settings().database_url)
 
     async def go() -> None:
