@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import httpx
 
@@ -99,3 +100,17 @@ async def test_users_and_tokens_from_the_command_line(
         )
     assert cli(pg_url, "users", "disable", "nobody@taskdeck.test").returncode == 1
     assert cli(pg_url, "tokens", "create", "nobody@taskdeck.test").returncode == 1
+
+
+def test_secret_key_is_printed_or_written_once(tmp_path: Path) -> None:
+    from cryptography.fernet import Fernet
+
+    printed = cli("sqlite+aiosqlite:///unused.db", "secret-key")
+    assert printed.returncode == 0
+    Fernet(printed.stdout.strip().encode())  # a valid key
+    key_file = tmp_path / "keys" / "secret.key"
+    assert cli("sqlite+aiosqlite:///unused.db", "secret-key", "--file", str(key_file)).returncode == 0
+    first = key_file.read_bytes()
+    assert key_file.stat().st_mode & 0o777 == 0o600
+    assert cli("sqlite+aiosqlite:///unused.db", "secret-key", "--file", str(key_file)).returncode == 0
+    assert key_file.read_bytes() == first  # never replaced
