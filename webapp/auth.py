@@ -26,6 +26,7 @@ from urllib.parse import quote
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
 from nicegui import Client, app
+from nicegui.storage import request_contextvar
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
 from starlette.routing import compile_path
@@ -67,7 +68,11 @@ def session_viewer() -> Viewer | None:
 
 
 def page_viewer() -> Viewer | None:
-    return session_viewer()
+    """Who the page being built (or its event handler) is for: the viewer ``PageGuard`` checked
+    against the database for this page's request, else the session's."""
+    request = request_contextvar.get()
+    viewer = getattr(request.state, "viewer", None) if request is not None else None
+    return viewer if isinstance(viewer, Viewer) else session_viewer()
 
 
 async def checked_session_viewer(services: Services) -> Viewer | None:
@@ -155,7 +160,9 @@ class PageGuard(BaseHTTPMiddleware):
 
     async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
         if request.method in ("GET", "HEAD") and self.is_page(request.url.path):
-            if await checked_session_viewer(self.services) is None:
+            viewer = await checked_session_viewer(self.services)
+            if viewer is None:
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            request.state.viewer = viewer  # page_viewer() reads it while the page is built
         return await call_next(request)
