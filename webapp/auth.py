@@ -16,6 +16,7 @@ stop working at once.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -25,7 +26,7 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.responses import RedirectResponse
-from nicegui import Client, app
+from nicegui import Client, app, background_tasks
 from nicegui.storage import request_contextvar
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.responses import Response
@@ -51,6 +52,25 @@ def sign_in(viewer: Viewer, *, hours: float) -> None:
 
 def sign_out() -> None:
     app.storage.user.pop(SESSION_KEY, None)
+
+
+def close_pages(session_id: object) -> None:
+    """Send every open page of this browser session to ``/login`` and drop it on the server, so
+    no page of a signed-out browser keeps receiving live pushes."""
+    for client in list(Client.instances.values()):
+        try:
+            same = client.request.session.get("id") == session_id
+        except (RuntimeError, AssertionError):  # no request, or no session middleware
+            continue
+        if same:
+            background_tasks.create(_leave(client), name="sign-out page")
+
+
+async def _leave(client: Client) -> None:
+    with contextlib.suppress(Exception):  # a page that is unloading does not answer
+        await client.run_javascript("window.location.href = '/login'", timeout=2)
+    with contextlib.suppress(KeyError):  # already gone
+        client.delete()
 
 
 def session_viewer() -> Viewer | None:

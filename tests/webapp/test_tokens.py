@@ -92,10 +92,15 @@ async def test_a_token_made_on_the_settings_page_works_until_revoked_there(
             await page.get_by_test_id("confirm").click()
             await expect(row).to_have_count(0)
             assert (await http.get("/api/tasks")).status_code == 401
-        # and signing out from the header's menu ends the session
+        # signing out from the header's menu ends the session, and sends this browser's other
+        # open pages to /login too (their live pushes stop)
+        other = await context.new_page()
+        await other.goto(f"{url}/queue")
+        await expect(other.get_by_test_id("user-email")).to_have_text(api_user.email)
         await page.get_by_test_id("user-menu").click()
         await page.get_by_test_id("logout").click()
         await page.wait_for_url("**/login")
+        await other.wait_for_url("**/login")
         await page.goto(f"{url}/settings")
         assert "/login?next=" in page.url
     finally:

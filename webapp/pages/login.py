@@ -98,6 +98,7 @@ def register(services: Services) -> None:
         return RedirectResponse(safe_next(next), status_code=303)
 
     @app.post("/logout", include_in_schema=False)
-    async def logout() -> RedirectResponse:
+    async def logout(request: Request) -> RedirectResponse:
         auth.sign_out()
+        auth.close_pages(request.session.get("id"))
         return RedirectResponse("/login", status_code=303)
