@@ -55,6 +55,13 @@ async def test_pages_send_a_signed_out_browser_to_login(
             assert r.headers["location"].startswith("/login?next="), (path, r.headers["location"])
         page = await http.get("/login")
         assert page.status_code == 200 and "login-form" in page.text
+        # a sign-in form posted from another site's page (login CSRF) is refused
+        forged = await http.post(
+            "/login",
+            data={"email": api_user.email, "password": api_user.password},
+            headers={"Sec-Fetch-Site": "cross-site"},
+        )
+        assert forged.status_code == 403 and (await http.get("/tasks")).status_code == 303
         # signed in, the same pages are built
         await sign_in_http(http, web.url or "", api_user.email, api_user.password)
         assert (await http.get("/tasks")).status_code == 200

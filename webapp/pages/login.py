@@ -50,6 +50,15 @@ def safe_next(target: str | None) -> str:
     return target
 
 
+def cross_site(request: Request) -> bool:
+    """A form another site's page posted here (login CSRF), as the browser labels it."""
+    return request.headers.get("sec-fetch-site") == "cross-site"
+
+
+def forbidden() -> HTMLResponse:
+    return HTMLResponse("<!doctype html><p>Sign in from Taskdeck's own page.</p>", status_code=403)
+
+
 def register(services: Services) -> None:
     throttle = Throttle(limit=LIMIT, window=60.0)
 
@@ -77,6 +86,8 @@ def register(services: Services) -> None:
         password: Annotated[str, Form(max_length=1024)] = "",
         next: Annotated[str, Form(max_length=2000)] = "/tasks",
     ) -> Response:
+        if cross_site(request):
+            return forbidden()
         keys = [
             f"email:{users.normalize_email(email)}",
             f"ip:{request.client.host if request.client else '?'}",
@@ -98,7 +109,9 @@ def register(services: Services) -> None:
         return RedirectResponse(safe_next(next), status_code=303)
 
     @app.post("/logout", include_in_schema=False)
-    async def logout(request: Request) -> RedirectResponse:
+    async def logout(request: Request) -> Response:
+        if cross_site(request):
+            return forbidden()
         auth.sign_out()
         auth.close_pages(request.session.get("id"))
         return RedirectResponse("/login", status_code=303)
