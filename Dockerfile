@@ -36,9 +36,11 @@ COPY . .
 RUN pip install --no-deps -e .
 
 # Non-root. It owns /app itself (not the code in it) so the app can create its state dirs
-# there (.nicegui, ...), and /data/artifacts, which a named volume inherits.
+# there (.nicegui, ...), and /data/artifacts and /data/secrets (the key file, mode 0700), which
+# named volumes inherit.
 RUN useradd --create-home --uid 10001 --shell /usr/sbin/nologin taskdeck \
     && install -d -o taskdeck -g taskdeck /data/artifacts \
+    && install -d -m 0700 -o taskdeck -g taskdeck /data/secrets \
     && chown taskdeck:taskdeck /app
 USER taskdeck
 

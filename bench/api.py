@@ -34,7 +34,9 @@ async def run(env: BenchEnv, *, requests: int, concurrency: int) -> Result:
     webapp = await env.start_webapp(env.queue("api"))
     try:
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(base_url=webapp.url or "", timeout=30, limits=limits) as client:
+        async with httpx.AsyncClient(
+            base_url=webapp.url or "", timeout=30, limits=limits, headers=env.api_headers
+        ) as client:
             numbers = count()
 
             def create() -> httpx.Request:

@@ -33,7 +33,7 @@ import redis.asyncio as aioredis
 from cryptography.fernet import Fernet
 from sqlalchemy.engine import make_url
 
-from models import migrations
+from models import migrations, users
 from models.db import Database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -276,6 +276,12 @@ class BenchEnv:
     secret_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     procs: list[Proc] = field(default_factory=list)
     db_created: bool = False
+    api_token: str = ""  # a bench user's, made with the database
+
+    @property
+    def api_headers(self) -> dict[str, str]:
+        """``Authorization: Bearer`` for the API (every route but /api/health needs it)."""
+        return {"Authorization": f"Bearer {self.api_token}"}
 
     @property
     def db_name(self) -> str:
@@ -313,6 +319,11 @@ class BenchEnv:
         db = Database(self.db_url)
         try:
             await migrations.upgrade(db)
+            async with db.begin() as session:
+                user = await users.create_user(
+                    session, email="bench@taskdeck.test", password=secrets.token_urlsafe(16)
+                )
+                self.api_token = (await users.create_token(session, owner_id=user.id, name="bench")).token
         finally:
             await db.dispose()
 
@@ -325,12 +336,14 @@ class BenchEnv:
             await db.dispose()
 
     async def reset_tables(self) -> None:
-        """Empty every application table (between benchmarks: no task of one reaches the next)."""
+        """Empty every application table but the bench user's (between benchmarks: no task of one
+        reaches the next)."""
         conn = await asyncpg.connect(self.asyncpg_dsn)
         try:
             tables = await conn.fetch(
                 "SELECT tablename FROM pg_tables "
-                "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                "WHERE schemaname = 'public' "
+                "AND tablename NOT IN ('alembic_version', 'user', 'api_token')"
             )
             if tables:
                 names = ", ".join(f'"{t["tablename"]}"' for t in tables)

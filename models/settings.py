@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AliasChoices, BaseModel, Field, NonNegativeFloat, PositiveInt
+from pydantic import AliasChoices, BaseModel, Field, NonNegativeFloat, PositiveFloat, PositiveInt
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 SQLITE_DEFAULT = "sqlite+aiosqlite:///./taskdeck.db"
@@ -37,8 +37,12 @@ class Settings(BaseSettings):
     port: int = 8080
     demo_store: bool = True
     demo_store_url: str | None = None  # where bots reach the demo store; default: this webapp
-    secret_key: str | None = None  # Fernet key for profiles/accounts (every process needs the same)
-    secret_key_file: Path = Path(".taskdeck/secret.key")  # used, created if missing, when no key is set
+    # Fernet key for profiles/accounts (every process needs the same); the session cookie's
+    # signing secret is derived from it. On Postgres a process refuses to start without one.
+    secret_key: str | None = None
+    secret_key_file: Path = Path(".taskdeck/secret.key")  # when no key is set; SQLite mode creates it
+    session_hours: PositiveFloat = 12.0  # a dashboard sign-in lasts this long
+    cookie_secure: bool = False  # mark the session cookie Secure (set it when served over HTTPS)
 
     # queue
     queue_name: str = "taskdeck"  # Redis stream key; tests give each run its own

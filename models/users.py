@@ -7,6 +7,7 @@ Emails are stored lower-cased and trimmed, which makes the unique index case-ins
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import secrets
 import uuid
@@ -90,10 +91,11 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> U
     """The user when the password is right and the account enabled; ``None`` otherwise (which,
     the caller does not learn). Stamps ``last_login_at``; rehashes an outdated hash."""
     user = await user_by_email(session, email)
+    # argon2 is deliberately slow: verify in a thread, off the web process's event loop
     if user is None:
-        _hasher.verify(password, _DUMMY_HASH)
+        await asyncio.to_thread(_hasher.verify, password, _DUMMY_HASH)
         return None
-    ok, new_hash = _hasher.verify_and_update(password, user.password_hash)
+    ok, new_hash = await asyncio.to_thread(_hasher.verify_and_update, password, user.password_hash)
     if not ok or user.disabled:
         return None
     user.last_login_at = utcnow()
@@ -140,11 +142,20 @@ async def list_tokens(session: AsyncSession, *, viewer: Viewer) -> list[ApiToken
     return list((await session.execute(stmt)).scalars())
 
 
-async def revoke_token(session: AsyncSession, *, token_id: uuid.UUID, viewer: Viewer | None = None) -> bool:
-    """Delete a token; with a viewer, only one of the viewer's own (admins: anyone's)."""
+async def revoke_token(
+    session: AsyncSession,
+    *,
+    token_id: uuid.UUID,
+    viewer: Viewer | None = None,
+    owner_id: uuid.UUID | None = None,
+) -> bool:
+    """Delete a token; with a viewer, only one of the viewer's own (admins: anyone's); with an
+    ``owner_id``, only one of that user's."""
     stmt = select(ApiToken).where(col(ApiToken.id) == token_id)
     if viewer is not None:
         stmt = stmt.where(viewer.owner_filter(col(ApiToken.owner_id)))
+    if owner_id is not None:
+        stmt = stmt.where(col(ApiToken.owner_id) == owner_id)
     row = (await session.execute(stmt)).scalars().first()
     if row is None:
         return False

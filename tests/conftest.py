@@ -2,6 +2,11 @@
 
 Services come from ``TASKDECK_TEST_DATABASE_URL`` (a server URL; each test session creates and
 drops its own database) and ``TASKDECK_TEST_REDIS_URL`` (each session uses its own stream key).
+
+Users (session-scoped, in the session database; ``db`` empties every table but ``user`` and
+``api_token``): ``api_user`` / ``api_token`` (a plain user; ``auth_headers`` sends its token),
+``second_user`` / ``second_token`` (another plain user) and ``admin_user``. Each ``AuthUser``
+has its password (to sign in a browser with ``sign_in``) and a bearer token.
 """
 
 from __future__ import annotations
@@ -9,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -28,7 +34,7 @@ import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from models import migrations
+from models import migrations, users
 from models.db import Database
 
 pytest_plugins = ["tests.conftest_demo"]
@@ -45,9 +51,7 @@ TABLES = (
     "worker",
     "account",
     "profile",
-    "api_token",
-    '"user"',
-)
+)  # users and their tokens live for the whole session (api_user, second_user, admin_user)
 
 
 def free_port() -> int:
@@ -90,6 +94,88 @@ async def pg_url() -> AsyncIterator[str]:
     await db.dispose()
     yield url
     await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@dataclass(frozen=True)
+class AuthUser:
+    id: uuid.UUID
+    email: str
+    password: str
+    token: str
+    is_admin: bool = False
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+async def make_user(url: str, email: str, *, admin: bool = False) -> AuthUser:
+    """A user with a password and an API token in the database at ``url``."""
+    password = f"pw-{uuid.uuid4().hex[:12]}"
+    database = Database(url)
+    try:
+        async with database.begin() as session:
+            user = await users.create_user(session, email=email, password=password, is_admin=admin)
+            issued = await users.create_token(session, owner_id=user.id, name="tests")
+        return AuthUser(id=user.id, email=user.email, password=password, token=issued.token, is_admin=admin)
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture(scope="session")
+async def api_user(pg_url: str) -> AuthUser:
+    """The user the tests act as: not an admin."""
+    return await make_user(pg_url, "owner@taskdeck.test")
+
+
+@pytest.fixture(scope="session")
+def api_token(api_user: AuthUser) -> str:
+    return api_user.token
+
+
+@pytest.fixture(scope="session")
+def auth_headers(api_user: AuthUser) -> dict[str, str]:
+    """``Authorization: Bearer`` for ``api_user``: pass to every ``httpx`` client of the API."""
+    return api_user.headers
+
+
+@pytest.fixture(scope="session")
+async def second_user(pg_url: str) -> AuthUser:
+    """Another plain user, to check that one user does not see another's things."""
+    return await make_user(pg_url, "second@taskdeck.test")
+
+
+@pytest.fixture(scope="session")
+def second_token(second_user: AuthUser) -> str:
+    return second_user.token
+
+
+@pytest.fixture(scope="session")
+async def admin_user(pg_url: str) -> AuthUser:
+    return await make_user(pg_url, "admin@taskdeck.test", admin=True)
+
+
+async def sign_in(page: Any, url: str, user: AuthUser) -> None:
+    """Sign a Playwright page in through ``/login`` (the real form); it ends on ``/tasks``."""
+    await page.goto(f"{url}/login")
+    await page.locator('input[name="email"]').fill(user.email)
+    await page.locator('input[name="password"]').fill(user.password)
+    async with page.expect_navigation():
+        await page.locator('button[type="submit"]').click()
+    assert "/login" not in page.url, f"sign-in as {user.email} failed: {page.url}"
+
+
+async def sign_in_http(http: httpx.AsyncClient, url: str, email: str, password: str) -> None:
+    """Sign an ``httpx`` client in through ``POST /login``; its cookie jar keeps the session."""
+    r = await http.post(f"{url}/login", data={"email": email, "password": password, "next": "/tasks"})
+    assert (r.status_code, r.headers.get("location")) == (303, "/tasks"), (r.status_code, r.headers)
+
+
+def first_admin_password(log: str) -> str:
+    """The password embedded mode printed for admin@localhost on its first start."""
+    match = re.search(r"Sign in as admin@localhost with password: (\S+)", log)
+    assert match, f"no first-admin line in the log:\n{log[-3000:]}"
+    return match.group(1)
 
 
 @pytest.fixture
@@ -231,6 +317,7 @@ def start_webapp(procs: Procs, tmp_path: Path) -> StartWebapp:
             "TASKDECK_SWEEP_INTERVAL": 0.5,
             "TASKDECK_HEARTBEAT_INTERVAL": 0.5,
             "TASKDECK_SECRET_KEY": TEST_SECRET_KEY,
+            "NICEGUI_STORAGE_PATH": tmp_path / f"nicegui-{port}",
             **env,
         }
         proc = procs.spawn("webapp", [sys.executable, "-m", "webapp"], child_env(**settings), cwd=cwd)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from models.db import Database
 from models.settings import Settings
 from models.tables import Purchase, Task, TaskAttempt
-from tests.conftest import REDIS_URL, Proc, wait_for
+from tests.conftest import REDIS_URL, Proc, first_admin_password, sign_in_http, wait_for
 from tests.stack import Stack
 from workers import queue
 
@@ -35,7 +35,12 @@ FAST = {
 
 @pytest.fixture
 async def stack(
-    db: Database, pg_url: str, redis_queue: str, start_webapp: Any, start_worker: Any
+    db: Database,
+    pg_url: str,
+    redis_queue: str,
+    start_webapp: Any,
+    start_worker: Any,
+    auth_headers: dict[str, str],
 ) -> AsyncIterator[Any]:
     """Webapp (Postgres + Redis, no in-process worker) and a factory for worker processes."""
     env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "TASKDECK_QUEUE_NAME": redis_queue, **FAST}
@@ -45,7 +50,7 @@ async def stack(
     def worker(**extra: Any) -> Proc:
         return start_worker(**{**env, **extra})
 
-    async with httpx.AsyncClient(timeout=15) as http:
+    async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
         s = Stack(web.url or "", http)
         await s.reset_store()
         s.worker = worker  # type: ignore[attr-defined]
@@ -289,9 +294,11 @@ async def test_worker_killed_after_the_click_is_settled_by_asking_the_store(stac
 
 
 async def test_embedded_mode_runs_a_demo_task(start_webapp: Any, tmp_path: Any) -> None:
-    """`python -m webapp` with no DATABASE_URL/REDIS_URL: SQLite file + in-process worker."""
+    """`python -m webapp` with no DATABASE_URL/REDIS_URL: SQLite file + in-process worker; its
+    first start creates admin@localhost and prints the password once, which signs in."""
     web = await start_webapp(cwd=tmp_path)  # the default SQLite file lands in the working directory
     async with httpx.AsyncClient(timeout=15) as http:
+        await sign_in_http(http, web.url or "", "admin@localhost", first_admin_password(web.log()))
         s = Stack(web.url or "", http)
         health = (await http.get(f"{web.url}/api/health")).json()
         assert health["database"] == "sqlite" and health["queue"] == "in-process"

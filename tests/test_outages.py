@@ -104,12 +104,17 @@ async def private_redis(procs: Procs) -> AsyncIterator[Any]:
 
 
 async def test_redis_restart_loses_nothing(
-    db: Any, pg_url: str, private_redis: Any, start_webapp: Any, start_worker: Any
+    db: Any,
+    pg_url: str,
+    private_redis: Any,
+    start_webapp: Any,
+    start_worker: Any,
+    auth_headers: dict[str, str],
 ) -> None:
     env = {"DATABASE_URL": pg_url, "REDIS_URL": private_redis.url, "TASKDECK_HEARTBEAT_TIMEOUT": 4}
     web = await start_webapp(**env)
     worker = start_worker(**env, TASKDECK_DEMO_STORE_URL=f"{web.url}/demo-store")
-    async with httpx.AsyncClient(timeout=15) as http:
+    async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
         s = Stack(web.url or "", http)
         await s.product("sneaker-drop", delayMs=800)
         first = await s.create(start="now")
@@ -132,7 +137,7 @@ async def test_redis_restart_loses_nothing(
 
 
 async def test_postgres_blip_loses_nothing_and_buys_once(
-    db: Any, pg_url: str, redis_queue: str, start_webapp: Any, start_worker: Any
+    db: Any, pg_url: str, redis_queue: str, start_webapp: Any, start_worker: Any, auth_headers: dict[str, str]
 ) -> None:
     from tests.conftest import REDIS_URL
 
@@ -144,7 +149,7 @@ async def test_postgres_blip_loses_nothing_and_buys_once(
         web = await start_webapp(DATABASE_URL=pg_url, **env)
         proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         worker = start_worker(DATABASE_URL=proxied, TASKDECK_DEMO_STORE_URL=f"{web.url}/demo-store", **env)
-        async with httpx.AsyncClient(timeout=15) as http:
+        async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
             s = Stack(web.url or "", http)
             await s.product("sneaker-drop", delayMs=700)
             tasks = [await s.create(start="now", name=f"blip{i}") for i in range(3)]

@@ -6,20 +6,31 @@ or the dashboard's signed-in session. The router-level guard ``require_viewer(se
 ``request.state.viewer``; routes take it as a parameter ``viewer: ViewerDep``.
 Pages read the signed-in user from ``app.storage.user`` (NiceGUI's server-side
 per-browser storage, keyed by a cookie signed with the storage secret) through
-``page_viewer()``.
+``page_viewer()``. ``PageGuard`` (a middleware over NiceGUI's page routes) sends a signed-out
+browser to ``/login`` before a page is built, so its websocket never carries anything; it and
+the API guard re-read the user row on every request, so a disabled user's session and tokens
+stop working at once.
 
     app.storage.user[SESSION_KEY] = {"id": "<user uuid>", "email": ..., "admin": bool, "exp": <unix time>}
 """
 
 from __future__ import annotations
 
+import contextlib
+import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import Depends, Request
-from nicegui import app
+from fastapi.responses import RedirectResponse
+from nicegui import Client, app, background_tasks
+from nicegui.storage import request_contextvar
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.responses import Response
+from starlette.routing import compile_path
 
 from models import users
 from models.access import Viewer
@@ -43,6 +54,25 @@ def sign_out() -> None:
     app.storage.user.pop(SESSION_KEY, None)
 
 
+def close_pages(session_id: object) -> None:
+    """Send every open page of this browser session to ``/login`` and drop it on the server, so
+    no page of a signed-out browser keeps receiving live pushes."""
+    for client in list(Client.instances.values()):
+        try:
+            same = client.request.session.get("id") == session_id
+        except (RuntimeError, AssertionError):  # no request, or no session middleware
+            continue
+        if same:
+            background_tasks.create(_leave(client), name="sign-out page")
+
+
+async def _leave(client: Client) -> None:
+    with contextlib.suppress(Exception):  # a page that is unloading does not answer
+        await client.run_javascript("window.location.href = '/login'", timeout=2)
+    with contextlib.suppress(KeyError):  # already gone
+        client.delete()
+
+
 def session_viewer() -> Viewer | None:
     """The signed-in user of the current browser, if its session has not expired."""
     try:
@@ -58,7 +88,25 @@ def session_viewer() -> Viewer | None:
 
 
 def page_viewer() -> Viewer | None:
-    return session_viewer()
+    """Who the page being built (or its event handler) is for: the viewer ``PageGuard`` checked
+    against the database for this page's request, else the session's."""
+    request = request_contextvar.get()
+    viewer = getattr(request.state, "viewer", None) if request is not None else None
+    return viewer if isinstance(viewer, Viewer) else session_viewer()
+
+
+async def checked_session_viewer(services: Services) -> Viewer | None:
+    """The session's viewer if its user still exists and is enabled (read from the database, so
+    ``is_admin`` is current); a session of a disabled or deleted user is ended."""
+    viewer = session_viewer()
+    if viewer is None:
+        return None
+    async with services.db.session() as session:
+        user = await users.user_by_id(session, viewer.user_id)
+    if user is None or user.disabled:
+        sign_out()
+        return None
+    return users.viewer_of(user)
 
 
 def bearer_token(request: Request) -> str | None:
@@ -78,7 +126,7 @@ def api_viewer(services: Services) -> Callable[[Request], Awaitable[Viewer]]:
             if user is None:
                 raise Unauthorized("the API token is not valid (revoked, or its user is disabled)")
             return users.viewer_of(user)
-        viewer = session_viewer()
+        viewer = await checked_session_viewer(services)
         if viewer is None:
             raise Unauthorized("sign in, or send Authorization: Bearer <token>")
         return viewer
@@ -104,3 +152,37 @@ async def _viewer(request: Request) -> Viewer:
 
 
 ViewerDep = Annotated[Viewer, Depends(_viewer)]
+
+
+OPEN_PAGES = frozenset({"/login"})
+
+
+class PageGuard(BaseHTTPMiddleware):
+    """Every NiceGUI page but ``/login`` redirects a signed-out browser to ``/login?next=…``.
+
+    Pages are recognised by NiceGUI's own registry (``Client.page_routes``), so a new page is
+    guarded without doing anything. Add it before ``ui.run`` (inside NiceGUI's session
+    middleware, which it needs).
+    """
+
+    def __init__(self, app: Any, services: Services) -> None:
+        super().__init__(app)
+        self.services = services
+        self._patterns: list[re.Pattern[str]] = []
+        self._known = 0
+
+    def is_page(self, path: str) -> bool:
+        routes = set(Client.page_routes.values()) - OPEN_PAGES
+        if len(routes) != self._known:
+            self._patterns = [compile_path(route)[0] for route in routes]
+            self._known = len(routes)
+        return any(p.match(path) for p in self._patterns)
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        if request.method in ("GET", "HEAD") and self.is_page(request.url.path):
+            viewer = await checked_session_viewer(self.services)
+            if viewer is None:
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
+            request.state.viewer = viewer  # page_viewer() reads it while the page is built
+        return await call_next(request)

@@ -2,7 +2,10 @@
 
 Dashboard, JSON API and (unless ``TASKDECK_DEMO_STORE=false``) the demo store in one NiceGUI
 server. Embedded default (no ``DATABASE_URL``/``REDIS_URL``): SQLite file, in-process queue and
-worker. On Postgres the schema must be current: it refuses to start when it is behind.
+worker; on its first start with no users it creates ``admin@localhost`` and prints the password
+once. On Postgres the schema must be current and ``TASKDECK_SECRET_KEY`` set (``models.keys``):
+it refuses to start otherwise. ``python -m webapp users …`` / ``tokens …`` is the admin CLI
+(``webapp.cli``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import sys
 
 from nicegui import app, ui
 
-from models import migrations
+from models import keys, migrations, users
 from models.db import Database
 from models.settings import Settings
 from webapp import api, pages
@@ -22,12 +25,31 @@ from webapp.services import Services
 log = logging.getLogger("webapp")
 
 
+FIRST_ADMIN = "admin@localhost"
+
+
 async def prepare_schema(settings: Settings) -> None:
     db = Database(settings.database_url)
     try:
         await migrations.ensure_schema(db, auto_migrate=db.is_sqlite)
+        if db.is_sqlite:
+            await create_first_admin(db)
     finally:
         await db.dispose()
+
+
+async def create_first_admin(db: Database) -> None:
+    """Embedded mode's first start: an admin to sign in with, its password shown this once."""
+    async with db.begin() as session:
+        if await users.user_count(session) > 0:
+            return
+        password = users.generate_password()
+        await users.create_user(session, email=FIRST_ADMIN, password=password, is_admin=True)
+    print(
+        f"Taskdeck: created the first user. Sign in as {FIRST_ADMIN} with password: {password}\n"
+        "  (shown once; change it with: python -m webapp users set-password admin@localhost)",
+        flush=True,
+    )
 
 
 def build(settings: Settings) -> Services:
@@ -47,6 +69,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = Settings()
     try:
+        key = keys.secret_key(settings)
+    except keys.MissingSecretKey as exc:
+        print(f"taskdeck: refusing to start: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    try:
         asyncio.run(prepare_schema(settings))
     except migrations.SchemaBehind as exc:
         print(f"taskdeck: refusing to start: {exc}", file=sys.stderr)
@@ -64,6 +91,11 @@ def main() -> None:
         show=False,
         fastapi_docs=True,
         favicon="🛒",
-        storage_secret=settings.secret_key or "taskdeck-local",
+        storage_secret=keys.cookie_secret(key),
+        session_middleware_kwargs={
+            "max_age": round(settings.session_hours * 3600),
+            "same_site": "lax",
+            "https_only": settings.cookie_secure,
+        },
         uvicorn_logging_level="warning",
     )

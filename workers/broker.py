@@ -1,7 +1,8 @@
 """Composition root of a worker process: ``taskiq worker workers.broker:broker``.
 
 Builds the settings, the broker and, in ``WORKER_STARTUP``, the worker runtime (database,
-browser, heartbeats, sweeper); closes them in ``WORKER_SHUTDOWN``. SIGTERM/SIGINT first make the
+browser, heartbeats, sweeper; on Postgres it refuses to start without ``TASKDECK_SECRET_KEY``);
+closes them in ``WORKER_SHUTDOWN``. SIGTERM/SIGINT first make the
 runtime stop taking work, then reach taskiq's own handler, so running tasks get the grace
 period and are handed back if they do not finish in it.
 """
@@ -14,6 +15,7 @@ from typing import Any
 
 from taskiq import TaskiqEvents, TaskiqState
 
+from models import keys
 from models.db import Database
 from models.settings import Settings
 from workers.queue import kick, make_broker
@@ -48,6 +50,11 @@ def _chain_signals(runtime: WorkerRuntime) -> None:
 async def startup(state: TaskiqState) -> None:
     logging.getLogger("workers").setLevel(logging.INFO)
     logging.getLogger("taskiq.receiver.receiver").addFilter(_not_per_doorbell)
+    try:
+        keys.secret_key(settings)  # on Postgres: refuse to start without the shared key
+    except keys.MissingSecretKey as exc:
+        log.critical("refusing to start: %s", exc)
+        raise SystemExit(2) from None
     db = Database(settings.database_url)
 
     async def ring(task_id: Any) -> None:

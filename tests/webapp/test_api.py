@@ -26,7 +26,7 @@ from models.db import Database
 from models.settings import Settings
 from models.states import TaskStatus
 from models.tables import Task, TaskEvent
-from tests.conftest import wait_for
+from tests.conftest import AuthUser, wait_for
 from webapp.api import create_router
 from webapp.demo_store import create_demo_store
 from webapp.services import Services
@@ -127,13 +127,13 @@ def api_settings(pg_url: str, tmp_path: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def api(db: Database, pg_url: str, tmp_path: Path) -> AsyncIterator[Api]:
+async def api(db: Database, pg_url: str, tmp_path: Path, api_user: AuthUser) -> AsyncIterator[Api]:
     services = Services.build(api_settings(pg_url, tmp_path))
     await start_without_worker(services)
     transport = httpx.ASGITransport(app=build_app(services))
     try:
         async with httpx.AsyncClient(
-            transport=transport, base_url="http://taskdeck.test", timeout=10
+            transport=transport, base_url="http://taskdeck.test", timeout=10, headers=api_user.headers
         ) as http:
             yield Api(http=http, services=services, db=db)
     finally:
@@ -323,7 +323,7 @@ async def test_create_refuses_malformed_bodies(
 
 
 async def test_create_with_the_catalogue_of_a_demo_store_elsewhere(
-    db: Database, pg_url: str, tmp_path: Path
+    db: Database, pg_url: str, tmp_path: Path, auth_headers: dict[str, str]
 ) -> None:
     """With ``TASKDECK_DEMO_STORE_URL`` the product is checked against that store's JSON API."""
     from tests.conftest_demo import demo_store_app, serve_app
@@ -334,7 +334,9 @@ async def test_create_with_the_catalogue_of_a_demo_store_elsewhere(
         await start_without_worker(services)
         try:
             transport = httpx.ASGITransport(app=build_app(services))
-            async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            async with httpx.AsyncClient(
+                transport=transport, base_url="http://t", headers=auth_headers
+            ) as http:
                 bad = await http.post("/api/tasks", json={"name": "x", "store": "demo", "product": "unicorn"})
                 assert bad.status_code == 422
                 assert (
@@ -350,7 +352,7 @@ async def test_create_with_the_catalogue_of_a_demo_store_elsewhere(
 
 
 async def test_create_when_the_demo_store_cannot_be_reached(
-    db: Database, pg_url: str, tmp_path: Path
+    db: Database, pg_url: str, tmp_path: Path, auth_headers: dict[str, str]
 ) -> None:
     """An unreachable catalogue is a 503 that says so, and no row."""
     from tests.conftest import free_port
@@ -360,7 +362,7 @@ async def test_create_when_the_demo_store_cannot_be_reached(
     await start_without_worker(services)
     try:
         transport = httpx.ASGITransport(app=build_app(services))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=auth_headers) as http:
             response = await http.post(
                 "/api/tasks", json={"name": "x", "store": "demo", "product": "vinyl-box"}
             )

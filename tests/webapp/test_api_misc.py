@@ -14,6 +14,7 @@ from models.db import Database
 from models.states import TaskStatus as S
 from models.tables import Worker
 from models.types import utcnow
+from tests.conftest import make_user
 from tests.webapp.test_api import Api, api, api_settings, build_app, start_without_worker
 from webapp.services import Services
 
@@ -186,11 +187,12 @@ async def test_the_api_on_embedded_sqlite(tmp_path: Path) -> None:
     schema = Database(url)
     await migrations.upgrade(schema)
     await schema.dispose()
+    user = await make_user(url, "sqlite@taskdeck.test")
     services = Services.build(api_settings(url, tmp_path))
     await start_without_worker(services)
     try:
         transport = httpx.ASGITransport(app=build_app(services))
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t", headers=user.headers) as http:
             assert (await http.get("/api/health")).json()["database"] == "sqlite"
             created = (
                 await http.post("/api/tasks", json={"name": "x", "store": "noop", "product": "y"})

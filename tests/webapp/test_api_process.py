@@ -12,10 +12,10 @@ from tests.conftest import REDIS_URL, StartWebapp, wait_for
 
 
 async def test_api_in_the_real_webapp_with_its_embedded_worker(
-    start_webapp: StartWebapp, db: Database, pg_url: str
+    start_webapp: StartWebapp, db: Database, pg_url: str, auth_headers: dict[str, str]
 ) -> None:
     webapp = await start_webapp(DATABASE_URL=pg_url)
-    async with httpx.AsyncClient(base_url=webapp.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=webapp.url, timeout=10, headers=auth_headers) as http:
         health = (await http.get("/api/health")).json()
         assert health["ok"] is True
         assert (health["database"], health["queue"]) == ("postgresql", "in-process")
@@ -44,10 +44,10 @@ async def test_api_in_the_real_webapp_with_its_embedded_worker(
 
 
 async def test_api_on_redis_says_so(
-    start_webapp: StartWebapp, db: Database, pg_url: str, redis_queue: str
+    start_webapp: StartWebapp, db: Database, pg_url: str, redis_queue: str, auth_headers: dict[str, str]
 ) -> None:
     webapp = await start_webapp(DATABASE_URL=pg_url, REDIS_URL=REDIS_URL, TASKDECK_QUEUE_NAME=redis_queue)
-    async with httpx.AsyncClient(base_url=webapp.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=webapp.url, timeout=10, headers=auth_headers) as http:
         health = (await http.get("/api/health")).json()
         assert (health["database"], health["queue"]) == ("postgresql", "redis")
         created = await http.post("/api/tasks", json={"name": "later", "store": "noop", "product": "x"})

@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy.engine import make_url
 
 from models.db import Database
-from tests.conftest import REDIS_URL, ROOT, Proc, StartWebapp, chromium_path
+from tests.conftest import REDIS_URL, ROOT, AuthUser, Proc, StartWebapp, chromium_path, sign_in
 
 pytestmark = pytest.mark.timeout(120)
 SLOW_MS = 800  # every demo-store page of the product takes this long, so "running" is visible
@@ -61,32 +61,53 @@ class App:
 
 
 @pytest.fixture
-async def app(db: Database, pg_url: str, start_webapp: StartWebapp) -> AsyncIterator[App]:
+async def app(
+    db: Database, pg_url: str, start_webapp: StartWebapp, auth_headers: dict[str, str]
+) -> AsyncIterator[App]:
     """A webapp on the (emptied) test database with its embedded worker; no Redis."""
     proc = await start_webapp(DATABASE_URL=pg_url, REDIS_URL=None)
-    async with httpx.AsyncClient(base_url=proc.url or "", timeout=10) as http:
+    async with httpx.AsyncClient(base_url=proc.url or "", timeout=10, headers=auth_headers) as http:
         yield App(proc, http)
 
 
 @pytest.fixture
 async def redis_app(
-    db: Database, pg_url: str, redis_queue: str, start_webapp: StartWebapp, start_worker: StartWebapp
+    db: Database,
+    pg_url: str,
+    redis_queue: str,
+    start_webapp: StartWebapp,
+    start_worker: StartWebapp,
+    auth_headers: dict[str, str],
 ) -> AsyncIterator[App]:
     """A webapp on Postgres and Redis with one separate ``taskiq worker`` process."""
     env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "TASKDECK_QUEUE_NAME": redis_queue}
     proc = await start_webapp(**env)
     start_worker(**env, TASKDECK_DEMO_STORE_URL=f"{proc.url}/demo-store")
-    async with httpx.AsyncClient(base_url=proc.url or "", timeout=10) as http:
+    async with httpx.AsyncClient(base_url=proc.url or "", timeout=10, headers=auth_headers) as http:
         yield App(proc, http)
 
 
-@pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
+async def signed_in_page(browser: Browser, url: str, user: AuthUser) -> AsyncIterator[Page]:
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     try:
-        yield await context.new_page()
+        page = await context.new_page()
+        await sign_in(page, url, user)
+        yield page
     finally:
         await context.close()
+
+
+@pytest.fixture
+async def page(browser: Browser, app: App, api_user: AuthUser) -> AsyncIterator[Page]:
+    """A Chromium page signed in to ``app`` as ``api_user``."""
+    async for page in signed_in_page(browser, app.url, api_user):
+        yield page
+
+
+@pytest.fixture
+async def redis_page(browser: Browser, redis_app: App, api_user: AuthUser) -> AsyncIterator[Page]:
+    async for page in signed_in_page(browser, redis_app.url, api_user):
+        yield page
 
 
 def row(page: Page, name: str) -> Any:
@@ -99,8 +120,8 @@ async def test_tasks_page_shows_a_task_run_through_the_api_live_without_reload(a
     await see_a_task_run_live(app, page)
 
 
-async def test_the_same_with_redis_and_a_separate_worker_process(redis_app: App, page: Page) -> None:
-    await see_a_task_run_live(redis_app, page)
+async def test_the_same_with_redis_and_a_separate_worker_process(redis_app: App, redis_page: Page) -> None:
+    await see_a_task_run_live(redis_app, redis_page)
 
 
 async def see_a_task_run_live(app: App, page: Page) -> None:

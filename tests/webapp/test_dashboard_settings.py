@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, Locator, Page, async_playwright, expect
 
 from models.db import Database
-from tests.conftest import Proc, StartWebapp, chromium_path
+from tests.conftest import AuthUser, Proc, StartWebapp, chromium_path, sign_in
 
 pytestmark = pytest.mark.timeout(90)
 CARD = "4242 4242 4242 4242"
@@ -32,18 +32,23 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.fixture
 async def web(
-    db: Database, pg_url: str, start_webapp: StartWebapp
+    db: Database, pg_url: str, start_webapp: StartWebapp, auth_headers: dict[str, str]
 ) -> AsyncIterator[tuple[Proc, httpx.AsyncClient]]:
     proc = await start_webapp(DATABASE_URL=pg_url, REDIS_URL=None)
-    async with httpx.AsyncClient(base_url=proc.url or "", timeout=30) as http:
+    async with httpx.AsyncClient(base_url=proc.url or "", timeout=30, headers=auth_headers) as http:
         yield proc, http
 
 
 @pytest.fixture
-async def page(browser: Browser) -> AsyncIterator[Page]:
+async def page(
+    browser: Browser, web: tuple[Proc, httpx.AsyncClient], api_user: AuthUser
+) -> AsyncIterator[Page]:
+    """A Chromium page signed in to ``web`` as ``api_user``."""
     context = await browser.new_context(viewport={"width": 1440, "height": 900})
     try:
-        yield await context.new_page()
+        page = await context.new_page()
+        await sign_in(page, web[0].url or "", api_user)
+        yield page
     finally:
         await context.close()
 

@@ -19,10 +19,10 @@ CARD, CVC, PASSWORD = "4111111111111111", "987", "s3cret-Pa55word"
 pytestmark = pytest.mark.slow
 
 
-async def test_secrets_are_used_but_never_shown(pg_url: str, db, start_webapp) -> None:  # type: ignore[no-untyped-def]
+async def test_secrets_are_used_but_never_shown(pg_url: str, db, start_webapp, auth_headers) -> None:  # type: ignore[no-untyped-def]
     web = await start_webapp(DATABASE_URL=pg_url, TASKDECK_LOG_LEVEL="DEBUG")
     seen: list[str] = []
-    async with httpx.AsyncClient(timeout=15) as http:
+    async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
         s = Stack(web.url or "", http)
         await s.reset_store()
         r = await http.post(f"{s.store}/api/accounts", json={"login": "alice", "password": PASSWORD})

@@ -1,7 +1,9 @@
 """The JSON API under ``/api``: one router, built from the process's ``Services``.
 
 Every route first waits for ``services.wait_ready()`` (NiceGUI serves before its start-up
-coroutines have finished) and answers errors as JSON (``webapp.api.errors``).
+coroutines have finished) and answers errors as JSON (``webapp.api.errors``). Every route but
+``/api/health`` sits behind ``webapp.auth.require_viewer``: a bearer token or the dashboard's
+session, else 401 with ``WWW-Authenticate: Bearer``.
 
     health.py     GET  /api/health
     tasks.py      POST/GET /api/tasks, GET/DELETE /api/tasks/{id}, POST /api/tasks/{id}/{action},
@@ -11,8 +13,8 @@ coroutines have finished) and answers errors as JSON (``webapp.api.errors``).
     purchases.py  GET  /api/purchases
     stores.py     GET  /api/stores
     lookup.py     POST /api/lookup   (product preview for the creation wizard)
-    profiles.py   /api/profiles, /api/accounts (encrypted at rest; secrets write-only)
     profiles.py   /api/profiles, /api/accounts (checkout profiles and store logins, encrypted)
+    tokens.py     GET/POST /api/tokens, DELETE /api/tokens/{id} (the caller's API tokens)
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from webapp.api.purchases import create_purchases_router
 from webapp.api.stats import create_stats_router
 from webapp.api.stores import create_stores_router
 from webapp.api.tasks import create_tasks_router
+from webapp.api.tokens import create_tokens_router
+from webapp.auth import require_viewer
 from webapp.services import Services
 
 __all__ = ["create_router"]
@@ -43,11 +47,14 @@ def create_router(services: Services) -> APIRouter:
 
     router = api_router(prefix="/api", dependencies=[Depends(ready)])
     router.include_router(create_health_router(services))
-    router.include_router(create_tasks_router(services, DemoCatalogue(services.settings)))
-    router.include_router(create_artifacts_router(services))
-    router.include_router(create_stats_router(services))
-    router.include_router(create_purchases_router(services))
-    router.include_router(create_stores_router())
-    router.include_router(create_lookup_router(services))
-    router.include_router(create_profiles_router(services))
+    guarded = api_router(dependencies=[Depends(require_viewer(services))])
+    guarded.include_router(create_tasks_router(services, DemoCatalogue(services.settings)))
+    guarded.include_router(create_artifacts_router(services))
+    guarded.include_router(create_stats_router(services))
+    guarded.include_router(create_purchases_router(services))
+    guarded.include_router(create_stores_router())
+    guarded.include_router(create_lookup_router(services))
+    guarded.include_router(create_profiles_router(services))
+    guarded.include_router(create_tokens_router(services))
+    router.include_router(guarded)
     return router

@@ -2,6 +2,7 @@
 
 ``register`` defines the pages as closures over ``Services``; pages read and write through the
 models layer (async sessions from ``services.db``) and stay live through ``services.hub``.
+Every page but ``/login`` is for signed-in users only (``webapp.auth.PageGuard``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from webapp.pages import purchases, queue, settings, task_detail, tasks, theme
+from webapp.auth import PageGuard
+from webapp.pages import login, purchases, queue, settings, task_detail, tasks, theme
 from webapp.pages.updates import HubWatch
 from webapp.services import Services
 
@@ -19,6 +21,8 @@ def register(services: Services) -> None:
     watch = HubWatch(services.hub)
     app.on_startup(watch.start)
     app.on_shutdown(watch.stop)
+    app.add_middleware(PageGuard, services=services)
+    login.register(services)
 
     @ui.page("/")
     def index() -> RedirectResponse:

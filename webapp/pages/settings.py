@@ -6,7 +6,8 @@ are built for one use and deleted when they close, so nothing typed into them st
 Input is checked by the API's own ``ProfileCreate`` and ``AccountCreate``; their errors are shown
 next to their fields.
 
-Not live: only this page changes these rows, and each change re-reads its table.
+Not live: only this page changes these rows, and each change re-reads its table. The API tokens
+card is ``tokens_card.py``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,11 @@ from sqlmodel import col
 from models.tables import Account, Profile
 from models.vault import VaultError
 from webapp.api.profiles import AccountCreate, ProfileCreate
+from webapp.auth import page_viewer
 from webapp.pages import theme
 from webapp.pages.task_form import readable
 from webapp.pages.tasks import confirm
+from webapp.pages.tokens_card import TokensCard
 from webapp.pages.updates import HubWatch
 from webapp.services import Services
 from workers.bots import registry
@@ -346,3 +349,8 @@ async def render(services: Services, watch: HubWatch, tz: tzinfo) -> None:
         view = SettingsView(services, tz, stores=stores)
         view.build()
         await view.refresh()
+        viewer = page_viewer()
+        if viewer is not None:
+            tokens = TokensCard(services, tz, viewer)
+            tokens.build()
+            await tokens.refresh()

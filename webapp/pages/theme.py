@@ -19,6 +19,7 @@ from fastapi import Request
 from nicegui import ui
 
 from models.states import TaskStatus
+from webapp.auth import page_viewer
 from webapp.pages.updates import HubWatch
 
 # Quasar colour names per state, used by badges, chips, cards and the chart.
@@ -150,8 +151,30 @@ def frame(title: str, watch: HubWatch, *, section: str | None = None) -> Iterato
             ui.tooltip("Changes appear here as they happen")
         _set_hub_state(indicator, watch.connected)
         watch.changed.subscribe(lambda connected: _set_hub_state(indicator, connected))
+        user_menu()
     with ui.column().classes("w-full max-w-[1400px] mx-auto px-6 py-5 gap-5") as content:
         yield content
+
+
+LOGOUT_FORM = (
+    '<form method="post" action="/logout" class="m-0">'
+    '<button type="submit" data-testid="logout" class="w-full text-left px-4 py-2 hover:bg-slate-100">'
+    "Sign out</button></form>"
+)
+
+
+def user_menu() -> None:
+    """The signed-in user's email (and an admin badge) with a menu to sign out."""
+    viewer = page_viewer()
+    if viewer is None:
+        return
+    with ui.button(icon="account_circle").props("flat no-caps dense color=white").classes("ml-3") as button:
+        button.props('data-testid="user-menu"')
+        ui.label(viewer.email).classes("ml-1 text-sm").props('data-testid="user-email"')
+        if viewer.is_admin:
+            ui.badge("admin", color="amber-8").classes("ml-2").props('data-testid="admin-badge"')
+        with ui.menu():
+            ui.html(LOGOUT_FORM, sanitize=False)
 
 
 def _set_hub_state(indicator: ui.element, connected: bool) -> None:
