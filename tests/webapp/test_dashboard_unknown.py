@@ -8,24 +8,32 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from models.db import Database
-from tests.conftest import StartWebapp
-from tests.webapp.test_dashboard import App, browser, page, row
+from tests.conftest import AuthUser, StartWebapp
+from tests.webapp.test_dashboard import App, browser, row, signed_in_page
 
-__all__ = ["browser", "page"]  # fixtures shared with test_dashboard.py
+__all__ = ["browser"]  # a fixture shared with test_dashboard.py
 pytestmark = pytest.mark.timeout(150)
 
 
 @pytest.fixture
-async def quick_app(db: Database, pg_url: str, start_webapp: StartWebapp) -> AsyncIterator[App]:
+async def quick_app(
+    db: Database, pg_url: str, start_webapp: StartWebapp, auth_headers: dict[str, str]
+) -> AsyncIterator[App]:
     """The embedded webapp with a 2 s step timeout and quick order checks."""
     proc = await start_webapp(
         DATABASE_URL=pg_url, REDIS_URL=None, TASKDECK_STEP_TIMEOUT=2, TASKDECK_ORDER_CHECK_INTERVAL=0.2
     )
-    async with httpx.AsyncClient(base_url=proc.url or "", timeout=10) as http:
+    async with httpx.AsyncClient(base_url=proc.url or "", timeout=10, headers=auth_headers) as http:
         yield App(proc, http)
+
+
+@pytest.fixture
+async def page(browser: Browser, quick_app: App, api_user: AuthUser) -> AsyncIterator[Page]:
+    async for page in signed_in_page(browser, quick_app.url, api_user):
+        yield page
 
 
 async def test_unknown_task_is_shown_prominently_and_marked_bought(quick_app: App, page: Page) -> None:
