@@ -1,0 +1,72 @@
+"""No input gives a 500: schemathesis generates requests for every operation of the running
+webapp's OpenAPI schema (valid ones and invalid ones) and none may answer 5xx.
+
+A real ``python -m webapp`` on Postgres and Redis (no worker: queued tasks stay queued), reached
+over HTTP. Each operation gets a bounded number of examples per mode, so the run stays short.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation import GenerationMode
+
+from tests.conftest import REDIS_URL, Proc, StartWebapp
+
+EXAMPLES = 40  # per operation and mode
+
+
+@pytest.fixture
+async def served(pg_url: str, db: Any, redis_queue: str, start_webapp: StartWebapp) -> Proc:
+    proc: Proc = await start_webapp(DATABASE_URL=pg_url, REDIS_URL=REDIS_URL, TASKDECK_QUEUE_NAME=redis_queue)
+    return proc
+
+
+def auth_headers(request: pytest.FixtureRequest) -> dict[str, str]:
+    """``Authorization: Bearer …`` from the suite's token fixture, once the API requires one."""
+    for name in ("api_token", "admin_token", "token"):
+        try:
+            token = request.getfixturevalue(name)
+        except pytest.FixtureLookupError:
+            continue
+        value = token if isinstance(token, str) else getattr(token, "token", str(token))
+        return {"Authorization": f"Bearer {value}"}
+    return {}
+
+
+@pytest.mark.slow
+def test_no_request_the_schema_allows_or_forbids_gets_a_5xx(
+    served: Proc, request: pytest.FixtureRequest
+) -> None:
+    schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
+    headers = auth_headers(request)
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert any(op.path == "/api/tasks" for op in operations), [op.path for op in operations]
+    failures: list[str] = []
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+
+            @given(case=operation.as_strategy(generation_mode=mode))
+            @settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                database=None,
+                phases=[Phase.explicit, Phase.generate, Phase.shrink],
+                suppress_health_check=list(HealthCheck),
+            )
+            def check(case: Any) -> None:
+                case.call_and_validate(headers=headers, checks=[not_a_server_error], timeout=30)
+
+            try:
+                check()
+            except Unsatisfiable:  # nothing to get wrong (no parameters, or none with a constraint)
+                continue
+            except FailureGroup as found:  # collect every operation's failures, then report them all
+                failures.append(f"{operation.label} ({mode.value}): {found}")
+    assert not failures, "\n\n".join(failures)
