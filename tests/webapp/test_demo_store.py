@@ -177,7 +177,9 @@ async def test_put_changes_settings_and_returns_the_product(client: httpx.AsyncC
         ({"flakyRate": 1.5}, "flakyRate"),
         ({"maxPerOrder": 0}, "maxPerOrder"),
         ({"restockAt": "tomorrow-ish"}, "restockAt"),
+        ({"restockAt": "9999-12-31T23:59:59-14:00"}, "restockAt"),  # no UTC equivalent
         ({"layout": "v3"}, "layout"),
+        ({"layout": "ECHO-ME" * 100}, "layout"),
         ({"soldOutAtCheckout": "maybe"}, "soldOutAtCheckout"),
         ({"colour": "red"}, "colour"),
         ({"restock_at": None}, "restock_at"),
@@ -190,6 +192,7 @@ async def test_bad_settings_are_422_with_a_clear_message(
     response = await client.put("/api/products/gpu-founders", json=body)
     assert response.status_code == 422
     assert mentions in response.json()["message"]
+    assert "ECHO-ME" not in response.text and "input" not in response.json()["detail"][0]
     assert (await client.get("/api/products/gpu-founders")).json() == before
 
 
@@ -200,6 +203,14 @@ async def test_a_body_that_is_not_an_object_is_422(client: httpx.AsyncClient) ->
     response = await client.put("/api/products/gpu-founders", content=b"{not json", headers=json_type)
     assert response.status_code == 422
     response = await client.put("/api/products/gpu-founders", content=b'{"stock": "\xff"}', headers=json_type)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("body", [b'{"stock": 1e400}', b'{"stock": Infinity}', b'{"flakyRate": NaN}'])
+async def test_numbers_json_cannot_carry_are_422(client: httpx.AsyncClient, body: bytes) -> None:
+    response = await client.put(
+        "/api/products/gpu-founders", content=body, headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 422
 
 

@@ -7,6 +7,7 @@ over HTTP. Each operation gets a bounded number of examples per mode, so the run
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ from schemathesis.generation import GenerationMode
 
 from tests.conftest import REDIS_URL, Proc, StartWebapp
 
-EXAMPLES = 40  # per operation and mode
+# per operation and mode; TASKDECK_TEST_FUZZ_EXAMPLES=500 for a deeper hunt
+EXAMPLES = int(os.environ.get("TASKDECK_TEST_FUZZ_EXAMPLES", "40"))
 
 
 @pytest.fixture
