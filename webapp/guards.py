@@ -5,7 +5,8 @@
                            ``Content-Security-Policy: frame-ancestors 'none'``
     BodyGuard              under ``/api`` and ``/demo-store``: a body over 1 MiB (by its
                            ``Content-Length`` or counted as it streams in)  → 413;
-                           a JSON body that is not UTF-8 or nests deeper than 64 levels → 422
+                           a JSON body that is not UTF-8, nests deeper than 64 levels or holds
+                           text no database column can (NUL, unpaired surrogates) → 422
 
 Answers are short JSON (``{"detail": ..., "errors": [...]}`` as the API's own 422s) and never
 repeat the input. The body is read before the app runs and handed on unchanged, so routes and
@@ -15,6 +16,7 @@ FastAPI's own parsing only ever see bodies that passed.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -27,6 +29,7 @@ from models.settings import Settings
 MAX_BODY = 1024 * 1024  # bytes
 MAX_DEPTH = 64  # nesting levels of a JSON body
 GUARDED = ("/api", "/demo-store")
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # valid in JSON text, refused by Postgres
 
 
 class BodyTooLarge(Exception):
@@ -47,25 +50,28 @@ def json_problem(body: bytes) -> str | None:
         return f"the body nests deeper than {MAX_DEPTH} levels"
     except ValueError:
         return None
-    if _depth(value) > MAX_DEPTH:
-        return f"the body nests deeper than {MAX_DEPTH} levels"
-    return None
+    return _inspect(value)
 
 
-def _depth(value: Any) -> int:
-    """Nesting depth of a parsed JSON value (a scalar is 0), without recursion."""
-    deepest = 0
+def _inspect(value: Any) -> str | None:
+    """Walk a parsed JSON value without recursion: too deep, or text that cannot be stored."""
     stack = [(value, 0)]
     while stack:
         item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
-        if children is None:
+        if isinstance(item, str):
+            if UNSTORABLE.search(item):
+                return "the body holds a NUL character or an unpaired surrogate, which no field takes"
             continue
-        deepest = max(deepest, level + 1)
-        if deepest > MAX_DEPTH:
-            break
+        if isinstance(item, dict):
+            children = [*item.keys(), *item.values()]
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if level + 1 > MAX_DEPTH:
+            return f"the body nests deeper than {MAX_DEPTH} levels"
         stack.extend((child, level + 1) for child in children)
-    return deepest
+    return None
 
 
 def _is_json(headers: Headers) -> bool:

@@ -72,6 +72,18 @@ async def test_too_deep_json_is_422_however_it_is_labelled(
     assert response.status_code == 422 and "name" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("text", ["a\\u0000b", "\\ud800", "\\udfff-lonely"])
+@pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
+async def test_text_no_column_can_hold_is_422(
+    http: httpx.AsyncClient, method: str, path: str, text: str
+) -> None:
+    """Valid JSON, but Postgres cannot store it (a profile named so was a 500 found by fuzzing)."""
+    body = f'{{"name": "{text}", "store": "demo", "product": "sneaker-drop", "login": "{text}"}}'
+    response = await http.request(method, path, content=body.encode(), headers=JSON)
+    assert response.status_code == 422, response.text
+    assert "NUL character or an unpaired surrogate" in response.json()["detail"]
+
+
 async def test_the_demo_store_is_guarded_too(http: httpx.AsyncClient) -> None:
     deep = '{"stock": ' + "[" * 5000 + "]" * 5000 + "}"
     response = await http.put("/demo-store/api/products/gpu-founders", content=deep, headers=JSON)
