@@ -24,6 +24,15 @@ async def test_production_defaults_over_http(pg_url: str, db: object, start_weba
         assert page.headers["x-frame-options"] == "DENY"
         assert page.headers["content-security-policy"] == "frame-ancestors 'none'"
         assert (await http.get("/", headers={"Host": "evil.example"})).status_code == 400
+        upgrade = {
+            "Host": "evil.example",
+            "Connection": "Upgrade",
+            "Upgrade": "websocket",
+            "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        }
+        socket = await http.get("/_nicegui_ws/socket.io/?EIO=4&transport=websocket", headers=upgrade)
+        assert socket.status_code == 400  # the live websocket is refused to a foreign Host too
         assert (
             await http.get("/api/health", headers={"Host": f"localhost:{web.url.rsplit(':', 1)[1]}"})
         ).is_success
