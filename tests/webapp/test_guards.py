@@ -35,7 +35,10 @@ BODY_ROUTES = [
 
 
 @pytest.fixture
-async def http(db: Database, pg_url: str, tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+async def http(
+    db: Database, pg_url: str, tmp_path: Path, signed_in: dict[str, str]
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The API and the demo store behind the guards (as ``webapp.main`` installs them)."""
     settings = api_settings(pg_url, tmp_path)
     services = Services.build(settings)
     await start_without_worker(services)
@@ -43,7 +46,9 @@ async def http(db: Database, pg_url: str, tmp_path: Path) -> AsyncIterator[httpx
     guards.install(app, settings)
     transport = httpx.ASGITransport(app=app)
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1", timeout=30) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://127.0.0.1", headers=signed_in, timeout=30
+        ) as client:
             yield client
     finally:
         await services.stop()

@@ -10,10 +10,12 @@ import httpx
 from tests.conftest import StartWebapp
 
 
-async def test_production_defaults_over_http(pg_url: str, db: object, start_webapp: StartWebapp) -> None:
+async def test_production_defaults_over_http(
+    pg_url: str, db: object, start_webapp: StartWebapp, signed_in: dict[str, str]
+) -> None:
     # the demo store left at its default (off on Postgres); the noop store asked for on its own
     web = await start_webapp(DATABASE_URL=pg_url, TASKDECK_DEMO_STORE=None, TASKDECK_NOOP_STORE="true")
-    async with httpx.AsyncClient(base_url=web.url, timeout=30) as http:
+    async with httpx.AsyncClient(base_url=web.url, headers=signed_in, timeout=30) as http:
         assert (await http.get("/demo-store/api/products")).status_code == 404
         assert (await http.post("/demo-store/api/reset", json={})).status_code in (404, 405)
         stores = {s["name"] for s in (await http.get("/api/stores")).json()}
