@@ -2,10 +2,12 @@
 # `make test` (needs the local Postgres and Redis; see below). `make help` lists every target.
 #
 # Every target that needs Python depends on `install`, which is quick once done: it creates
-# .venv (python3 -m venv), installs the project with its dev extras in editable mode (plus the
-# test plugin tests/plugins/taskdeck-example-bot when present) and makes sure a Chromium exists
-# (scripts/ensure_chromium.sh). A stamp .venv/.installed-<hash of pyproject.toml files> marks
-# it done, so editing pyproject.toml reinstalls and nothing else does.
+# .venv (python3 -m venv), installs the project with its dev extras in editable mode and makes
+# sure a Chromium exists (scripts/ensure_chromium.sh). A stamp .venv/.installed-<hash of
+# pyproject.toml> marks it done, so editing pyproject.toml reinstalls and nothing else does.
+# The test plugin tests/plugins/taskdeck-example-bot (a store bot shipped as its own package) is
+# installed by `make test` only, into .venv/test-plugins, which only pytest puts on its path:
+# `make run` never serves it.
 #
 # Configuration the app reads (models/settings.py): DATABASE_URL, REDIS_URL, TASKDECK_*.
 # Unset, `make run` and `make migrate` use the embedded defaults (SQLite file ./taskdeck.db).
@@ -29,8 +31,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGIN := tests/plugins/taskdeck-example-bot
 PLUGIN_PROJECT := $(wildcard $(PLUGIN)/pyproject.toml $(PLUGIN)/setup.py)
-INSTALL_HASH := $(shell cat pyproject.toml $(PLUGIN_PROJECT) | sha256sum | cut -c1-16)
+INSTALL_HASH := $(shell cat pyproject.toml | sha256sum | cut -c1-16)
 STAMP := $(VENV)/.installed-$(INSTALL_HASH)
+TEST_PLUGINS := $(VENV)/test-plugins
+PLUGIN_HASH := $(shell cat $(PLUGIN_PROJECT) $(wildcard $(PLUGIN)/*/*.py) /dev/null | sha256sum | cut -c1-16)
+PLUGIN_STAMP := $(TEST_PLUGINS)/.installed-$(PLUGIN_HASH)
 PIP_QUIET := $(if $(filter true 1,$(CI)),,--quiet)
 
 TASKDECK_TEST_DATABASE_URL ?= postgresql+asyncpg://root@127.0.0.1:5432/postgres
@@ -47,7 +52,7 @@ COMPOSE_BIN = $(shell find $(VENV)/lib -path '*/site-packages/compose/docker-com
 # `make up/down`: the docker compose plugin if present, else that binary.
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo '$(COMPOSE_BIN)')
 
-.PHONY: help install chromium services run test lint fmt bench migrate worker up down logs \
+.PHONY: help install test-plugin chromium services run test lint fmt bench migrate worker up down logs \
 	compose-check clean distclean
 
 help: ## list targets
@@ -63,9 +68,18 @@ $(STAMP):
 		rm -rf $(VENV); \
 		$(PYTHON) -m venv $(VENV); \
 	fi
-	$(BIN)/python -m pip install $(PIP_QUIET) --no-input --disable-pip-version-check \
-		-e '.[dev]' $(if $(PLUGIN_PROJECT),-e $(PLUGIN))
+	$(BIN)/python -m pip install $(PIP_QUIET) --no-input --disable-pip-version-check -e '.[dev]'
+	@# older checkouts installed the test plugin here, where `make run` would serve it
+	@$(BIN)/python -m pip uninstall $(PIP_QUIET) --yes taskdeck-example-bot 2>/dev/null || true
 	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+test-plugin: $(PLUGIN_STAMP) ## install the test plugin into .venv/test-plugins (only pytest sees it)
+
+$(PLUGIN_STAMP): $(STAMP)
+	@rm -rf $(TEST_PLUGINS) && mkdir -p $(TEST_PLUGINS)
+	$(if $(PLUGIN_PROJECT),$(BIN)/python -m pip install $(PIP_QUIET) --no-input --disable-pip-version-check \
+		--no-deps --target $(TEST_PLUGINS) $(PLUGIN))
 	@touch $@
 
 chromium: $(STAMP) ## make sure a Chromium for the bots exists (see scripts/ensure_chromium.sh)
@@ -77,9 +91,10 @@ services: ## start the local Postgres and Redis the tests use, if they are down
 run: install ## the dashboard, embedded mode unless DATABASE_URL/REDIS_URL are set
 	$(BIN)/python -m webapp
 
-test: install ## pytest against the local Postgres, Redis and Chromium
+test: install test-plugin ## pytest against the local Postgres, Redis and Chromium
 	@bash scripts/wait_services.sh || { echo "start them with: make services" >&2; exit 1; }
 	env -u DATABASE_URL -u REDIS_URL -u TASKDECK_DATABASE_URL -u TASKDECK_REDIS_URL \
+		PYTHONPATH=$(abspath $(TEST_PLUGINS))$${PYTHONPATH:+:$$PYTHONPATH} \
 		$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy (runs all three, fails if any fails)

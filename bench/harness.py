@@ -384,6 +384,7 @@ class BenchEnv:
         env["PYTHONUNBUFFERED"] = "1"
         env["TASKDECK_SECRET_KEY"] = self.secret_key
         env["TASKDECK_ARTIFACTS_DIR"] = str(self.tmp / "artifacts")
+        env["TASKDECK_DEMO_STORE"] = env["TASKDECK_NOOP_STORE"] = "true"  # off by default on Postgres
         env.update({k: str(v) for k, v in overrides.items() if v is not None})
         return env
 

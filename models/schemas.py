@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 Money = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
+
+
+def _in_utc(value: datetime) -> datetime:
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("out of range: in UTC it must fall within the years 1 to 9999") from None
+
+
+# A time with a zone, held in UTC (a time that has no UTC equivalent is refused)
+UtcTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 class Camel(BaseModel):
@@ -24,10 +43,10 @@ class TaskCreate(Camel):
     quantity: int = Field(1, ge=1, le=1000)
     max_price: Money | None = Field(None, ge=0, le=Decimal("9999999999"), decimal_places=2)
     start: Literal["now", "later", "at"] = "now"
-    run_at: AwareDatetime | None = None
+    run_at: UtcTime | None = None
     mode: Literal["once", "monitor"] = "once"
     check_every: float | None = Field(None, ge=0.5, le=86_400, description="seconds between checks")
-    until: AwareDatetime | None = None
+    until: UtcTime | None = None
     priority: int = Field(0, ge=-1000, le=1000)
     max_attempts: int | None = Field(None, ge=1, le=20)
     backoff_seconds: float | None = Field(None, ge=0, le=3600)

@@ -8,9 +8,19 @@ conventional names; every other variable is prefixed `TASKDECK_`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any, Self
 
-from pydantic import AliasChoices, BaseModel, Field, NonNegativeFloat, PositiveFloat, PositiveInt
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PositiveInt,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SQLITE_DEFAULT = "sqlite+aiosqlite:///./taskdeck.db"
 
@@ -35,7 +45,10 @@ class Settings(BaseSettings):
     # web process
     host: str = "127.0.0.1"
     port: int = 8080
-    demo_store: bool = True
+    demo_store: bool | None = None  # unset: on in embedded mode (SQLite, no Redis), off otherwise
+    noop_store: bool = False  # the engine-test store `noop`; also on whenever the demo store is
+    # Host headers answered (comma-separated; "*" = any); unset: `host`, localhost and 127.0.0.1
+    allowed_hosts: Annotated[list[str] | None, NoDecode] = None
     demo_store_url: str | None = None  # where bots reach the demo store; default: this webapp
     # Fernet key for profiles/accounts (every process needs the same); the session cookie's
     # signing secret is derived from it. On Postgres a process refuses to start without one.
@@ -73,6 +86,26 @@ class Settings(BaseSettings):
     browser_memory_limit_mb: PositiveInt = 1500  # Chromium's tree above this → recycled
     artifacts_dir: Path = Path("./artifacts")
     artifacts_keep_tasks: PositiveInt = 500  # newest tasks whose artifacts are kept
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [h.strip() for h in value.split(",") if h.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _embedded_defaults(self) -> Self:
+        if self.demo_store is None:
+            self.demo_store = self.is_sqlite and self.embedded_queue
+        if self.allowed_hosts is None:
+            self.allowed_hosts = list(dict.fromkeys([self.host, "localhost", "127.0.0.1"]))
+        return self
+
+    @property
+    def noop_enabled(self) -> bool:
+        """Whether the `noop` store exists (webapp and workers must agree)."""
+        return bool(self.demo_store) or self.noop_store
 
     @property
     def is_sqlite(self) -> bool:

@@ -318,6 +318,9 @@ def start_webapp(procs: Procs, tmp_path: Path) -> StartWebapp:
             "TASKDECK_HEARTBEAT_INTERVAL": 0.5,
             "TASKDECK_SECRET_KEY": TEST_SECRET_KEY,
             "NICEGUI_STORAGE_PATH": tmp_path / f"nicegui-{port}",
+            # off by default on Postgres; the tests buy in the demo store and use `noop`
+            # (pass TASKDECK_DEMO_STORE=None for the production default)
+            "TASKDECK_DEMO_STORE": "true",
             **env,
         }
         proc = procs.spawn("webapp", [sys.executable, "-m", "webapp"], child_env(**settings), cwd=cwd)
@@ -338,6 +341,9 @@ def start_worker(procs: Procs, tmp_path: Path) -> StartWebapp:
             "TASKDECK_SWEEP_INTERVAL": 0.5,
             "TASKDECK_HEARTBEAT_INTERVAL": 0.5,
             "TASKDECK_SECRET_KEY": TEST_SECRET_KEY,
+            # off by default on Postgres; the tests buy in the demo store and use `noop`
+            # (pass TASKDECK_DEMO_STORE=None for the production default)
+            "TASKDECK_DEMO_STORE": "true",
             **env,
         }
         args = [

@@ -73,7 +73,7 @@ class DemoStoreAPI:
     http: httpx.AsyncClient
 
     async def reset(self) -> None:
-        (await self.http.post("reset")).raise_for_status()
+        (await self.http.post("reset", json={})).raise_for_status()
 
     async def configure(self, slug: str, **fields: Any) -> dict[str, Any]:
         response = await self.http.put(f"products/{slug}", json=fields)

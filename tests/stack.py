@@ -72,7 +72,7 @@ class Stack:
         return r.json()  # type: ignore[no-any-return]
 
     async def reset_store(self) -> None:
-        r = await self.http.post(f"{self.store}/api/reset")
+        r = await self.http.post(f"{self.store}/api/reset", json={})
         assert r.status_code in (200, 204), r.text
 
     async def stats(self) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from nicegui import app, ui
 from models import keys, migrations, users
 from models.db import Database
 from models.settings import Settings
-from webapp import api, pages
+from webapp import api, guards, pages
 from webapp.services import Services
 
 log = logging.getLogger("webapp")
@@ -54,6 +54,7 @@ async def create_first_admin(db: Database) -> None:
 
 def build(settings: Settings) -> Services:
     services = Services.build(settings)
+    guards.install(app, settings)
     app.include_router(api.create_router(services))
     if settings.demo_store:
         from webapp.demo_store import create_demo_store

@@ -40,6 +40,7 @@ class Services:
     @classmethod
     def build(cls, settings: Settings) -> Services:
         db = Database(settings.database_url)
+        registry.configure(noop=settings.noop_enabled)
         return cls(
             settings=settings,
             db=db,

@@ -92,6 +92,7 @@ class WorkerRuntime:
 
     async def start(self) -> WorkerRuntime:
         self._free = self.settings.worker_concurrency
+        registry.configure(noop=self.settings.noop_enabled)
         await asyncio.to_thread(registry.load)  # a duplicate store name fails here, at start-up
         self.vault = Vault(self.db, load_key(self.settings.secret_key, self.settings.secret_key_file))
         self.artifacts = ArtifactStore(

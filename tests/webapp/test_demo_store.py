@@ -177,7 +177,9 @@ async def test_put_changes_settings_and_returns_the_product(client: httpx.AsyncC
         ({"flakyRate": 1.5}, "flakyRate"),
         ({"maxPerOrder": 0}, "maxPerOrder"),
         ({"restockAt": "tomorrow-ish"}, "restockAt"),
+        ({"restockAt": "9999-12-31T23:59:59-14:00"}, "restockAt"),  # no UTC equivalent
         ({"layout": "v3"}, "layout"),
+        ({"layout": "ECHO-ME" * 100}, "layout"),
         ({"soldOutAtCheckout": "maybe"}, "soldOutAtCheckout"),
         ({"colour": "red"}, "colour"),
         ({"restock_at": None}, "restock_at"),
@@ -190,14 +192,46 @@ async def test_bad_settings_are_422_with_a_clear_message(
     response = await client.put("/api/products/gpu-founders", json=body)
     assert response.status_code == 422
     assert mentions in response.json()["message"]
+    assert "ECHO-ME" not in response.text and "input" not in response.json()["detail"][0]
     assert (await client.get("/api/products/gpu-founders")).json() == before
 
 
 async def test_a_body_that_is_not_an_object_is_422(client: httpx.AsyncClient) -> None:
-    response = await client.put("/api/products/gpu-founders", content=b"[1, 2]")
+    json_type = {"Content-Type": "application/json"}
+    response = await client.put("/api/products/gpu-founders", content=b"[1, 2]", headers=json_type)
     assert response.status_code == 422
-    response = await client.put("/api/products/gpu-founders", content=b"{not json")
+    response = await client.put("/api/products/gpu-founders", content=b"{not json", headers=json_type)
     assert response.status_code == 422
+    response = await client.put("/api/products/gpu-founders", content=b'{"stock": "\xff"}', headers=json_type)
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("body", [b'{"stock": 1e400}', b'{"stock": Infinity}', b'{"flakyRate": NaN}'])
+async def test_numbers_json_cannot_carry_are_422(client: httpx.AsyncClient, body: bytes) -> None:
+    response = await client.put(
+        "/api/products/gpu-founders", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [("PUT", "/api/products/gpu-founders", b'{"stock": 0}'), ("POST", "/api/reset", b""),
+     ("POST", "/api/accounts", b'{"login": "eve", "password": "x"}')],
+)  # fmt: skip
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+async def test_write_routes_take_json_only(
+    client: httpx.AsyncClient, method: str, path: str, body: bytes, content_type: str | None
+) -> None:
+    """What a form or a no-cors fetch from another site could send is refused: 415, nothing changes."""
+    before = (await client.get("/api/products/gpu-founders")).json()
+    headers = {"Content-Type": content_type} if content_type else {}
+    response = await client.request(method, path, content=body, headers=headers)
+    assert response.status_code == 415
+    assert "application/json" in response.json()["detail"]
+    assert (await client.get("/api/products/gpu-founders")).json() == before
+    account = await client.post("/api/accounts", json={"login": "eve", "password": "x"})
+    assert account.status_code == 201  # it was not added by the refused request
 
 
 async def test_orders_are_listed_and_filtered_by_reference(new_client: Client) -> None:
@@ -234,7 +268,7 @@ async def test_orders_are_listed_and_filtered_by_reference(new_client: Client) -
 async def test_reset_restores_the_catalogue_and_forgets_orders(client: httpx.AsyncClient) -> None:
     await configure(client, "gpu-founders", price=1, stock=0, layout="v2")
     await buy(client, "sneaker-drop")
-    assert (await client.post("/api/reset")).status_code == 200
+    assert (await client.post("/api/reset", json={})).status_code == 200
     gpu = (await client.get("/api/products/gpu-founders")).json()
     assert (gpu["price"], gpu["stock"], gpu["layout"]) == (699.0, 5, "v1")
     assert (await client.get("/api/orders")).json() == []

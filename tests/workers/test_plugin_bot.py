@@ -1,8 +1,12 @@
-"""A store bot shipped as its own package (tests/plugins/taskdeck-example-bot, installed by
-`make install`) is found through the `taskdeck.bots` entry point and runs in a real browser."""
+"""A store bot shipped as its own package (tests/plugins/taskdeck-example-bot, installed for the
+tests only by `make test-plugin`) is found through the `taskdeck.bots` entry point and runs in a
+real browser; what `make run` serves does not have it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from importlib.metadata import entry_points
 
 import pytest
@@ -14,9 +18,17 @@ from workers.bots import registry
 
 def test_entry_point_is_installed_and_registered() -> None:
     names = [ep.name for ep in entry_points(group=registry.ENTRY_POINT_GROUP)]
-    assert "example-shop" in names, "run `make install`: it installs the test plugin package"
+    assert "example-shop" in names, "run `make test-plugin` (make test does): it installs the test plugin"
     assert "example-shop" in registry.names()
     assert registry.get("example-shop").title == "Example shop (plugin)"
+
+
+def test_the_plugin_is_not_served_by_make_run() -> None:
+    """`make run` is this venv's python without the tests' path: the plugin's store is unknown there."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH" and not k.startswith("TASKDECK_")}
+    script = "from workers.bots import registry; registry.configure(noop=True); print(registry.names())"
+    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True)
+    assert "demo" in out.stdout and "example-shop" not in out.stdout
 
 
 def test_duplicate_store_name_is_an_error() -> None:

@@ -45,7 +45,7 @@ class DemoCatalogue:
 
     @property
     def in_process(self) -> bool:
-        return self.settings.demo_store and not self.settings.demo_store_url
+        return bool(self.settings.demo_store) and not self.settings.demo_store_url
 
     async def slugs(self) -> list[str]:
         if self.in_process:

@@ -11,7 +11,7 @@ exceptions into JSON responses:
     Unauthorized                       401  {"detail": …}   with ``WWW-Authenticate: Bearer``
     NotFound                           404  {"detail": …}   (artifacts and other non-task things)
     Unavailable                        503  {"detail": …}   (not ready yet, a store catalogue unreachable)
-    HTTPException                      its status, {"detail": …}
+    HTTPException (Starlette's too)    its status, {"detail": …}  (FastAPI's "error parsing the body": 400)
     anything else                      500  {"detail": "internal error"} (logged)
 """
 
@@ -22,16 +22,18 @@ import math
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException
 
 from models.errors import InvalidTransition, TaskdeckError, TaskNotFound, ValidationFailed
 
 log = logging.getLogger(__name__)
 
 _LOC_PREFIXES = {"body", "query", "path", "header", "cookie"}
+NAME_LIMIT = 32  # an unknown field's name is repeated up to this many characters
 
 
 class BadInput(ValidationFailed):
@@ -60,7 +62,7 @@ class Unavailable(TaskdeckError):
 
 
 def _loc(loc: Sequence[Any]) -> str:
-    parts = [str(p) for i, p in enumerate(loc) if not (i == 0 and p in _LOC_PREFIXES)]
+    parts = [_short(str(p), NAME_LIMIT) for i, p in enumerate(loc) if not (i == 0 and p in _LOC_PREFIXES)]
     return ".".join(parts)
 
 
@@ -72,7 +74,7 @@ def _message(error: dict[str, Any]) -> str:
         reason = (error.get("ctx") or {}).get("error")
         return f"the body is not valid JSON{f' ({reason})' if reason else ''}"
     if kind.startswith("uuid_"):
-        return f"{where or 'id'}: {error.get('input')!r} is not a valid id (expected a UUID)"
+        return f"{where or 'id'}: not a valid id (expected a UUID)"
     if kind == "missing":
         return f"{where}: required" if where else "a JSON body is required"
     if kind == "extra_forbidden":
@@ -88,9 +90,13 @@ def _text(value: str) -> str:
     return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, str):
-        return _text(value)
+        return _text(_short(value, NAME_LIMIT))
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)  # NaN and infinities are not JSON
     if value is None or isinstance(value, (int, float, bool)):
@@ -103,15 +109,15 @@ def _plain(value: Any) -> Any:
 
 
 def validation_response(errors: Sequence[Any], detail: str | None = None) -> JSONResponse:
-    """422 with a readable ``detail`` and pydantic's error list (JSON-safe) as ``errors``."""
+    """422 with a readable ``detail`` and pydantic's error list (JSON-safe) as ``errors``; the
+    input is never echoed back (it may be large, or secret)."""
     plain = [
-        {"type": e.get("type"), "loc": _plain(list(e.get("loc", ()))), "msg": str(e.get("msg", ""))}
-        | ({"input": _plain(e["input"])} if "input" in e and e.get("type") != "json_invalid" else {})
+        {"type": e.get("type"), "loc": _plain(list(e.get("loc", ()))), "msg": _short(str(e.get("msg", "")))}
         for e in errors
     ]
     if detail is None:
         detail = "; ".join(dict.fromkeys(_message(e) for e in errors)) or "invalid input"
-    return JSONResponse({"detail": _text(detail), "errors": plain}, status_code=422)
+    return JSONResponse({"detail": _text(_short(detail, 1000)), "errors": plain}, status_code=422)
 
 
 def error_response(exc: Exception) -> JSONResponse:

@@ -2,6 +2,10 @@
 
 Errors are answered here as JSON (``{"detail": ...}``) rather than raised, so they look the same
 whatever exception handlers the hosting app installs (NiceGUI renders its own 404 page).
+
+Routes that change the store take ``Content-Type: application/json`` only (415 otherwise, a body
+or not): a browser cannot send that cross-site without asking first, so no other site's page
+can reset the store or change its products behind a visitor's back.
 """
 
 from __future__ import annotations
@@ -32,7 +36,17 @@ def _unknown(slug: str) -> JSONResponse:
     return JSONResponse({"detail": f"unknown product {slug!r}"}, status_code=404)
 
 
+def _not_json(request: Request) -> JSONResponse | None:
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media == "application/json":
+        return None
+    return JSONResponse({"detail": "send Content-Type: application/json"}, status_code=415)
+
+
 async def _validated(request: Request, model: type[M]) -> M | JSONResponse:
+    refused = _not_json(request)
+    if refused is not None:
+        return refused
     try:
         body = json.loads(await request.body() or b"null")
     except ValueError:
@@ -82,7 +96,10 @@ def api_router(store: DemoStore) -> APIRouter:
         return JSONResponse([order.to_json() for order in store.list_orders(reference)])
 
     @router.post("/reset")
-    async def reset() -> JSONResponse:
+    async def reset(request: Request) -> JSONResponse:
+        refused = _not_json(request)
+        if refused is not None:
+            return refused
         store.reset()
         return JSONResponse({"status": "reset"})
 

@@ -34,10 +34,13 @@ class ProductUpdate(BaseModel):
     @field_validator("restock_at")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        """A time without a zone is read as UTC."""
-        if value is not None and value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value
+        """A time without a zone is read as UTC; held in UTC (one with no UTC equivalent is refused)."""
+        if value is None:
+            return None
+        try:
+            return value.replace(tzinfo=value.tzinfo or UTC).astimezone(UTC)
+        except OverflowError:
+            raise ValueError("out of range: in UTC it must fall within the years 1 to 9999") from None
 
     @field_validator(
         "price",
@@ -101,20 +104,18 @@ def describe(error: ValidationError) -> str:
     """One readable line per problem, e.g. ``flakyRate: Input should be less than or equal to 1``."""
     lines = []
     for problem in error.errors():
-        where = ".".join(str(part) for part in problem["loc"]) or "body"
+        where = ".".join(str(_short(part)) for part in problem["loc"]) or "body"
         lines.append(f"{where}: {problem['msg']}")
     return "; ".join(lines)
 
 
 def plain_errors(error: ValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors without the parts JSON cannot carry (the exception in ``ctx``)."""
+    """Pydantic's errors without the input (never echoed back) or the exception in ``ctx``."""
     return [
-        {"loc": list(p["loc"]), "msg": p["msg"], "type": p["type"], "input": _jsonable(p.get("input"))}
+        {"loc": [_short(part) for part in p["loc"]], "msg": p["msg"], "type": p["type"]}
         for p in error.errors()
     ]
 
 
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, str | int | float | bool | list | dict):
-        return value
-    return str(value)
+def _short(part: Any) -> Any:
+    return part if not isinstance(part, str) or len(part) <= 32 else f"{part[:31]}…"

@@ -4,6 +4,10 @@ Bundled bots register with ``@bot("name")``; installed packages add theirs throu
 ``taskdeck.bots`` entry-point group, whose entries point at a ``StoreBot`` (or a module that
 registers with the decorator on import). A name registered twice is an error at start-up; an
 unknown store is an ``UnknownStore`` (a 4xx at creation, a permanent failure at run time).
+
+Optional bundled stores are hidden unless the process's settings turn them on: ``configure(noop=...)``
+is called with ``settings.noop_enabled`` by the webapp and by every worker, so both agree which
+stores exist. A hidden store is unknown everywhere (listing, creation, execution).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ LookupOrder = Callable[[BotContext], Awaitable[Purchase | None]]
 
 ENTRY_POINT_GROUP = "taskdeck.bots"
 BUNDLED = ("workers.bots.demo", "workers.bots.noop")
+OPTIONAL = frozenset({"noop"})  # hidden unless configure() turns them on
 
 
 class UnknownStore(PermanentError):
@@ -46,6 +51,13 @@ class StoreBot:
 
 _bots: dict[str, StoreBot] = {}
 _loaded = False
+_hidden: frozenset[str] = OPTIONAL
+
+
+def configure(*, noop: bool) -> None:
+    """Offer (or hide) the ``noop`` store in this process: ``noop=settings.noop_enabled``."""
+    global _hidden
+    _hidden = OPTIONAL - {"noop"} if noop else OPTIONAL
 
 
 def register(spec: StoreBot) -> StoreBot:
@@ -83,7 +95,7 @@ def bot(
 
 
 def load() -> dict[str, StoreBot]:
-    """Import the bundled bots and every ``taskdeck.bots`` entry point, once."""
+    """Import the bundled bots and every ``taskdeck.bots`` entry point, once; the stores offered."""
     global _loaded
     if not _loaded:
         for module in BUNDLED:
@@ -93,7 +105,7 @@ def load() -> dict[str, StoreBot]:
             if isinstance(target, StoreBot):
                 register(target)
         _loaded = True
-    return _bots
+    return {name: spec for name, spec in _bots.items() if name not in _hidden}
 
 
 def get(name: str) -> StoreBot:
