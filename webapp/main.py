@@ -54,13 +54,13 @@ async def create_first_admin(db: Database) -> None:
 
 def build(settings: Settings) -> Services:
     services = Services.build(settings)
-    guards.install(app, settings)
     app.include_router(api.create_router(services))
     if settings.demo_store:
         from webapp.demo_store import create_demo_store
 
         app.include_router(create_demo_store(), prefix="/demo-store")
     pages.register(services)
+    guards.install(app, settings)  # last: outermost, in front of the pages' sign-in redirect too
     app.on_startup(services.start)
     app.on_shutdown(services.stop)
     return services
