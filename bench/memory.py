@@ -51,7 +51,7 @@ async def run(env: BenchEnv, *, purchases: int) -> Result:
     conn = await asyncpg.connect(env.asyncpg_dsn)
     try:
         async with httpx.AsyncClient(timeout=30, headers=env.api_headers) as client:
-            (await client.post(f"{store}/api/reset")).raise_for_status()
+            (await client.post(f"{store}/api/reset", json={})).raise_for_status()
             (
                 await client.put(f"{store}/api/products/{PRODUCT}", json={"stock": purchases + 10})
             ).raise_for_status()

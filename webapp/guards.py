@@ -3,7 +3,7 @@
     TrustedHostMiddleware  a ``Host`` not in ``TASKDECK_ALLOWED_HOSTS``      → 400
     FrameGuard             every response: ``X-Frame-Options: DENY`` and
                            ``Content-Security-Policy: frame-ancestors 'none'``
-    BodyGuard              under ``/api`` and ``/demo-store``: a body over 1 MiB (by its
+    BodyGuard              under ``/api``, ``/demo-store`` and ``/login``: a body over 1 MiB (by its
                            ``Content-Length`` or counted as it streams in)  → 413;
                            a JSON body that is not UTF-8, nests deeper than 64 levels or holds
                            text no database column can (NUL, unpaired surrogates) → 422
@@ -28,7 +28,7 @@ from models.settings import Settings
 
 MAX_BODY = 1024 * 1024  # bytes
 MAX_DEPTH = 64  # nesting levels of a JSON body
-GUARDED = ("/api", "/demo-store")
+GUARDED = ("/api", "/demo-store", "/login", "/logout")
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # valid in JSON text, refused by Postgres
 
 

@@ -60,7 +60,7 @@ def build(settings: Settings) -> Services:
 
         app.include_router(create_demo_store(), prefix="/demo-store")
     pages.register(services)
-    guards.install(app, settings)  # added last, so outermost: hosts and sizes are checked before sign-in
+    guards.install(app, settings)  # last: outermost, in front of the pages' sign-in redirect too
     app.on_startup(services.start)
     app.on_shutdown(services.stop)
     return services

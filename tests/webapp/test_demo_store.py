@@ -429,7 +429,7 @@ async def test_orders_api_down_answers_503_until_cleared(client: httpx.AsyncClie
     await configure(client, "gpu-founders", ordersApiDown=False)
     assert len((await client.get("/api/orders", params={"reference": "r-2"})).json()) == 1
     await configure(client, "gpu-founders", ordersApiDown=True)
-    await client.post("/api/reset")
+    await client.post("/api/reset", json={})
     assert (await client.get("/api/orders")).status_code == 200
 
 

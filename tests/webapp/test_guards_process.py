@@ -51,4 +51,6 @@ async def test_production_defaults_over_http(
             "/api/tasks", content=streamed(), headers={"Content-Type": "application/json"}
         )
         assert refused.status_code == 413
+        login = await http.post("/login", data={"email": "x@y.z", "password": "p" * (1 << 20)})
+        assert login.status_code == 413
         assert (await http.get("/api/health")).is_success  # the server is fine afterwards
