@@ -79,7 +79,7 @@ class WorkerRuntime:
     )
     browser: BrowserPool | None = None
     artifacts: ArtifactStore | None = None
-    running: dict[uuid.UUID, Running] = field(default_factory=dict)
+    running: dict[uuid.UUID, Running] = field(default_factory=dict)  # by lease: one entry per run
     processed: int = 0
     stopping: bool = False
     vault: Vault | None = None  # checkout profiles and store accounts, decrypted per task
@@ -168,6 +168,10 @@ class WorkerRuntime:
         if self.stopping or self._free <= 0:
             return
         self._free -= 1
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Claim and run tasks with one slot (already taken) until none is claimable; then free it."""
         try:
             while not self.stopping:
                 task = await self._claim()
@@ -178,9 +182,11 @@ class WorkerRuntime:
             self._free += 1
 
     def fill_free_slots(self) -> None:
-        """Start a drain for each free slot (used by the sweeper; never blocks)."""
-        for _ in range(max(0, self._free - len(self._drains))):
-            drain = asyncio.create_task(self.ring())
+        """Start a drain for each free slot (used by the sweeper; never blocks). The slot is taken
+        here, before the drain starts, so ``_free`` alone says how many slots are idle."""
+        while self._free > 0 and not self.stopping:
+            self._free -= 1
+            drain = asyncio.create_task(self._drain())
             self._drains.add(drain)
             drain.add_done_callback(self._drains.discard)
 
@@ -195,12 +201,13 @@ class WorkerRuntime:
             return None
 
     async def _run(self, task: Task) -> None:
+        assert task.lease is not None
         running = Running(task=task)
-        self.running[task.id] = running
+        self.running[task.lease] = running  # two runs of one task (a reclaim) are two entries
         try:
             await execute(self, task, running)
         finally:
-            self.running.pop(task.id, None)
+            self.running.pop(task.lease, None)
             self.processed += 1
 
     # ---- recording --------------------------------------------------------------------
@@ -288,17 +295,17 @@ class WorkerRuntime:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
             try:
-                ids = list(self.running)
-                if ids:
+                leases = list(self.running)
+                if leases:
                     async with self.db.begin() as session:
-                        alive = await claims.heartbeat(session, worker_id=self.worker_id, task_ids=ids)
-                    for task_id in ids:
-                        running = self.running.get(task_id)
+                        alive = await claims.heartbeat(session, leases=leases)
+                    for lease in leases:
+                        running = self.running.get(lease)
                         if running is None:
                             continue
-                        if task_id not in alive:
+                        if lease not in alive:
                             running.stop("lost")
-                        elif alive[task_id]:
+                        elif alive[lease]:
                             running.stop("cancel")
                 beats += 1
                 if beats % 3 == 0:
@@ -320,7 +327,7 @@ class WorkerRuntime:
             await claims.worker_seen(
                 session,
                 worker=self._row,
-                running=[str(i) for i in self.running],
+                running=[str(r.task.id) for r in self.running.values()],
                 processed=self.processed,
                 status=status,
             )
