@@ -207,17 +207,22 @@ async def claim_next(
     return task
 
 
-async def heartbeat(session: AsyncSession, *, leases: list[uuid.UUID]) -> dict[uuid.UUID, bool]:
-    """Refresh the heartbeat of the runs that still hold their lease → {lease: cancel_requested}.
+async def heartbeat(session: AsyncSession, *, runs: Mapping[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, bool]:
+    """Refresh the heartbeat of the runs (lease → task id) that still hold their lease
+    → {lease: cancel_requested}.
 
     A lease missing from the answer is no longer held (rescued, finished, or claimed again by a
     newer run, this worker's own included): stop that run.
     """
-    if not leases:
+    if not runs:
         return {}
     rows = await session.execute(
         update(Task)
-        .where(col(Task.lease).in_(leases), col(Task.status) == S.RUNNING.value)
+        .where(
+            col(Task.id).in_(set(runs.values())),  # the primary key finds the rows; the lease decides
+            col(Task.lease).in_(list(runs)),
+            col(Task.status) == S.RUNNING.value,
+        )
         .values(heartbeat_at=db_now())
         .returning(col(Task.lease), col(Task.cancel_requested))
         .execution_options(synchronize_session=False)

@@ -202,6 +202,8 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
             )
             bot = asyncio.ensure_future(spec.run(ctx))
             running.bot = bot
+            if running.stop_reason is not None:  # stopped (shutdown, cancel) while the page opened
+                bot.cancel()
             try:
                 purchase = await asyncio.wait_for(bot, timeout=runtime.settings.bot_timeout)
             except BaseException as bot_exc:

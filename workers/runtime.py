@@ -44,6 +44,7 @@ S = TaskStatus
 
 Kick = Callable[[uuid.UUID], Awaitable[None]]
 RECORD_RETRY_FOR = 60.0  # seconds an outcome write is retried while the database is away
+HAND_BACK_TIME = 3.0  # seconds kept, at most, for handing running tasks back inside a shutdown timeout
 
 
 def _version() -> str:
@@ -87,6 +88,7 @@ class WorkerRuntime:
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
     _row: Worker | None = None
+    _stop_began: float | None = None  # loop time of the shutdown signal
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -121,25 +123,51 @@ class WorkerRuntime:
         log.info("worker %s up (concurrency %s)", self.worker_id, self.settings.worker_concurrency)
         return self
 
-    async def stop(self, *, grace: float | None = None) -> None:
-        """Stop taking work; let running tasks finish for ``grace`` s, then hand them back."""
+    async def stop(self, *, grace: float | None = None, within: float | None = None) -> None:
+        """Stop taking work; let running tasks finish until ``grace`` s after the stop began (the
+        signal, when there was one), then hand them back without using an attempt.
+
+        ``within`` is the time this call has before its caller cuts it (taskiq's
+        ``--shutdown-timeout``): the hand-back then starts early enough to be written inside it,
+        even if that shortens the grace period.
+        """
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         self.stopping = True
         grace = self.settings.shutdown_grace if grace is None else grace
+        began = self._stop_began if self._stop_began is not None else now
+        wait = max(0.0, began + grace - now)
+        deadline = None if within is None else now + within
+        if within is not None:
+            budget = max(0.0, within - min(HAND_BACK_TIME, within / 2))
+            if self.running and budget < wait:
+                log.warning(
+                    "worker %s: the shutdown timeout leaves %.1fs of the %ss grace; pass taskiq "
+                    "--shutdown-timeout above TASKDECK_SHUTDOWN_GRACE",
+                    self.worker_id,
+                    budget,
+                    grace,
+                )
+            wait = min(wait, budget)
         if self.running:
             log.info(
-                "worker %s stopping: %s running task(s), grace %ss", self.worker_id, len(self.running), grace
+                "worker %s stopping: %s running task(s), %.1fs left to finish",
+                self.worker_id,
+                len(self.running),
+                wait,
             )
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._idle(), timeout=grace)
+            await asyncio.wait_for(self._idle(), timeout=wait)
         for running in list(self.running.values()):
             running.stop("shutdown")
+        settle = 15.0 if deadline is None else max(0.1, deadline - loop.time())
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._idle(), timeout=15)
-        for loop in self._loops:
-            loop.cancel()
-        for loop in self._loops:
+            await asyncio.wait_for(self._idle(), timeout=settle)
+        for background in self._loops:
+            background.cancel()
+        for background in self._loops:
             with suppress(asyncio.CancelledError, Exception):
-                await loop
+                await background
         with suppress(Exception):
             await self._beat_worker("gone")
         if self.browser is not None:
@@ -155,6 +183,7 @@ class WorkerRuntime:
             return
         self.stopping = True
         loop = asyncio.get_event_loop()
+        self._stop_began = loop.time()
         loop.call_soon_threadsafe(loop.call_later, self.settings.shutdown_grace, self._hand_back_all)
 
     def _hand_back_all(self) -> None:
@@ -295,11 +324,11 @@ class WorkerRuntime:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
             try:
-                leases = list(self.running)
-                if leases:
+                runs = {lease: running.task.id for lease, running in self.running.items()}
+                if runs:
                     async with self.db.begin() as session:
-                        alive = await claims.heartbeat(session, leases=leases)
-                    for lease in leases:
+                        alive = await claims.heartbeat(session, runs=runs)
+                    for lease in runs:
                         running = self.running.get(lease)
                         if running is None:
                             continue

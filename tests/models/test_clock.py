@@ -51,7 +51,7 @@ async def test_a_worker_behind_keeps_its_healthy_task(db: Database, monkeypatch:
     with monkeypatch.context() as m:
         skew_process(m, -SKEW)
         async with db.begin() as session:
-            assert await claims.heartbeat(session, leases=[claimed.lease])  # type: ignore[list-item]
+            assert await claims.heartbeat(session, runs={claimed.lease: claimed.id})  # type: ignore[dict-item]
     async with db.begin() as session:
         assert await claims.rescue_stale(session, timeout=10) == []
     with monkeypatch.context() as m:
