@@ -31,7 +31,9 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && rm /tmp/requirements.txt
 
 # The project, editable: alembic.ini and alembic/ sit next to the packages as in a checkout,
-# and `python -m webapp` and `taskiq worker` import the same files.
+# and `python -m webapp` and `taskiq worker` import the same files. A worker container runs
+# `taskiq worker workers.broker:broker --workers 1 --shutdown-timeout 40` (docker-compose.yml):
+# the timeout above TASKDECK_SHUTDOWN_GRACE lets running tasks finish or be handed back on stop.
 COPY . .
 RUN pip install --no-deps -e .
 

@@ -1,15 +1,18 @@
 """What workers and the sweeper do to tasks: claim, heartbeat, record outcomes, sweep.
 
-A worker owns a task while ``status='running' AND worker_id=:me AND attempt=:n``; every write a
-worker makes is guarded by that, so a worker that lost its task (rescued after a stall) can
-never overwrite what the next owner does.
+Every claim gives the run a lease of its own (a fresh UUID in ``task.lease``, set by the claim
+statement itself). A run owns its task while ``status='running' AND lease=:lease``; every write a
+run makes (heartbeat, progress, checkpoint, outcome) is guarded by that, so a run that lost its
+task (rescued after a stall, retried, or reclaimed by the very same worker) can never overwrite
+what the next run does. Times that other processes compare come from the database's clock
+(``models.clock.db_now``), never from a process's own.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -34,6 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import col
 
+from models.clock import db_now
 from models.events import publish
 from models.settings import StoreLimit
 from models.states import TaskStatus, sources_for
@@ -45,12 +49,20 @@ S = TaskStatus
 CLAIM_LOCK = 0x7A5D_EC  # advisory lock key that serialises claims when store limits apply
 
 
-def owned(worker_id: str, attempt: int) -> list[ColumnElement[bool]]:
-    return [col(Task.worker_id) == worker_id, col(Task.attempt) == attempt]
+def owned(task: Task) -> list[ColumnElement[bool]]:
+    """The run's guard: the task is still running under this run's lease."""
+    return [col(Task.status) == S.RUNNING.value, col(Task.lease) == task.lease]
 
 
-async def blocked_stores(session: AsyncSession, limits: Mapping[str, StoreLimit], now: datetime) -> set[str]:
-    """Stores at their concurrency limit or inside their minimum interval."""
+def _aware(value: Any) -> datetime:
+    """A timestamp read by an aggregate (SQLite hands back text, Postgres an aware datetime)."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value)).replace(tzinfo=UTC)
+
+
+async def blocked_stores(session: AsyncSession, limits: Mapping[str, StoreLimit]) -> set[str]:
+    """Stores at their concurrency limit or inside their minimum interval (on the database's clock)."""
     if not limits:
         return set()
     rows = await session.execute(
@@ -58,19 +70,18 @@ async def blocked_stores(session: AsyncSession, limits: Mapping[str, StoreLimit]
             col(Task.store),
             func.count().filter(col(Task.status) == S.RUNNING.value),
             func.max(col(Task.started_at)),
+            db_now(),
         )
         .where(col(Task.store).in_(list(limits)))
         .group_by(col(Task.store))
     )
     blocked = set()
-    for store, running, last_start in rows.all():
+    for store, running, last_start, now in rows.all():
         limit = limits[store]
         if limit.max_concurrent is not None and running >= limit.max_concurrent:
             blocked.add(store)
         elif limit.min_interval and last_start is not None:
-            if last_start.tzinfo is None:  # SQLite aggregate returns raw text/naive
-                last_start = datetime.fromisoformat(str(last_start)).replace(tzinfo=now.tzinfo)
-            if now - last_start < timedelta(seconds=limit.min_interval):
+            if _aware(now) - _aware(last_start) < timedelta(seconds=limit.min_interval):
                 blocked.add(store)
     return blocked
 
@@ -94,8 +105,12 @@ def _claim_statement(postgres: bool, filtered: bool) -> Executable:
     history row is inserted by the same statement (a data-modifying CTE over the claimed row).
     """
     t = TASKS
-    now = bindparam("c_now", type_=t.c.updated_at.type)
-    candidate = select(t.c.id).where(status_in({S.QUEUED}), t.c.attempt < t.c.max_attempts)
+    now = db_now()
+    candidate = select(t.c.id).where(
+        status_in({S.QUEUED}),
+        t.c.attempt < t.c.max_attempts,
+        or_(t.c.until.is_(None), t.c.until > now),  # a monitor past its window is expired, not run
+    )
     if filtered:
         candidate = candidate.where(t.c.store.not_in(bindparam("c_blocked", expanding=True)))
     candidate = candidate.order_by(t.c.priority.desc(), t.c.queued_at, t.c.id).limit(1)
@@ -109,10 +124,10 @@ def _claim_statement(postgres: bool, filtered: bool) -> Executable:
             updated_at=now,
             attempt=t.c.attempt + 1,
             worker_id=bindparam("c_worker", type_=t.c.worker_id.type),
+            lease=bindparam("c_lease", type_=t.c.lease.type),
             heartbeat_at=now,
             started_at=now,
             finished_at=None,
-            cancel_requested=False,
             progress=0,
             step=None,
         )
@@ -157,13 +172,12 @@ async def claim_next(
     so priority holds whatever order the messages arrive in. Call inside a transaction.
     Returns the claimed row as a ``Task`` detached from the session.
     """
-    now = utcnow()
     limits = limits or {}
     postgres = session.get_bind().dialect.name == "postgresql"
     if postgres and limits:
         await session.execute(select(func.pg_advisory_xact_lock(CLAIM_LOCK)))
-    blocked = await blocked_stores(session, limits, now)
-    params: dict[str, Any] = {"c_now": now, "c_worker": worker_id}
+    blocked = await blocked_stores(session, limits)
+    params: dict[str, Any] = {"c_worker": worker_id, "c_lease": uuid.uuid4()}
     if blocked:
         params["c_blocked"] = sorted(blocked)
     row = (await session.execute(_claim_statement(postgres, bool(blocked)), params)).first()
@@ -173,7 +187,12 @@ async def claim_next(
     if not postgres:
         await session.execute(
             _ATTEMPT_ROW,
-            {"a_task_id": task.id, "a_number": task.attempt, "a_worker_id": worker_id, "a_started_at": now},
+            {
+                "a_task_id": task.id,
+                "a_number": task.attempt,
+                "a_worker_id": worker_id,
+                "a_started_at": task.started_at,
+            },
         )
     await publish(
         session,
@@ -188,25 +207,27 @@ async def claim_next(
     return task
 
 
-async def heartbeat(
-    session: AsyncSession, *, worker_id: str, task_ids: list[uuid.UUID]
-) -> dict[uuid.UUID, bool]:
-    """Refresh the heartbeat of the tasks this worker still owns → {id: cancel_requested}.
+async def heartbeat(session: AsyncSession, *, runs: Mapping[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, bool]:
+    """Refresh the heartbeat of the runs (lease → task id) that still hold their lease
+    → {lease: cancel_requested}.
 
-    An id missing from the answer is no longer ours (rescued or finished elsewhere): stop it.
+    A lease missing from the answer is no longer held (rescued, finished, or claimed again by a
+    newer run, this worker's own included): stop that run.
     """
-    if not task_ids:
+    if not runs:
         return {}
     rows = await session.execute(
         update(Task)
         .where(
-            col(Task.id).in_(task_ids), col(Task.status) == S.RUNNING.value, col(Task.worker_id) == worker_id
+            col(Task.id).in_(set(runs.values())),  # the primary key finds the rows; the lease decides
+            col(Task.lease).in_(list(runs)),
+            col(Task.status) == S.RUNNING.value,
         )
-        .values(heartbeat_at=utcnow())
-        .returning(col(Task.id), col(Task.cancel_requested))
+        .values(heartbeat_at=db_now())
+        .returning(col(Task.lease), col(Task.cancel_requested))
         .execution_options(synchronize_session=False)
     )
-    return {task_id: bool(cancel) for task_id, cancel in rows.all()}
+    return {lease: bool(cancel) for lease, cancel in rows.all() if lease is not None}
 
 
 async def progress(
@@ -222,8 +243,8 @@ async def progress(
     percent = max(0, min(100, int(percent)))
     done = await session.execute(
         update(Task)
-        .where(col(Task.id) == task.id, col(Task.status) == S.RUNNING.value, *owned(worker_id, task.attempt))
-        .values(step=step[:100], progress=percent, heartbeat_at=utcnow(), updated_at=utcnow())
+        .where(col(Task.id) == task.id, *owned(task))
+        .values(step=step[:100], progress=percent, heartbeat_at=db_now(), updated_at=utcnow())
         .returning(col(Task.id))
         .execution_options(synchronize_session=False)
     )
@@ -260,8 +281,8 @@ async def checkpoint(
     names = [*known, name] if name not in known else known
     done = await session.execute(
         update(Task)
-        .where(col(Task.id) == task.id, col(Task.status) == S.RUNNING.value, *owned(worker_id, task.attempt))
-        .values(checkpoints=names, heartbeat_at=utcnow())
+        .where(col(Task.id) == task.id, *owned(task))
+        .values(checkpoints=names, heartbeat_at=db_now())
         .returning(col(Task.id))
         .execution_options(synchronize_session=False)
     )
@@ -326,6 +347,9 @@ def _closing_attempt(moved: Update) -> Executable:
     """The outcome's guarded UPDATE plus, in the same statement, the attempt row closed (once the
     task row moved): ``WITH moved AS (UPDATE task ...), closed AS (UPDATE task_attempt ...)``."""
     row = moved.cte("moved")
+    outcome = select(  # a pending cancel turned the outcome into "cancelled" (see _guarded_update)
+        case((row.c.status == S.CANCELLED.value, literal("cancelled")), else_=bindparam("a_outcome"))
+    ).scalar_subquery()
     closed = (
         update(ATTEMPTS)
         .where(
@@ -336,7 +360,7 @@ def _closing_attempt(moved: Update) -> Executable:
         )
         .values(
             finished_at=bindparam("a_finished_at", type_=ATTEMPTS.c.finished_at.type),
-            outcome=bindparam("a_outcome", type_=ATTEMPTS.c.outcome.type),
+            outcome=outcome,
             error=bindparam("a_error", type_=ATTEMPTS.c.error.type),
         )
     )
@@ -365,18 +389,20 @@ async def record_outcome(
         "a_error": error,
     }
     postgres = session.get_bind().dialect.name == "postgresql"
-    await move_row(
+    moved = await move_row(
         session,
         task_id=task.id,
         to=to,
         sources={S.RUNNING},
-        owner=(worker_id, task.attempt),
+        owner=task.lease,
         values=_outcome_values(to, worker_id, error, values),
         message=message or error or outcome,
         wrap=_closing_attempt if postgres else None,
         extra=closing if postgres else None,
     )
     if not postgres:
+        if moved.status == S.CANCELLED.value:  # a pending cancel won (see _guarded_update)
+            closing["a_outcome"] = "cancelled"
         await session.execute(_CLOSE_ATTEMPT, closing)
 
 
@@ -416,8 +442,8 @@ async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purcha
 
 
 async def stage_due(session: AsyncSession, *, limit: int = 500) -> list[uuid.UUID]:
-    """scheduled/retrying tasks whose time has come → queued."""
-    now = utcnow()
+    """scheduled/retrying tasks whose time has come (on the database's clock) → queued."""
+    now = db_now()
     rows = await session.execute(
         update(Task)
         .where(
@@ -436,7 +462,7 @@ async def stage_due(session: AsyncSession, *, limit: int = 500) -> list[uuid.UUI
     return ids
 
 
-def _due_ids(now: datetime, limit: int) -> Any:
+def _due_ids(now: ColumnElement[datetime], limit: int) -> Any:
     return (
         select(col(Task.id))
         .where(col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value]), col(Task.run_at) <= now)
@@ -447,12 +473,13 @@ def _due_ids(now: datetime, limit: int) -> Any:
 
 
 async def expire_monitors(session: AsyncSession) -> list[uuid.UUID]:
-    """Monitor tasks whose window closed while waiting → failed."""
-    now = utcnow()
+    """Monitor tasks whose window closed while waiting, or queued for a claim that came too late
+    → failed (the claim itself never takes a monitor past its window)."""
+    now = db_now()
     rows = await session.execute(
         update(Task)
         .where(
-            col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value]),
+            col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value, S.QUEUED.value]),
             col(Task.until).is_not(None),
             col(Task.until) <= now,
         )
@@ -470,13 +497,15 @@ async def expire_monitors(session: AsyncSession) -> list[uuid.UUID]:
 
 
 async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[uuid.UUID, str]]:
-    """Running tasks whose worker stopped heart-beating → queued, or failed without attempts left;
-    completed when their purchase is recorded. Those past a checkpoint without a purchase are left
-    to ``models.doubt.adopt_stale`` (the store is asked first)."""
+    """Running tasks whose worker stopped heart-beating (on the database's clock) → queued, or
+    failed without attempts left; completed when their purchase is recorded; cancelled when the
+    user asked for that meanwhile. Those past a checkpoint without a purchase are left to
+    ``models.doubt.adopt_stale`` (the store is asked first)."""
     now = utcnow()
-    cutoff = now - timedelta(seconds=timeout)
+    cutoff = db_now(-timeout)
     exhausted = col(Task.attempt) >= col(Task.max_attempts)
     bought = exists(select(PURCHASES.c.id).where(PURCHASES.c.task_id == col(Task.id)))
+    cancel = col(Task.cancel_requested)
     rows = await session.execute(
         update(Task)
         .where(
@@ -485,13 +514,19 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
             or_(~checkpointed(), bought),  # past a checkpoint without a purchase: recovery asks first
         )
         .values(
-            status=case((bought, S.COMPLETED.value), (exhausted, S.FAILED.value), else_=S.QUEUED.value),
+            status=case(
+                (bought, S.COMPLETED.value),
+                (cancel, S.CANCELLED.value),
+                (exhausted, S.FAILED.value),
+                else_=S.QUEUED.value,
+            ),
             error=case(
                 (bought, null()),
+                (cancel, literal("cancelled by user")),
                 (exhausted, literal("worker lost and no attempts left")),
                 else_=literal("worker lost; queued again"),
             ),
-            finished_at=case((bought, now), (exhausted, now), else_=None),
+            finished_at=case((bought | cancel | exhausted, now), else_=None),
             worker_id=None,
             queued_at=now,
             kicked_at=now,
@@ -514,10 +549,10 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
 
 async def stale_queued(session: AsyncSession, *, after: float, limit: int) -> list[uuid.UUID]:
     """Queued tasks nobody claimed for ``after`` seconds: their doorbell is rung again."""
-    now = utcnow()
+    now = db_now()
     ids = (
         select(col(Task.id))
-        .where(col(Task.status) == S.QUEUED.value, col(Task.kicked_at) < now - timedelta(seconds=after))
+        .where(col(Task.status) == S.QUEUED.value, col(Task.kicked_at) < db_now(-after))
         .order_by(col(Task.priority).desc(), col(Task.queued_at))
         .limit(limit)
         .scalar_subquery()
@@ -549,7 +584,7 @@ async def worker_seen(
     done = await session.execute(
         update(Worker)
         .where(col(Worker.id) == worker.id)
-        .values(last_seen=now, running=running, processed=processed, status=status)
+        .values(last_seen=db_now(), running=running, processed=processed, status=status)
         .returning(col(Worker.id))
     )
     if done.first() is None:
@@ -570,7 +605,7 @@ async def worker_seen(
 
 
 async def mark_gone_workers(session: AsyncSession, *, timeout: float) -> int:
-    cutoff = utcnow() - timedelta(seconds=timeout)
+    cutoff = db_now(-timeout)
     rows = await session.execute(
         update(Worker)
         .where(col(Worker.status) != "gone", col(Worker.last_seen) < cutoff)

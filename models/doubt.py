@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlmodel import col
 
 from models import claims
 from models.claims import checkpointed
+from models.clock import NewLease, db_now
 from models.events import publish
 from models.states import ACTIONS, TaskStatus
 from models.tables import Purchase, Task
@@ -34,14 +34,14 @@ async def adopt_stale(
 ) -> list[Task]:
     """Take over running tasks with a stale heartbeat and a checkpoint; the caller asks the store."""
     now = utcnow()
-    stale = [col(Task.status) == S.RUNNING.value, col(Task.heartbeat_at) < now - timedelta(seconds=timeout)]
+    stale = [col(Task.status) == S.RUNNING.value, col(Task.heartbeat_at) < db_now(-timeout)]
     ids = select(col(Task.id)).where(*stale, checkpointed()).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
     rows = await session.execute(
         update(Task)
         .where(col(Task.id).in_(ids.scalar_subquery()), *stale)
-        .values(worker_id=worker_id, heartbeat_at=now, updated_at=now)
+        .values(worker_id=worker_id, lease=NewLease(), heartbeat_at=db_now(), updated_at=now)
         .returning(Task)
         .execution_options(populate_existing=True, synchronize_session=False)
     )

@@ -15,7 +15,7 @@ class TaskStatus(StrEnum):
     QUEUED = "queued"  # waiting for a worker; a doorbell is in the queue
     RUNNING = "running"  # claimed by a worker whose heartbeat is fresh
     RETRYING = "retrying"  # an attempt failed, attempts left; waits for run_at
-    PAUSED = "paused"  # held by the user until resumed
+    PAUSED = "paused"  # held by the user until resumed (to where it was: pending, scheduled, queued)
     COMPLETED = "completed"  # the bot finished: result and purchase recorded
     FAILED = "failed"  # permanent error, attempts exhausted, or monitor window over
     CANCELLED = "cancelled"  # stopped by the user
@@ -27,13 +27,15 @@ S = TaskStatus
 MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.PENDING: frozenset({S.QUEUED, S.SCHEDULED, S.PAUSED, S.CANCELLED}),
     S.SCHEDULED: frozenset({S.QUEUED, S.PAUSED, S.CANCELLED, S.FAILED}),
-    S.QUEUED: frozenset({S.RUNNING, S.PAUSED, S.CANCELLED}),
+    # queued → failed: a monitor whose window closed before a worker claimed it
+    S.QUEUED: frozenset({S.RUNNING, S.PAUSED, S.CANCELLED, S.FAILED}),
     # running → queued: rescued after a dead worker, or handed back on shutdown;
     # running → scheduled: monitor mode, not available yet
     # running → unknown: past the place-order checkpoint, and the store could not be asked
     S.RUNNING: frozenset({S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED, S.UNKNOWN}),
     S.RETRYING: frozenset({S.QUEUED, S.PAUSED, S.CANCELLED, S.FAILED}),
-    S.PAUSED: frozenset({S.QUEUED, S.SCHEDULED, S.CANCELLED}),
+    # paused → pending: a "start later" task resumed; paused → failed: a monitor resumed too late
+    S.PAUSED: frozenset({S.PENDING, S.QUEUED, S.SCHEDULED, S.CANCELLED, S.FAILED}),
     S.COMPLETED: frozenset(),
     S.FAILED: frozenset({S.QUEUED}),
     S.CANCELLED: frozenset({S.QUEUED}),

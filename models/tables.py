@@ -67,6 +67,7 @@ class Task(SQLModel, table=True):
     profile_id: uuid.UUID | None = Field(default=None, foreign_key="profile.id", ondelete="SET NULL")
     owner_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="CASCADE", index=True)
     worker_id: str | None = Field(default=None, max_length=100)
+    lease: uuid.UUID | None = None  # the current run's own id, fresh at every claim; guards its writes
     heartbeat_at: datetime | None = _ts()
     queued_at: datetime | None = _ts()
     kicked_at: datetime | None = _ts()  # last doorbell sent
@@ -83,6 +84,8 @@ class TaskEvent(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_task_event_task", "task_id", "id"),
         sa.Index("ix_task_event_at", "at"),  # throughput charts read recent events by time
+        # SQLite: ids are never reused after the newest rows are deleted (the live hub keys on them)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(

@@ -25,6 +25,7 @@ from sqlalchemy import (
     case,
     delete,
     func,
+    literal,
     literal_column,
     select,
     update,
@@ -32,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.clock import db_now
 from models.errors import InvalidTransition, TaskNotFound
 from models.events import notify, publish
 from models.schemas import TaskCreate
@@ -119,14 +121,38 @@ async def move(
 Wrap = Callable[[Update], Executable]
 
 
+# a run that ends in one of these states hands the task on: a cancel requested meanwhile wins
+YIELDS_TO_CANCEL = frozenset({S.SCHEDULED.value, S.RETRYING.value, S.QUEUED.value})
+
+
 def _guarded_update(to: str, allowed: tuple[str, ...], keys: tuple[str, ...], owned: bool) -> Update:
     """``UPDATE task SET status=:to, updated_at, <keys> WHERE id AND status IN (allowed)
-    [AND worker_id AND attempt] RETURNING status, step, progress, attempt``."""
+    [AND lease] RETURNING status, step, progress, attempt``.
+
+    A run's own move to a waiting state (not in stock, retrying, handed back) becomes
+    ``cancelled`` when the user's cancel is pending: a cancel answered 202 sticks, whenever the
+    run ends.
+    """
     where = [TASKS.c.id == bindparam("g_id"), status_in(allowed)]
     if owned:
-        where += [TASKS.c.worker_id == bindparam("o_worker"), TASKS.c.attempt == bindparam("o_attempt")]
-    sets = {key: bindparam(f"v_{key}", type_=TASKS.c[key].type) for key in ("updated_at", *keys)}
-    return update(TASKS).where(*where).values(status=to, **sets).returning(*(TASKS.c[name] for name in MOVED))
+        where.append(TASKS.c.lease == bindparam("o_lease", type_=TASKS.c.lease.type))
+    sets: dict[str, Any] = {
+        key: bindparam(f"v_{key}", type_=TASKS.c[key].type) for key in ("updated_at", *keys)
+    }
+    status: Any = to
+    if owned and to in YIELDS_TO_CANCEL:
+        cancel = TASKS.c.cancel_requested
+        status = case((cancel, S.CANCELLED.value), else_=to)
+        sets["error"] = case((cancel, literal("cancelled by user")), else_=sets.get("error", TASKS.c.error))
+        sets["finished_at"] = case(
+            (cancel, sets["updated_at"]), else_=sets.get("finished_at", TASKS.c.finished_at)
+        )
+    return (
+        update(TASKS)
+        .where(*where)
+        .values(status=status, **sets)
+        .returning(*(TASKS.c[name] for name in MOVED))
+    )
 
 
 @lru_cache(maxsize=256)
@@ -145,7 +171,7 @@ async def move_row(
     to: TaskStatus,
     sources: Iterable[TaskStatus] | None = None,
     values: Mapping[str, Any] | None = None,
-    owner: tuple[str, int] | None = None,
+    owner: uuid.UUID | None = None,
     message: str | None = None,
     action: str | None = None,
     wrap: Wrap | None = None,
@@ -155,7 +181,7 @@ async def move_row(
     event, through a statement built once per shape; returns (status, step, progress, attempt).
 
     ``values`` are column values (a SQL expression among them makes the statement one-off);
-    ``owner`` = (worker_id, attempt) adds the ownership guard. ``wrap`` may turn the UPDATE into
+    ``owner`` = the run's lease adds the ownership guard. ``wrap`` may turn the UPDATE into
     a larger statement returning the same columns (a CTE that also writes a related row in the
     same round trip); it is part of the cache key, so pass a module-level function, and its own
     bind parameters in ``extra``.
@@ -163,7 +189,7 @@ async def move_row(
     values = values or {}
     params: dict[str, Any] = {**(extra or {}), "g_id": task_id, "v_updated_at": utcnow()}
     if owner is not None:
-        params["o_worker"], params["o_attempt"] = owner
+        params["o_lease"] = owner
     allowed = tuple(sorted(s.value for s in _allowed(to, sources)))
     plain = {key: value for key, value in values.items() if not isinstance(value, ClauseElement)}
     stmt: Executable
@@ -340,15 +366,32 @@ async def pause_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
 
 
 async def resume_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
-    """Back to where it belongs: scheduled if its time is ahead, else queued."""
+    """Back to where it was: a monitor past its window → failed; a task that has a start time
+    ahead → scheduled; one never queued or scheduled ("start later") → pending; else queued.
+    Times are the database's."""
     now = utcnow()
-    ahead = col(Task.run_at).is_not(None) & (col(Task.run_at) > now)
+    clock = db_now()
+    expired = col(Task.until).is_not(None) & (col(Task.until) <= clock)
+    ahead = col(Task.run_at).is_not(None) & (col(Task.run_at) > clock)
+    never_queued = col(Task.run_at).is_(None) & col(Task.queued_at).is_(None)
+    to = case(
+        (expired, S.FAILED.value),
+        (ahead, S.SCHEDULED.value),
+        (never_queued, S.PENDING.value),
+        else_=S.QUEUED.value,
+    )
+    queued = to == S.QUEUED.value
     return await move(
         session,
         task_id=task_id,
-        to=case((ahead, S.SCHEDULED.value), else_=S.QUEUED.value),
+        to=to,
         sources=ACTIONS["resume"],
-        values={"queued_at": now, "kicked_at": now},
+        values={
+            "queued_at": case((queued, now), else_=col(Task.queued_at)),
+            "kicked_at": case((queued, now), else_=col(Task.kicked_at)),
+            "error": case((expired, "not available before its end time"), else_=col(Task.error)),
+            "finished_at": case((expired, now), else_=col(Task.finished_at)),
+        },
         action="resume",
         message="resumed",
     )

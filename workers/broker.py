@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
+from contextlib import suppress
 from typing import Any
 
 from taskiq import TaskiqEvents, TaskiqState
@@ -22,6 +24,8 @@ from workers.queue import kick, make_broker
 from workers.runtime import WorkerRuntime
 
 log = logging.getLogger("workers")
+
+TASKIQ_SHUTDOWN_TIMEOUT = 5.0  # taskiq worker's default --shutdown-timeout
 
 settings = Settings()
 broker = make_broker(settings)
@@ -64,9 +68,25 @@ async def startup(state: TaskiqState) -> None:
     _chain_signals(state.runtime)
 
 
+def taskiq_shutdown_timeout(argv: list[str]) -> float:
+    """taskiq's ``--shutdown-timeout`` (its default 5 s when not given): how long taskiq lets
+    ``WORKER_SHUTDOWN`` run before it cuts it off."""
+    for i, arg in enumerate(argv):
+        value = None
+        if arg == "--shutdown-timeout" and i + 1 < len(argv):
+            value = argv[i + 1]
+        elif arg.startswith("--shutdown-timeout="):
+            value = arg.partition("=")[2]
+        if value is not None:
+            with suppress(ValueError):
+                return float(value)
+    return TASKIQ_SHUTDOWN_TIMEOUT
+
+
 @broker.on_event(TaskiqEvents.WORKER_SHUTDOWN)
 async def shutdown(state: TaskiqState) -> None:
     runtime: WorkerRuntime | None = getattr(state, "runtime", None)
     if runtime is not None:
-        await runtime.stop()
+        # inside taskiq's cut, with a second for closing the database after the hand-back
+        await runtime.stop(within=max(0.5, taskiq_shutdown_timeout(sys.argv) - 1.0))
         await runtime.db.dispose()

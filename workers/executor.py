@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from models import claims
+from models.clock import db_now
 from models.states import TaskStatus
 from models.tables import Task
 from models.types import utcnow
@@ -84,7 +85,7 @@ def classify(
                     "attempt": task.attempt - 1,
                     "last_check": observation,
                     **checks,
-                    "run_at": now + timedelta(seconds=task.check_every or 60),
+                    "run_at": db_now(task.check_every or 60),  # the database's clock, not ours
                 },
             )
         return Outcome(S.FAILED, "failed", f"not available: {observation}")
@@ -111,7 +112,7 @@ def classify(
             cap=task.backoff_cap if task.backoff_cap is not None else settings.backoff_cap,
         )
     )
-    return Outcome(S.RETRYING, "retrying", message, {"run_at": now + delay, **checks})
+    return Outcome(S.RETRYING, "retrying", message, {"run_at": db_now(delay.total_seconds()), **checks})
 
 
 def bot_task(task: Task) -> BotTask:
@@ -201,6 +202,8 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
             )
             bot = asyncio.ensure_future(spec.run(ctx))
             running.bot = bot
+            if running.stop_reason is not None:  # stopped (shutdown, cancel) while the page opened
+                bot.cancel()
             try:
                 purchase = await asyncio.wait_for(bot, timeout=runtime.settings.bot_timeout)
             except BaseException as bot_exc:

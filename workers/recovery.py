@@ -118,7 +118,8 @@ async def settle_adopted(runtime: WorkerRuntime, task: Task) -> None:
             await claims.log(session, task_id=task.id, message=message)
 
     running = Running(task=task)
-    runtime.running[task.id] = running
+    assert task.lease is not None  # adopt_stale gave it a lease of its own
+    runtime.running[task.lease] = running
     try:
         async with runtime.db.session() as session:
             row = await doubt.purchase_of(session, task.id)
@@ -150,7 +151,7 @@ async def settle_adopted(runtime: WorkerRuntime, task: Task) -> None:
     except Exception:
         log.exception("task %s: settling after a lost worker failed; the sweeper tries again", task.id)
     finally:
-        runtime.running.pop(task.id, None)
+        runtime.running.pop(task.lease, None)
 
 
 async def adopt_stale(runtime: WorkerRuntime) -> list[asyncio.Task[None]]:

@@ -44,6 +44,7 @@ S = TaskStatus
 
 Kick = Callable[[uuid.UUID], Awaitable[None]]
 RECORD_RETRY_FOR = 60.0  # seconds an outcome write is retried while the database is away
+HAND_BACK_TIME = 3.0  # seconds kept, at most, for handing running tasks back inside a shutdown timeout
 
 
 def _version() -> str:
@@ -79,7 +80,7 @@ class WorkerRuntime:
     )
     browser: BrowserPool | None = None
     artifacts: ArtifactStore | None = None
-    running: dict[uuid.UUID, Running] = field(default_factory=dict)
+    running: dict[uuid.UUID, Running] = field(default_factory=dict)  # by lease: one entry per run
     processed: int = 0
     stopping: bool = False
     vault: Vault | None = None  # checkout profiles and store accounts, decrypted per task
@@ -87,6 +88,7 @@ class WorkerRuntime:
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
     _row: Worker | None = None
+    _stop_began: float | None = None  # loop time of the shutdown signal
 
     # ---- lifecycle --------------------------------------------------------------------
 
@@ -121,25 +123,51 @@ class WorkerRuntime:
         log.info("worker %s up (concurrency %s)", self.worker_id, self.settings.worker_concurrency)
         return self
 
-    async def stop(self, *, grace: float | None = None) -> None:
-        """Stop taking work; let running tasks finish for ``grace`` s, then hand them back."""
+    async def stop(self, *, grace: float | None = None, within: float | None = None) -> None:
+        """Stop taking work; let running tasks finish until ``grace`` s after the stop began (the
+        signal, when there was one), then hand them back without using an attempt.
+
+        ``within`` is the time this call has before its caller cuts it (taskiq's
+        ``--shutdown-timeout``): the hand-back then starts early enough to be written inside it,
+        even if that shortens the grace period.
+        """
+        loop = asyncio.get_running_loop()
+        now = loop.time()
         self.stopping = True
         grace = self.settings.shutdown_grace if grace is None else grace
+        began = self._stop_began if self._stop_began is not None else now
+        wait = max(0.0, began + grace - now)
+        deadline = None if within is None else now + within
+        if within is not None:
+            budget = max(0.0, within - min(HAND_BACK_TIME, within / 2))
+            if self.running and budget < wait:
+                log.warning(
+                    "worker %s: the shutdown timeout leaves %.1fs of the %ss grace; pass taskiq "
+                    "--shutdown-timeout above TASKDECK_SHUTDOWN_GRACE",
+                    self.worker_id,
+                    budget,
+                    grace,
+                )
+            wait = min(wait, budget)
         if self.running:
             log.info(
-                "worker %s stopping: %s running task(s), grace %ss", self.worker_id, len(self.running), grace
+                "worker %s stopping: %s running task(s), %.1fs left to finish",
+                self.worker_id,
+                len(self.running),
+                wait,
             )
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._idle(), timeout=grace)
+            await asyncio.wait_for(self._idle(), timeout=wait)
         for running in list(self.running.values()):
             running.stop("shutdown")
+        settle = 15.0 if deadline is None else max(0.1, deadline - loop.time())
         with suppress(TimeoutError):
-            await asyncio.wait_for(self._idle(), timeout=15)
-        for loop in self._loops:
-            loop.cancel()
-        for loop in self._loops:
+            await asyncio.wait_for(self._idle(), timeout=settle)
+        for background in self._loops:
+            background.cancel()
+        for background in self._loops:
             with suppress(asyncio.CancelledError, Exception):
-                await loop
+                await background
         with suppress(Exception):
             await self._beat_worker("gone")
         if self.browser is not None:
@@ -155,6 +183,7 @@ class WorkerRuntime:
             return
         self.stopping = True
         loop = asyncio.get_event_loop()
+        self._stop_began = loop.time()
         loop.call_soon_threadsafe(loop.call_later, self.settings.shutdown_grace, self._hand_back_all)
 
     def _hand_back_all(self) -> None:
@@ -168,6 +197,10 @@ class WorkerRuntime:
         if self.stopping or self._free <= 0:
             return
         self._free -= 1
+        await self._drain()
+
+    async def _drain(self) -> None:
+        """Claim and run tasks with one slot (already taken) until none is claimable; then free it."""
         try:
             while not self.stopping:
                 task = await self._claim()
@@ -178,9 +211,11 @@ class WorkerRuntime:
             self._free += 1
 
     def fill_free_slots(self) -> None:
-        """Start a drain for each free slot (used by the sweeper; never blocks)."""
-        for _ in range(max(0, self._free - len(self._drains))):
-            drain = asyncio.create_task(self.ring())
+        """Start a drain for each free slot (used by the sweeper; never blocks). The slot is taken
+        here, before the drain starts, so ``_free`` alone says how many slots are idle."""
+        while self._free > 0 and not self.stopping:
+            self._free -= 1
+            drain = asyncio.create_task(self._drain())
             self._drains.add(drain)
             drain.add_done_callback(self._drains.discard)
 
@@ -195,12 +230,13 @@ class WorkerRuntime:
             return None
 
     async def _run(self, task: Task) -> None:
+        assert task.lease is not None
         running = Running(task=task)
-        self.running[task.id] = running
+        self.running[task.lease] = running  # two runs of one task (a reclaim) are two entries
         try:
             await execute(self, task, running)
         finally:
-            self.running.pop(task.id, None)
+            self.running.pop(task.lease, None)
             self.processed += 1
 
     # ---- recording --------------------------------------------------------------------
@@ -288,17 +324,17 @@ class WorkerRuntime:
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
             try:
-                ids = list(self.running)
-                if ids:
+                runs = {lease: running.task.id for lease, running in self.running.items()}
+                if runs:
                     async with self.db.begin() as session:
-                        alive = await claims.heartbeat(session, worker_id=self.worker_id, task_ids=ids)
-                    for task_id in ids:
-                        running = self.running.get(task_id)
+                        alive = await claims.heartbeat(session, runs=runs)
+                    for lease in runs:
+                        running = self.running.get(lease)
                         if running is None:
                             continue
-                        if task_id not in alive:
+                        if lease not in alive:
                             running.stop("lost")
-                        elif alive[task_id]:
+                        elif alive[lease]:
                             running.stop("cancel")
                 beats += 1
                 if beats % 3 == 0:
@@ -320,7 +356,7 @@ class WorkerRuntime:
             await claims.worker_seen(
                 session,
                 worker=self._row,
-                running=[str(i) for i in self.running],
+                running=[str(r.task.id) for r in self.running.values()],
                 processed=self.processed,
                 status=status,
             )

@@ -79,3 +79,41 @@ async def test_behind_schema_is_refused_on_postgres(tmp_path) -> None:
         assert await migrations.current_revision(db) == migrations.head_revision()
     finally:
         await db.dispose()
+
+
+async def test_sqlite_upgrade_keeps_events_and_never_reuses_their_ids(tmp_path) -> None:
+    """0005 recreates SQLite's task_event with AUTOINCREMENT: rows kept, deleted ids not reused."""
+    from sqlalchemy import text
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    try:
+        await migrations.upgrade(db, "0004")
+        task = uuid.uuid4().hex
+        async with db.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "INSERT INTO task (id, name, store, product, quantity, status, priority, mode,"
+                    " max_attempts, attempt, checks, progress, checkpoints, cancel_requested, trace,"
+                    " created_at, updated_at) VALUES (:id, 't', 'noop', 'p', 1, 'pending', 0, 'once',"
+                    " 3, 0, 0, 0, '[]', 0, 0, '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                ),
+                {"id": task},
+            )
+            for _ in range(3):
+                await conn.execute(
+                    text(
+                        "INSERT INTO task_event (task_id, at, kind) VALUES (:t, '2026-01-01 00:00:00', 'log')"
+                    ),
+                    {"t": task},
+                )
+        await migrations.upgrade(db)
+        async with db.engine.begin() as conn:
+            assert (await conn.execute(text("SELECT max(id), count(*) FROM task_event"))).one() == (3, 3)
+            await conn.execute(text("DELETE FROM task_event WHERE id = 3"))
+            await conn.execute(
+                text("INSERT INTO task_event (task_id, at, kind) VALUES (:t, '2026-01-01 00:00:00', 'log')"),
+                {"t": task},
+            )
+            assert (await conn.execute(text("SELECT max(id) FROM task_event"))).scalar() == 4
+    finally:
+        await db.dispose()

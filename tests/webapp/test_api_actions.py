@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 
+from models.tables import Task
 from tests.webapp.test_api import TASK_KEYS, Api, api, soon
 
 __all__ = ["api"]  # the fixture, shared with test_api.py
@@ -39,6 +42,24 @@ async def test_resume_a_task_whose_time_is_ahead_goes_back_to_scheduled(api: Api
     task = await api.create(start="at", runAt=soon())
     assert (await act(api, task["id"], "pause"))["status"] == "paused"
     assert (await act(api, task["id"], "resume"))["status"] == "scheduled"
+
+
+async def test_resume_a_start_later_task_goes_back_to_pending(api: Api) -> None:
+    task = await api.create(start="later")
+    assert (await act(api, task["id"], "pause"))["status"] == "paused"
+    assert (await act(api, task["id"], "resume"))["status"] == "pending"
+    assert await api.status(task["id"]) == "pending"
+
+
+async def test_resume_a_monitor_after_its_window_fails_it(api: Api) -> None:
+    task = await api.create(mode="monitor", checkEvery=60, until=soon(3600))
+    assert (await act(api, task["id"], "pause"))["status"] == "paused"
+    async with api.db.begin() as session:  # the window closes while it is paused
+        await session.execute(
+            update(Task).where(Task.id == uuid.UUID(task["id"])).values(until=datetime.now(UTC))
+        )
+    resumed = await act(api, task["id"], "resume")
+    assert resumed["status"] == "failed" and "not available before" in resumed["error"]
 
 
 async def test_cancel_a_waiting_task_at_once(api: Api) -> None:

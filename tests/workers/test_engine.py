@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -213,7 +214,10 @@ async def test_pause_holds_and_resume_requeues(db: Database, runtimes: Start) ->
     assert (await get(db, task.id)).status == "paused"
     async with db.begin() as session:
         resumed = await ops.resume_task(session, task_id=task.id)
-    assert resumed.status == "queued"
+    assert resumed.status == "pending"  # back to where it was: "start later" waits for a start
+    async with db.begin() as session:
+        await ops.pause_task(session, task_id=task.id)
+        await ops.start_task(session, task_id=task.id)
     await until_status(db, task.id, "completed")
     future = await create(db, None, start="at", run_at=utcnow() + timedelta(hours=1))
     async with db.begin() as session:
@@ -329,7 +333,9 @@ async def test_lost_ownership_stops_the_bot_without_writing(db: Database, runtim
     await until_status(db, task.id, "running")
     async with db.begin() as session:  # rescued meanwhile, and claimed by another worker
         await session.execute(
-            update(Task).where(Task.id == task.id).values(worker_id="other-worker", attempt=2)
+            update(Task)
+            .where(Task.id == task.id)
+            .values(worker_id="other-worker", attempt=2, lease=uuid.uuid4())
         )
     await wait_for(lambda: not rt.running, timeout=3, what="bot stopped")
     after = await get(db, task.id)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -146,7 +147,9 @@ async def test_purchase_survives_a_refused_outcome_and_completes_the_task(
             )
     bought = Purchase(order_number="DS-1", quantity=1, unit_price=Decimal("120"), total=Decimal("120"))
     async with db.begin() as session:  # someone else holds it now: the outcome is refused
-        await session.execute(update(Task).where(Task.id == task.id).values(worker_id="other-worker"))
+        await session.execute(
+            update(Task).where(Task.id == task.id).values(worker_id="other-worker", lease=uuid.uuid4())
+        )
 
     async def no_doorbell(_: Any) -> None:
         return None

@@ -7,11 +7,13 @@ the queue page reads sixty rows, not an hour of tasks.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from models.states import TaskStatus
 from models.tables import Purchase, Task, TaskEvent, Worker
@@ -19,7 +21,44 @@ from models.tables import Purchase, Task, TaskEvent, Worker
 S = TaskStatus
 
 
-async def recent_events(session: AsyncSession, *, task_id: uuid.UUID, limit: int = 300) -> list[TaskEvent]:
+RECENT_EVENTS = 300  # events a task page opens with
+
+
+@dataclass
+class EventCatchUp:
+    """A page's reader of one task's new events that misses none committed late.
+
+    Event ids are not in commit order, so "ids after the last one seen, minus a margin" misses an
+    event whose transaction stayed open while more ids than the margin were shown. Instead it
+    reads the task's ids above the page's starting point (an index-only read of
+    ``ix_task_event_task``) and fetches the rows of those not seen yet.
+    """
+
+    floor: int  # ids at or below this were never shown and are not read
+    seen: set[int] = field(default_factory=set)
+
+    @classmethod
+    def starting_from(cls, shown: list[TaskEvent], *, limit: int = RECENT_EVENTS) -> EventCatchUp:
+        """After ``recent_events``: everything of the task when it fit, else from the oldest shown."""
+        ids = {e.id for e in shown if e.id is not None}
+        return cls(floor=min(ids) - 1 if ids and len(shown) >= limit else 0, seen=ids)
+
+    async def read(self, session: AsyncSession, *, task_id: uuid.UUID, limit: int = 500) -> list[TaskEvent]:
+        event_id = col(TaskEvent.id)
+        ids = await session.scalars(
+            select(event_id).where(col(TaskEvent.task_id) == task_id, event_id > self.floor)
+        )
+        missing = sorted({i for i in ids if i is not None} - self.seen)[:limit]
+        if not missing:
+            return []
+        rows = list(await session.scalars(select(TaskEvent).where(event_id.in_(missing)).order_by(event_id)))
+        self.seen.update(e.id for e in rows if e.id is not None)
+        return rows
+
+
+async def recent_events(
+    session: AsyncSession, *, task_id: uuid.UUID, limit: int = RECENT_EVENTS
+) -> list[TaskEvent]:
     """The task's newest ``limit`` events, oldest first."""
     rows = await session.scalars(
         select(TaskEvent)

@@ -68,7 +68,7 @@ class TaskDetailView:
         self.steps_done: list[str] = []  # steps reported by the current (or last) attempt
         self.applied: set[int] = set()  # event ids already applied to the timeline
         self.logged: set[int] = set()  # event ids already in the log
-        self.last_id = 0
+        self.catch_up = queries.EventCatchUp(floor=0)
         self.deleted = False
         self.gallery_stale = True
         self._actions_for: str | None = None  # the status the action buttons were drawn for
@@ -137,6 +137,7 @@ class TaskDetailView:
         """First render: the newest events, then everything else."""
         async with self.services.db.session() as session:
             events = await queries.recent_events(session, task_id=self.id)
+        self.catch_up = queries.EventCatchUp.starting_from(events)
         self._take_events(events)
         await self.reread()
 
@@ -149,8 +150,8 @@ class TaskDetailView:
             except TaskNotFound:
                 self._mark_deleted()
                 return
-            # ids are not in commit order: look back a little, the id sets drop repeats
-            events = await task_ops.task_events(session, self.id, after=max(0, self.last_id - 50))
+            # ids are not in commit order: every id of the task not read yet, however late it came
+            events = await self.catch_up.read(session, task_id=self.id)
             attempts = await task_ops.task_attempts(session, self.id)
             purchase = await queries.purchase_for(session, task_id=self.id)
         self.task, self.status = task, task.status
@@ -171,7 +172,6 @@ class TaskDetailView:
             if ev.id is None or ev.id in self.logged:
                 continue
             self.logged.add(ev.id)
-            self.last_id = max(self.last_id, ev.id)
             self._apply(ev.id, ev.kind, ev.status, ev.step)
             self._log_row(ev)
 
