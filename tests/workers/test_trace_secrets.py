@@ -8,21 +8,18 @@ URL-encoded and base64-encoded. Events, task rows and log records are searched t
 
 from __future__ import annotations
 
-import base64
-import json
 import logging
 import stat
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, quote_plus
 
 import pytest
 from sqlalchemy import select
 
 from models.db import Database
 from models.tables import Account, TaskEvent
+from tests.leaks import artifact_blobs, leaks, needles
 from tests.workers.conftest import Start, attempts, create, until_status
 from workers.bots import registry
 from workers.bots.base import BotContext, Purchase
@@ -31,50 +28,7 @@ from workers.errors import PermanentError
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 CARD, CVC, EXPIRY, PASSWORD, WRONG = "4111111111111111", "987", "11/29", "s3cret-Pa55word", "n0t-my-Pa55"
-
-
-def _base64_runs(raw: bytes) -> set[bytes]:
-    """``raw`` base64-encoded at each of the three alignments it can have inside a longer text."""
-    runs = set()
-    for shift in range(3):
-        for encode in (base64.b64encode, base64.urlsafe_b64encode):
-            text = encode(b"\0" * shift + raw).rstrip(b"=")
-            runs.add(text[(shift * 4 + 2) // 3 : len(text) - 1])
-    return runs
-
-
-def needles() -> dict[bytes, str]:
-    """What a leak looks like. The CVC is short: it is looked for as a value (``"987"``, ``=987``)."""
-    found: dict[bytes, str] = {}
-    for name, value in (("card", CARD), ("password", PASSWORD), ("wrong password", WRONG)):
-        for form in {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}:
-            found[form.encode()] = name
-        for run in _base64_runs(value.encode()):
-            found[run] = f"{name} (base64)"
-    for form in ('"987"', '\\"987\\"', "card_cvc=987", 'value="987"', "'987'"):
-        found[form.encode()] = "cvc"
-    for run in _base64_runs(b"card_cvc=987"):
-        found[run] = "cvc (base64)"
-    for form in ("card_expiry=11%2F29", '"11/29"'):
-        found[form.encode()] = "expiry"
-    return found
-
-
-def leaks(blob: bytes, where: str) -> list[str]:
-    return [f"{what} in {where}" for needle, what in needles().items() if needle in blob]
-
-
-def artifact_blobs(root: Path) -> Iterator[tuple[str, bytes]]:
-    """Every artifact file, and every member of every zip in it."""
-    for path in sorted(root.rglob("*")):
-        if not path.is_file():
-            continue
-        data = path.read_bytes()
-        yield str(path.relative_to(root)), data
-        if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
-                for member in archive.namelist():
-                    yield f"{path.relative_to(root)}!{member}", archive.read(member)
+NEEDLES = needles(card=CARD, cvc=CVC, expiry=EXPIRY, passwords=[PASSWORD, WRONG])
 
 
 def check_traces_and_modes(root: Path, *, bought_zip: Path) -> None:
@@ -163,15 +117,15 @@ async def test_no_secret_in_any_artifact_event_row_or_log(
     tasks = [bought, retried, sold_out, untraced, refused]
     found: list[str] = []
     for where, blob in artifact_blobs(root):
-        found += leaks(blob, where)
+        found += leaks(blob, where, NEEDLES)
     for task in tasks:
-        found += leaks(repr(task.model_dump()).encode(), f"task {task.id}")
+        found += leaks(repr(task.model_dump()).encode(), f"task {task.id}", NEEDLES)
         for event in await events(db, task.id):
-            found += leaks(repr(event.model_dump()).encode(), f"event {event.id}")
+            found += leaks(repr(event.model_dump()).encode(), f"event {event.id}", NEEDLES)
         shots = [a.step for a in rt.artifacts.list(str(task.id)) if a.kind == "screenshot"]
         if task in (bought, retried):  # step pictures are still taken, around the secrets too
             assert {"log-in", "checkout", "confirm"} <= set(shots), shots
-    found += leaks(caplog.text.encode(), "the log")
+    found += leaks(caplog.text.encode(), "the log", NEEDLES)
     assert not found, found
     assert "held secret values" not in caplog.text  # clean as recorded, not only once scrubbed
 
@@ -210,6 +164,6 @@ async def test_failure_inside_a_secret_section_blanks_the_fields_before_the_pict
     assert shots["failure"].read_bytes() == shots["form"].read_bytes()
     found: list[str] = []
     for where, blob in artifact_blobs(Path(rt.settings.artifacts_dir)):
-        found += leaks(blob, where)
+        found += leaks(blob, where, NEEDLES)
     assert not found, found
     assert [a.kind for a in listed].count("trace") == 1
