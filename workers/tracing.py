@@ -117,34 +117,41 @@ class Tracer:
 
 
 def merge(parts: list[Path], target: Path, secrets: Secrets) -> int:
-    """Write the parts as one trace zip at ``target`` (mode 0600); how many secret entries went."""
+    """Write the parts as one trace zip at ``target`` (mode 0600); how many secret entries went.
+
+    One part with nothing to remove is moved into place as it is (no recompression).
+    """
     pattern = secrets.pattern()
     dropped = 0
-    seen: set[str] = set()
-    temp = target.with_name(f".{target.name}.tmp")
+    members: dict[str, tuple[bytes, int]] = {}  # name → (data, compression)
+    for n, part in enumerate(parts, 1):
+        if not part.exists():
+            continue
+        with zipfile.ZipFile(part) as source:
+            for info in source.infolist():
+                name = info.filename
+                if n > 1 and name.startswith("trace."):  # each part's own trace/network pair
+                    name = f"trace-part{n}." + name.removeprefix("trace.")
+                if name in members or info.is_dir():
+                    continue
+                data = source.read(info)
+                if pattern is not None and pattern.search(data):
+                    if not name.endswith((".trace", ".network")):
+                        dropped += 1
+                        continue
+                    data, lines = scrub_lines(data, pattern)
+                    dropped += lines
+                members[name] = (data, info.compress_type)
     private_dir(target.parent)
+    if len(parts) == 1 and not dropped and parts[0].exists():
+        os.replace(parts[0], target)
+        os.chmod(target, PRIVATE)
+        return 0
+    temp = target.with_name(f".{target.name}.tmp")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE)
     with os.fdopen(fd, "wb") as file, zipfile.ZipFile(file, "w") as out:
-        for n, part in enumerate(parts, 1):
-            if not part.exists():
-                continue
-            with zipfile.ZipFile(part) as source:
-                for info in source.infolist():
-                    name = info.filename
-                    if n > 1 and name.startswith("trace."):  # each part's own trace/network pair
-                        name = f"trace-part{n}." + name.removeprefix("trace.")
-                    if name in seen or info.is_dir():
-                        continue
-                    seen.add(name)
-                    data = source.read(info)
-                    if pattern is not None and pattern.search(data):
-                        if name.endswith((".trace", ".network")):
-                            data, lines = scrub_lines(data, pattern)
-                            dropped += lines
-                        else:
-                            dropped += 1
-                            continue
-                    out.writestr(name, data, compress_type=info.compress_type)
+        for name, (data, compression) in members.items():
+            out.writestr(name, data, compress_type=compression, compresslevel=1)
     os.replace(temp, target)
     return dropped
 
