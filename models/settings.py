@@ -86,6 +86,7 @@ class Settings(BaseSettings):
     browser_memory_limit_mb: PositiveInt = 1500  # Chromium's tree above this → recycled
     artifacts_dir: Path = Path("./artifacts")
     artifacts_keep_tasks: PositiveInt = 500  # newest tasks whose artifacts are kept
+    traces_keep_days: PositiveFloat = 7  # Playwright traces older than this are deleted
 
     @field_validator("allowed_hosts", mode="before")
     @classmethod

@@ -46,7 +46,11 @@ class Services:
             db=db,
             broker=queue.make_broker(settings),
             hub=LiveHub(db),
-            artifacts=ArtifactStore(settings.artifacts_dir, keep_tasks=settings.artifacts_keep_tasks),
+            artifacts=ArtifactStore(
+                settings.artifacts_dir,
+                keep_tasks=settings.artifacts_keep_tasks,
+                traces_keep_days=settings.traces_keep_days,
+            ),
             vault=Vault(db, load_key(settings.secret_key, settings.secret_key_file)),
         )
 

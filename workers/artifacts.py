@@ -7,7 +7,12 @@ Names carry the attempt, the order and the step, so a directory listing is the s
     a1-trace.zip               attempt 1's Playwright trace (``playwright show-trace``)
     a2-01-open-product.png
 
-``prune()`` keeps the newest ``keep_tasks`` task directories. The synchronous methods touch the
+Files are created 0600 and directories 0700: a trace or a screenshot is readable by the worker's
+user only, and served to its owner through the webapp. Traces are recorded without what a bot
+types inside ``ctx.secret_input()`` (see ``workers.tracing``).
+
+``prune()`` keeps the newest ``keep_tasks`` task directories and deletes traces older than
+``traces_keep_days`` (and parts of traces a crash left behind). The synchronous methods touch the
 disk; call ``list``/``delete``/``prune`` through ``asyncio.to_thread`` from the event loop when
 the directory may be large (``save_screenshot`` already does its file work off the loop).
 """
@@ -20,6 +25,7 @@ import contextlib
 import logging
 import re
 import shutil
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +33,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from playwright.async_api import Error as PlaywrightError
+
+from workers.tracing import leftover_part, private_dir, write_private
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -58,9 +66,10 @@ def slugify(label: str, *, max_len: int = 40) -> str:
 
 
 class ArtifactStore:
-    def __init__(self, root: Path, keep_tasks: int = 500) -> None:
+    def __init__(self, root: Path, keep_tasks: int = 500, traces_keep_days: float = 7) -> None:
         self.root = Path(root)
         self.keep_tasks = keep_tasks
+        self.traces_keep_days = traces_keep_days
         self._seq: OrderedDict[tuple[str, int], int] = OrderedDict()
 
     # ----------------------------------------------------------------- paths
@@ -111,8 +120,8 @@ class ArtifactStore:
             if page.is_closed():
                 log.info("screenshot %r of task %s skipped: the page is closed", label, task_id)
                 return None
-            # Playwright writes the file through a thread-pool executor.
-            await asyncio.wait_for(page.screenshot(path=path, timeout=timeout_ms), timeout_ms / 1000 + 1)
+            png = await asyncio.wait_for(page.screenshot(timeout=timeout_ms), timeout_ms / 1000 + 1)
+            await asyncio.to_thread(write_private, path, png)
             stat = await asyncio.to_thread(path.stat)
         except (PlaywrightError, TimeoutError, OSError) as exc:
             log.warning("screenshot %r of task %s not taken: %s", label, task_id, exc)
@@ -141,7 +150,9 @@ class ArtifactStore:
     def _prepare(self, task_id: str, attempt: int) -> int:
         """Make the task's directory; the highest screenshot number of ``attempt`` already in it."""
         directory = self.task_dir(task_id)
-        directory.mkdir(parents=True, exist_ok=True)
+        if not self.root.exists():
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        private_dir(directory)
         highest = 0
         for entry in directory.iterdir():
             m = _SCREENSHOT.fullmatch(entry.name)
@@ -197,7 +208,8 @@ class ArtifactStore:
             del self._seq[key]
 
     def prune(self) -> int:
-        """Keep the ``keep_tasks`` most recently written task directories; returns how many went."""
+        """Keep the ``keep_tasks`` most recently written task directories, and in them the traces
+        younger than ``traces_keep_days``; returns how many directories went."""
         try:
             dirs = [d for d in self.root.iterdir() if d.is_dir() and not d.is_symlink()]
         except OSError:
@@ -207,6 +219,8 @@ class ArtifactStore:
             with contextlib.suppress(OSError):
                 dated.append((d.stat().st_mtime_ns, d))
         dated.sort(key=lambda item: item[0], reverse=True)
+        for _, d in dated[: self.keep_tasks]:  # after reading their times: deleting touches them
+            self._prune_traces(d)
         removed = 0
         for _, d in dated[self.keep_tasks :]:
             shutil.rmtree(d, ignore_errors=True)
@@ -214,3 +228,22 @@ class ArtifactStore:
                 del self._seq[key]
             removed += 1
         return removed
+
+    def _prune_traces(self, directory: Path) -> None:
+        """Delete the directory's traces older than ``traces_keep_days`` (its screenshots stay),
+        and parts of traces older than a day (an attempt lasts minutes; a crash left them)."""
+        now = time.time()
+        try:
+            entries = builtins.list(directory.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            if _TRACE.fullmatch(entry.name):
+                keep_s = self.traces_keep_days * 86_400
+            elif leftover_part(entry.name):
+                keep_s = 86_400
+            else:
+                continue
+            with contextlib.suppress(OSError):
+                if now - entry.stat().st_mtime > keep_s:
+                    entry.unlink()

@@ -33,13 +33,15 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import psutil
 from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from workers.errors import BotError, BrowserLost
+from workers.redact import Secrets
+from workers.tracing import PageGuard, TraceMode, Tracer
 
 try:  # not re-exported by playwright.async_api; a subclass of its Error
     from playwright._impl._errors import TargetClosedError
@@ -47,8 +49,6 @@ except ImportError:  # pragma: no cover - older/newer layouts
     TargetClosedError = PlaywrightError  # type: ignore[misc,assignment]
 
 log = logging.getLogger(__name__)
-
-TraceMode = Literal["off", "on_failure", "always"]
 
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
@@ -64,7 +64,7 @@ BASE_ARGS = (
     "--disable-quic",
 )
 
-CLOSE_TIMEOUT_S = 10.0  # bound for closing a context / browser and for saving a trace
+CLOSE_TIMEOUT_S = 10.0  # bound for closing a context / browser
 
 
 class BrowserUnavailable(Exception):
@@ -207,6 +207,14 @@ def _descendants() -> set[int]:
 # --------------------------------------------------------------------------- pool
 
 
+@dataclass(frozen=True)
+class PageSession:
+    """A task's page and the secret sections it is typed into (``guard.section()``)."""
+
+    page: Page
+    guard: PageGuard
+
+
 @dataclass(eq=False)
 class _Chromium:
     """One launched Chromium and what the pool knows about it."""
@@ -326,11 +334,27 @@ class BrowserPool:
         trace_path: Path | None = None,
         default_timeout_ms: float | None = None,
     ) -> AsyncIterator[Page]:
-        """A fresh context and page, closed when the block ends.
+        """A fresh context and page, closed when the block ends (``session`` without the guard)."""
+        async with self.session(
+            trace=trace, trace_path=trace_path, default_timeout_ms=default_timeout_ms
+        ) as session:
+            yield session.page
+
+    @asynccontextmanager
+    async def session(
+        self,
+        *,
+        trace: TraceMode | bool = "off",
+        trace_path: Path | None = None,
+        default_timeout_ms: float | None = None,
+        secrets: Secrets | None = None,
+    ) -> AsyncIterator[PageSession]:
+        """A fresh context and page with its secret sections, closed when the block ends.
 
         ``trace``: ``"off"`` (``False``), ``"on_failure"`` (record; keep the zip at ``trace_path``
-        only when the block raised) or ``"always"`` (``True``; keep it whatever happened).
-        A trace cannot be saved when the browser died.
+        only when the block raised) or ``"always"`` (``True``; keep it whatever happened). Nothing
+        typed inside ``session.guard.section()`` is recorded, and a kept trace is checked for
+        ``secrets`` (see ``workers.tracing``). A trace cannot be saved when the browser died.
 
         Raises ``BrowserUnavailable`` when there is no Chromium to launch, and ``BrowserLost``
         (from the original error) when the block failed because Chromium died under it. The
@@ -339,27 +363,22 @@ class BrowserPool:
         mode = _trace_mode(trace)
         if mode != "off" and trace_path is None:
             raise ValueError("trace_path is required when tracing")
-
         chromium, context = await self._open_context()
-        tracing = False
+        tracer = Tracer(context, mode=mode, path=trace_path)
+        tracer.secrets = secrets or Secrets()
         failed = False
         try:
             if default_timeout_ms is not None:
                 context.set_default_timeout(default_timeout_ms)
-            if mode != "off":
-                # a screencast is the costly part of a trace: only on-demand traces carry one; the
-                # failure trace keeps DOM snapshots, network and actions (the step screenshots
-                # already show what the page looked like)
-                await context.tracing.start(screenshots=mode == "always", snapshots=True, sources=False)
-                tracing = True
+            await tracer.start()
             page = await context.new_page()
         except BaseException as exc:
-            await self._finish(chromium, context, tracing=False, keep_trace_at=None)
+            await self._finish(chromium, context, tracer=tracer, keep_trace=False)
             if isinstance(exc, PlaywrightError) and chromium.dead():
                 raise BrowserLost(f"Chromium died while opening a page: {exc}") from exc
             raise
         try:
-            yield page
+            yield PageSession(page=page, guard=PageGuard(page, tracer))
         except BaseException as exc:
             failed = True
             if (
@@ -370,11 +389,9 @@ class BrowserPool:
                 raise BrowserLost(f"Chromium died during the task: {exc}") from exc
             raise
         finally:
-            keep = trace_path if tracing and (mode == "always" or failed) else None
+            keep = mode == "always" or (mode == "on_failure" and failed)
             # Shielded: a cancelled task (cancel requested) must still close its context.
-            cleanup = asyncio.ensure_future(
-                self._finish(chromium, context, tracing=tracing, keep_trace_at=keep)
-            )
+            cleanup = asyncio.ensure_future(self._finish(chromium, context, tracer=tracer, keep_trace=keep))
             self._cleanups.add(cleanup)
             cleanup.add_done_callback(self._cleanups.discard)
             await asyncio.shield(cleanup)
@@ -428,12 +445,11 @@ class BrowserPool:
         return False
 
     async def _finish(
-        self, chromium: _Chromium, context: BrowserContext, *, tracing: bool, keep_trace_at: Path | None
+        self, chromium: _Chromium, context: BrowserContext, *, tracer: Tracer, keep_trace: bool
     ) -> None:
         try:
             alive = not chromium.dead()
-            if tracing and alive:
-                await self._stop_trace(context, keep_trace_at)
+            await tracer.finish(keep=keep_trace, alive=alive)
             if alive:
                 try:
                     await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
@@ -456,16 +472,6 @@ class BrowserPool:
         finally:
             if self._release(chromium):
                 await self._close_browser(chromium)
-
-    async def _stop_trace(self, context: BrowserContext, path: Path | None) -> None:
-        try:
-            if path is None:
-                await asyncio.wait_for(context.tracing.stop(), CLOSE_TIMEOUT_S)
-                return
-            path = await asyncio.to_thread(_prepare_file, path)
-            await asyncio.wait_for(context.tracing.stop(path=path), CLOSE_TIMEOUT_S)
-        except (PlaywrightError, TimeoutError, OSError) as exc:
-            log.warning("could not save the trace to %s: %s", path, exc)
 
     async def _died(self, chromium: _Chromium, exc: BaseException) -> bool:
         """Whether Chromium is gone. After a ``TargetClosedError`` wait a moment for the
@@ -571,13 +577,6 @@ class BrowserPool:
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
         log.info("closed Chromium pid %s after %d contexts", chromium.pid, chromium.contexts_total)
-
-
-def _prepare_file(path: Path) -> Path:
-    """Absolute (the driver resolves paths against its own cwd), with its directory made."""
-    path = Path(path).absolute()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def _trace_mode(trace: TraceMode | bool) -> TraceMode:

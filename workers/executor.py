@@ -21,6 +21,8 @@ from workers import retry
 from workers.bots import registry
 from workers.bots.base import DEMO_PROFILE, BotContext, BotTask, Purchase
 from workers.errors import BotError, BrowserLost, NotAvailableYet, PermanentError, RetryableError
+from workers.redact import Secrets
+from workers.tracing import PageGuard
 
 if TYPE_CHECKING:
     from workers.runtime import Running, WorkerRuntime
@@ -155,8 +157,11 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         running.checkpointed = True  # from here on a cancel or shutdown waits for the answer
 
     async def screenshot(label: str) -> None:
-        page = page_ref.get("page")
+        page, guard = page_ref.get("page"), page_ref.get("guard")
         if page is None or runtime.artifacts is None:
+            return
+        if guard is not None and not guard.may_photograph():
+            log.info("task %s: screenshot %r skipped: secret fields on the page", task.id, label)
             return
         artifact = await runtime.artifacts.save_screenshot(str(task.id), page, label, attempt=task.attempt)
         if artifact is not None:
@@ -176,16 +181,22 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         spec = registry.get(task.store)
         browser_cm: AbstractAsyncContextManager[Any] = nullcontext(None)
         trace_path = None
+        profile, account = DEMO_PROFILE, None
         if spec.needs_browser:
+            profile, account = await runtime.profile_for(task), await runtime.account_for(task.store)
             if runtime.artifacts is not None:
                 trace_path = runtime.artifacts.trace_path(str(task.id), attempt=task.attempt)
-            browser_cm = runtime.browser_page(trace=task.trace, trace_path=trace_path)
+            browser_cm = runtime.browser_session(
+                trace=task.trace, trace_path=trace_path, secrets=Secrets.of(profile, account)
+            )
         async with AsyncExitStack() as stack:
             try:  # a browser that dies while the context opens must not hang the attempt
-                page = await asyncio.wait_for(stack.enter_async_context(browser_cm), OPEN_PAGE_TIMEOUT)
+                session = await asyncio.wait_for(stack.enter_async_context(browser_cm), OPEN_PAGE_TIMEOUT)
             except TimeoutError:
                 raise BrowserLost(f"no browser page within {OPEN_PAGE_TIMEOUT:g} s") from None
-            page_ref["page"] = page
+            page = session.page if session is not None else None
+            guard = session.guard if session is not None else PageGuard(None, None)
+            page_ref.update(page=page, guard=guard)
             ctx = BotContext(
                 task=bot_task(task),
                 page=page,
@@ -195,10 +206,11 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
                 checkpoint=checkpoint,
                 screenshot=screenshot,
                 checkpoints=frozenset(known),
-                profile=await runtime.profile_for(task) if spec.needs_browser else DEMO_PROFILE,
-                account=await runtime.account_for(task.store) if spec.needs_browser else None,
+                profile=profile,
+                account=account,
                 settings=runtime.store_settings(task.store),
                 timeout_ms=runtime.settings.step_timeout * 1000,
+                secret_input=guard.section,
             )
             bot = asyncio.ensure_future(spec.run(ctx))
             running.bot = bot

@@ -36,8 +36,10 @@ from workers import sweeper
 from workers.artifacts import ArtifactStore
 from workers.bots import registry
 from workers.bots.base import DEMO_PROFILE, CheckoutProfile, Purchase, StoreAccount
-from workers.browser import BrowserPool, find_chromium
+from workers.browser import BrowserPool, PageSession, find_chromium
 from workers.executor import Outcome, execute
+from workers.redact import Secrets
+from workers.tracing import TraceMode
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -98,7 +100,9 @@ class WorkerRuntime:
         await asyncio.to_thread(registry.load)  # a duplicate store name fails here, at start-up
         self.vault = Vault(self.db, load_key(self.settings.secret_key, self.settings.secret_key_file))
         self.artifacts = ArtifactStore(
-            self.settings.artifacts_dir, keep_tasks=self.settings.artifacts_keep_tasks
+            self.settings.artifacts_dir,
+            keep_tasks=self.settings.artifacts_keep_tasks,
+            traces_keep_days=self.settings.traces_keep_days,
         )
         self.browser = BrowserPool(
             executable_path=find_chromium(self.settings.browser_path),
@@ -296,9 +300,12 @@ class WorkerRuntime:
 
     # ---- what bots get ----------------------------------------------------------------
 
-    def browser_page(self, *, trace: bool, trace_path: Any) -> AbstractAsyncContextManager[Any]:
+    def browser_session(
+        self, *, trace: bool, trace_path: Any, secrets: Secrets
+    ) -> AbstractAsyncContextManager[PageSession]:
         assert self.browser is not None
-        return self.browser.page(trace="always" if trace else "on_failure", trace_path=trace_path)
+        mode: TraceMode = "always" if trace else "on_failure"
+        return self.browser.session(trace=mode, trace_path=trace_path, secrets=secrets)
 
     def store_url(self, store: str) -> str:
         return self.settings.store_base_url() if store == "demo" else ""

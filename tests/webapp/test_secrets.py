@@ -1,8 +1,9 @@
 """Checkout profiles and store accounts: usable by bots, never visible in clear text.
 
 A real webapp process (Postgres, in-process worker, Chromium, demo store) buys a product that
-needs a store login, with a profile and an account created over the API; afterwards the card
-number, CVC and password appear in no API response, event, log line or database row.
+needs a store login, with a profile and an account created over the API and ``trace`` on, then
+fails to (sold out once the form was posted); afterwards the card number, CVC and password appear
+in no API response, event, log line, database row or artifact file (traces read member by member).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import httpx
 import pytest
 
 from tests.conftest import _plain_dsn
+from tests.leaks import artifact_blobs, leaks, needles
 from tests.stack import Stack
 
 CARD, CVC, PASSWORD = "4111111111111111", "987", "s3cret-Pa55word"
@@ -19,7 +21,9 @@ CARD, CVC, PASSWORD = "4111111111111111", "987", "s3cret-Pa55word"
 pytestmark = pytest.mark.slow
 
 
-async def test_secrets_are_used_but_never_shown(pg_url: str, db, start_webapp, auth_headers) -> None:  # type: ignore[no-untyped-def]
+async def test_secrets_are_used_but_never_shown(  # type: ignore[no-untyped-def]
+    pg_url: str, db, start_webapp, auth_headers, tmp_path
+) -> None:
     web = await start_webapp(DATABASE_URL=pg_url, TASKDECK_LOG_LEVEL="DEBUG")
     seen: list[str] = []
     async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
@@ -63,12 +67,19 @@ async def test_secrets_are_used_but_never_shown(pg_url: str, db, start_webapp, a
         )
         assert bad.status_code == 422 and "email" in bad.json()["detail"]
 
-        task = await s.create(product="collector-figure", profileId=profile["id"])
+        task = await s.create(product="collector-figure", profileId=profile["id"], trace=True)
         await s.execute(task["id"])
         done = await s.wait(task["id"], "completed", "failed")
         assert done["status"] == "completed", done
         [order] = await s.orders(task["id"])
         assert order["account"] == "alice"
+        await s.product("collector-figure", soldOutAtCheckout=True)
+        failed = await s.create(product="collector-figure", profileId=profile["id"], trace=True)
+        await s.execute(failed["id"])
+        assert (await s.wait(failed["id"], "completed", "failed"))["status"] == "failed"
+        r = await http.get(f"{web.url}/api/tasks/{failed['id']}/artifacts")
+        assert r.status_code == 200 and "trace" in r.text, r.text
+        seen.append(r.text)
 
         for url in (
             "/api/profiles",
@@ -96,3 +107,15 @@ async def test_secrets_are_used_but_never_shown(pg_url: str, db, start_webapp, a
     assert "Alice Buyer" not in repr(seen[-2])  # profile rows hold ciphertext only
     for secret in (CARD, CVC + '"', PASSWORD):
         assert secret not in blob, f"{secret!r} leaked"
+    search = needles(card=CARD, cvc=CVC, expiry="11/29", passwords=[PASSWORD])
+    # the API shows a profile's expiry on purpose; artifacts must not
+    found = leaks(
+        blob.encode(),
+        "responses, rows and the log",
+        needles(card=CARD, cvc=CVC, expiry=None, passwords=[PASSWORD]),
+    )
+    traces = 0
+    for where, data in artifact_blobs(tmp_path / "artifacts"):
+        traces += where.endswith("-trace.zip")
+        found += leaks(data, where, search)
+    assert traces == 2 and not found, (traces, found)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import time
 import zipfile
 from collections.abc import AsyncIterator
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from models.settings import Settings
 from workers.artifacts import ArtifactStore, slugify
 from workers.browser import BrowserPool, find_chromium
 
@@ -150,3 +152,44 @@ def test_delete_removes_a_task(tmp_path: Path) -> None:
     assert store.list("gone") == []
     assert not store.task_dir("gone").exists()
     assert len(store.list("kept")) == 1
+
+
+async def test_files_are_private_to_the_workers_user(pool: BrowserPool, tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path / "artifacts")
+    async with pool.page(trace=True, trace_path=store.trace_path("t", attempt=1)) as page:
+        await page.set_content("<p>x</p>")
+        shot = await store.save_screenshot("t", page, "step", attempt=1)
+    assert shot is not None
+    trace = store.trace_path("t", attempt=1)
+    assert zipfile.is_zipfile(trace)
+    assert stat.S_IMODE(shot.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(trace.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.task_dir("t").stat().st_mode) == 0o700
+    assert stat.S_IMODE(store.root.stat().st_mode) == 0o700
+
+
+def test_prune_drops_old_traces_and_leftover_parts_but_keeps_screenshots(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = ArtifactStore(tmp_path, keep_tasks=10, traces_keep_days=7)
+    _make_task_dir(store, "old", 0)
+    directory = store.task_dir("old")
+    week_ago = time.time() - 8 * 86_400
+    for name, stamp in [
+        ("a1-trace.zip", week_ago),  # older than 7 days: goes
+        ("a2-trace.zip", time.time() - 6 * 86_400),  # younger: stays
+        (".a3-trace.zip.part1", time.time() - 2 * 86_400),  # a crash left it: goes
+        (".a4-trace.zip.part1", time.time()),  # an attempt running now: stays
+    ]:
+        (directory / name).write_bytes(b"PK")
+        os.utime(directory / name, (stamp, stamp))
+    os.utime(directory, (week_ago, week_ago))
+    assert store.prune() == 0
+    assert sorted(p.name for p in directory.iterdir()) == [
+        ".a4-trace.zip.part1",
+        "a1-01-step.png",
+        "a2-trace.zip",
+    ]
+    assert Settings(_env_file=None).traces_keep_days == 7
+    monkeypatch.setenv("TASKDECK_TRACES_KEEP_DAYS", "2")
+    assert Settings(_env_file=None).traces_keep_days == 2

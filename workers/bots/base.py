@@ -10,7 +10,8 @@ ended without a confirmation (see ``workers/recovery.py``).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -92,6 +93,11 @@ async def _nothing(*_: Any) -> None:
     return None
 
 
+@asynccontextmanager
+async def _unguarded() -> AsyncIterator[None]:
+    yield
+
+
 @dataclass(frozen=True, kw_only=True)
 class BotContext:
     task: BotTask
@@ -106,3 +112,6 @@ class BotContext:
     account: StoreAccount | None = None
     settings: dict[str, Any] = field(default_factory=dict)  # the store's own settings
     timeout_ms: float = 15_000  # bound for every single browser wait
+    # ``async with ctx.secret_input():`` around typing a card, CVC or password and submitting it:
+    # nothing inside is traced and no screenshot is taken; see workers.tracing.PageGuard
+    secret_input: Callable[[], AbstractAsyncContextManager[None]] = _unguarded

@@ -3,7 +3,9 @@
 It drives the store's pages like a customer and knows their v1 layout only (``#add-to-cart``,
 ``#checkout``, ``#place-order``): a changed layout is a permanent failure naming the step and the
 missing button, not something to guess around. Each step is reported with ``ctx.progress`` and
-``ctx.screenshot`` (the checkout screenshot is taken before the card is typed in).
+``ctx.screenshot`` (the checkout screenshot is taken before the card is typed in). The password,
+and the checkout form from typing until the store's answer, are entered inside
+``ctx.secret_input()``: not traced, not photographed.
 
     step          outcome
     open product  404 → PermanentError "unknown product"; 5xx, timeout, unreachable → RetryableError
@@ -227,9 +229,13 @@ class _Buyer:
             )
         await self.ctx.log(f"the store asks to log in; logging in as {account.login}")
         button = await self.button("#login", "Log in")
-        await (await self.find("input[name=login]", "the login field")).fill(account.login)
-        await (await self.find("input[name=password]", "the password field")).fill(account.password)
-        response = self.check_status(await self.click(button))
+        login = await self.find("input[name=login]", "the login field")
+        password = await self.find("input[name=password]", "the password field")
+        async with self.ctx.secret_input():  # the password: not traced, not photographed
+            await login.fill(account.login)
+            await password.fill(account.password)
+            response = await self.click(button)
+        response = self.check_status(response)
         if response.status == 401 or self.on_path("/login"):
             raise PermanentError("store login refused", step=self.step)
         await self.done("log in")
@@ -246,6 +252,7 @@ class _Buyer:
         await self.done("checkout")  # before the card is typed in: no card data in screenshots
 
     async def fill_form(self) -> None:
+        """Type the profile in; only inside ``ctx.secret_input()`` (card, CVC, expiry, address)."""
         profile, task = self.ctx.profile, self.ctx.task
         values = {
             "full_name": profile.full_name,
@@ -256,8 +263,9 @@ class _Buyer:
             "card_cvc": profile.card_cvc,
             "reference": task.id,
         }
+        fields = {name: await self.find(f"input[name={name}]", f'the "{name}" field') for name in values}
         for name, value in values.items():
-            await (await self.find(f"input[name={name}]", f'the "{name}" field')).fill(value)
+            await fields[name].fill(value)
 
     async def earlier_order(self) -> Purchase | None:
         """The order an earlier attempt placed (asked by the task's reference), or None."""
@@ -284,10 +292,11 @@ class _Buyer:
     async def place_order(self) -> Response | None:
         self.step = "place order"
         button = await self.button("#place-order", "Place order")
-        await self.fill_form()
-        await self.ctx.log("placing the order")
-        await self.ctx.checkpoint(CHECKPOINT)
-        return await self.click(button)
+        async with self.ctx.secret_input():  # from typing the card in until the page has moved on
+            await self.fill_form()
+            await self.ctx.log("placing the order")
+            await self.ctx.checkpoint(CHECKPOINT)
+            return await self.click(button)
 
     async def read_confirmation(self) -> Purchase:
         number = await (await self.find("[data-testid=order-number]", "the order number")).inner_text()
