@@ -147,7 +147,7 @@ async def test_cancel_stops_the_bot_and_closes_its_browser_context(
     async with db.begin() as session:
         await ops.cancel_task(session, task_id=task.id)
     done = await until_status(db, task.id, "cancelled", timeout=5)
-    assert time.monotonic() - t0 < 2 and done.error == "cancelled by user"
+    assert time.monotonic() - t0 < 5 and done.error == "cancelled by user"
     assert demo_runtime.browser.stats["contexts_open"] == 0
     assert await purchases(db, task.id) == 0 and await demo_store.orders(str(task.id)) == []
 
