@@ -140,7 +140,7 @@ async def test_priority_with_one_busy_worker(stack: Any) -> None:
     assert all(starts["high"] < starts[f"low{i}"] for i in range(5)), starts
 
 
-async def test_cancel_running_task_stops_within_two_seconds(stack: Any) -> None:
+async def test_cancel_running_task_stops_it_within_seconds(stack: Any) -> None:
     stack.worker()
     await stack.product("sneaker-drop", delayMs=1500)
     task = await stack.create(start="now")
