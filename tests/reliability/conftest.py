@@ -16,6 +16,8 @@ from typing import Any
 
 import pytest
 
+from tests.test_outages import private_redis  # noqa: F401  (a fixture: a redis-server of the test's own)
+
 PROMISES = (
     "no task lost",
     "no purchase doubled",

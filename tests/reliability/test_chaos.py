@@ -36,7 +36,6 @@ from tests.reliability.conftest import Promise
 from tests.reliability.faults import Ledger, WorkerPool, chaos_loop, terminate_backends, worker_pid_alive
 from tests.reliability.soak import Size, sizes
 from tests.stack import Stack
-from tests.test_outages import private_redis  # noqa: F401  (the fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -110,7 +109,12 @@ async def chaos_stack(
     ),
 )
 async def test_chaos(
-    size: Size, chaos_stack: tuple[Stack, Any], db: Database, pg_url: str, private_redis: Any, promise: Promise
+    size: Size,
+    chaos_stack: tuple[Stack, Any],
+    db: Database,
+    pg_url: str,
+    private_redis: Any,
+    promise: Promise,
 ) -> None:
     s, spawn = chaos_stack
     rng = random.Random(12)
@@ -170,7 +174,9 @@ async def test_chaos(
     def story(task_id: str) -> str:
         t, x = tasks[task_id], by_id[task_id]
         faults = ledger.describe(x.created, t.finished_at)
-        return f"task {task_id} ({x.kind}, {t.status}, attempt {t.attempt}, error {t.error!r}): faults: {faults}"
+        return (
+            f"task {task_id} ({x.kind}, {t.status}, attempt {t.attempt}, error {t.error!r}): faults: {faults}"
+        )
 
     lost = [story(i) for i, t in tasks.items() if t.status not in FINAL]
     dead = [
@@ -243,4 +249,3 @@ async def rows(db: Database) -> list[Task]:
         except DBAPIError:
             await asyncio.sleep(0.5)
     raise AssertionError("the test could not read the task table for 10 s")
-
