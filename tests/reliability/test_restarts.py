@@ -57,7 +57,12 @@ async def test_webapp_restart_with_pages_open(
     db: Database, pg_url: str, redis_queue: str, start_webapp: Any, page: Page, promise: Promise
 ) -> None:
     port = free_port()
-    env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "TASKDECK_QUEUE_NAME": redis_queue, "TASKDECK_PORT": port}
+    env = {
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": REDIS_URL,
+        "TASKDECK_QUEUE_NAME": redis_queue,
+        "TASKDECK_PORT": port,
+    }
     web = await start_webapp(**env)
     async with httpx.AsyncClient(timeout=15) as http:
         s = Stack(web.url or "", http)
