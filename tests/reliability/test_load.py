@@ -181,7 +181,7 @@ async def test_open_dashboards(
         sent += 1
         await asyncio.sleep(0.25)
     last = f"steady {sent - 1}"
-    for n, page in enumerate(pages):
+    for page in pages:
         status = page.locator("[data-testid=tasks-table] tbody tr").filter(
             has=page.get_by_role("link", name=last, exact=True)
         )
