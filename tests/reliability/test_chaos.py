@@ -89,12 +89,17 @@ async def orders_api_down_window(s: Stack, ledger: Ledger, seconds: float) -> No
 
 @pytest.fixture
 async def chaos_stack(
-    db: Database, pg_url: str, private_redis: Any, start_webapp: Any, start_worker: Any
+    db: Database,
+    pg_url: str,
+    private_redis: Any,
+    start_webapp: Any,
+    start_worker: Any,
+    api_headers: dict[str, str],
 ) -> AsyncIterator[tuple[Stack, Any]]:
     env = {"DATABASE_URL": pg_url, "REDIS_URL": private_redis.url, **FAST_ENGINE}
     web: Proc = await start_webapp(**env)
     env["TASKDECK_DEMO_STORE_URL"] = f"{web.url}/demo-store"
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with httpx.AsyncClient(timeout=30, headers=api_headers) as http:
         s = Stack(web.url or "", http)
         await s.reset_store()
         await configure_store(s)

@@ -30,7 +30,7 @@ from bench.harness import percentile
 from models.db import Database
 from models.tables import Task
 from tests.conftest import REDIS_URL, Proc, chromium_path, wait_for
-from tests.reliability.conftest import Promise
+from tests.reliability.conftest import Promise, SignIn
 from tests.reliability.soak import Size, sizes
 
 pytestmark = pytest.mark.slow
@@ -38,13 +38,20 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 async def loaded(
-    db: Database, pg_url: str, redis_queue: str, start_webapp: Any, start_worker: Any
+    db: Database,
+    pg_url: str,
+    redis_queue: str,
+    start_webapp: Any,
+    start_worker: Any,
+    api_headers: dict[str, str],
 ) -> AsyncIterator[tuple[Proc, httpx.AsyncClient]]:
     env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "TASKDECK_QUEUE_NAME": redis_queue}
     web = await start_webapp(**env)
     start_worker(**env, TASKDECK_WORKER_CONCURRENCY=8)
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    async with httpx.AsyncClient(base_url=web.url or "", timeout=60, limits=limits) as http:
+    async with httpx.AsyncClient(
+        base_url=web.url or "", timeout=60, limits=limits, headers=api_headers
+    ) as http:
         yield web, http
 
 
@@ -128,7 +135,12 @@ async def browser() -> AsyncIterator[Browser]:
 
 @pytest.mark.parametrize("size", sizes(fast={"pages": 5, "seconds": 15}, soak={"pages": 50, "seconds": 600}))
 async def test_open_dashboards(
-    size: Size, loaded: tuple[Proc, httpx.AsyncClient], db: Database, browser: Browser, promise: Promise
+    size: Size,
+    loaded: tuple[Proc, httpx.AsyncClient],
+    db: Database,
+    browser: Browser,
+    promise: Promise,
+    sign_in_page: SignIn,
 ) -> None:
     web, http = loaded
     problems: list[str] = []
@@ -140,6 +152,7 @@ async def test_open_dashboards(
         for n in range(size["pages"]):
             context = await browser.new_context(viewport={"width": 1280, "height": 800})
             page = await context.new_page()
+            await sign_in_page(page, web.url or "")
             page.on("pageerror", lambda exc, n=n: problems.append(f"page {n}: {exc}"))
             page.on(
                 "console",

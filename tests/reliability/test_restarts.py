@@ -24,7 +24,7 @@ from playwright.async_api import Browser, Page, async_playwright, expect
 
 from models.db import Database
 from tests.conftest import REDIS_URL, chromium_path, free_port
-from tests.reliability.conftest import Promise
+from tests.reliability.conftest import Promise, SignIn
 from tests.stack import Stack
 
 pytestmark = pytest.mark.slow
@@ -54,7 +54,14 @@ def row(page: Page, name: str) -> Any:
 
 
 async def test_webapp_restart_with_pages_open(
-    db: Database, pg_url: str, redis_queue: str, start_webapp: Any, page: Page, promise: Promise
+    db: Database,
+    pg_url: str,
+    redis_queue: str,
+    start_webapp: Any,
+    page: Page,
+    promise: Promise,
+    api_headers: dict[str, str],
+    sign_in_page: SignIn,
 ) -> None:
     port = free_port()
     env = {
@@ -64,9 +71,10 @@ async def test_webapp_restart_with_pages_open(
         "TASKDECK_PORT": port,
     }
     web = await start_webapp(**env)
-    async with httpx.AsyncClient(timeout=15) as http:
+    async with httpx.AsyncClient(timeout=15, headers=api_headers) as http:
         s = Stack(web.url or "", http)
         before = await s.create(name="Before restart")
+        await sign_in_page(page, s.url)
         await page.goto(f"{s.url}/tasks")
         await page.evaluate("window.__marker = 'still here'")
         await expect(row(page, "Before restart").get_by_test_id("status")).to_have_text("pending")
@@ -89,7 +97,13 @@ async def test_webapp_restart_with_pages_open(
 
 
 async def test_unwritable_artifacts_directory(
-    db: Database, pg_url: str, redis_queue: str, start_webapp: Any, start_worker: Any, tmp_path: Path
+    db: Database,
+    pg_url: str,
+    redis_queue: str,
+    start_webapp: Any,
+    start_worker: Any,
+    tmp_path: Path,
+    api_headers: dict[str, str],
 ) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the artifacts directory should be")  # root ignores chmod
@@ -98,7 +112,7 @@ async def test_unwritable_artifacts_directory(
     worker = start_worker(
         **env, TASKDECK_DEMO_STORE_URL=f"{web.url}/demo-store", TASKDECK_ARTIFACTS_DIR=blocker / "artifacts"
     )
-    async with httpx.AsyncClient(timeout=15) as http:
+    async with httpx.AsyncClient(timeout=15, headers=api_headers) as http:
         s = Stack(web.url or "", http)
         tasks = [await s.create(start="now", name=f"disk {i}", trace=True) for i in range(3)]
         for task in tasks:
