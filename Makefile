@@ -1,5 +1,6 @@
 # Taskdeck. Quick start: `make run` (dashboard on an embedded SQLite + in-process queue),
-# `make test` (needs the local Postgres and Redis; see below). `make help` lists every target.
+# `make test` (needs the local Postgres and Redis; see below), `make soak` (long reliability runs,
+# docs/reliability.md). `make help` lists every target.
 #
 # Every target that needs Python depends on `install`, which is quick once done: it creates
 # .venv (python3 -m venv), installs the project with its dev extras in editable mode and makes
