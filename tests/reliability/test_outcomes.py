@@ -56,8 +56,8 @@ async def one_worker(
 
 async def test_late_confirmation_on_the_last_attempt(one_worker: tuple[Stack, Any], promise: Promise) -> None:
     s, worker = one_worker
-    worker()
     await s.product("sneaker-drop", confirmDelayMs=12_000)  # longer than the bot's 8 s
+    worker()
     task = await s.create(start="now", maxAttempts=1)
     done = await s.wait(task["id"], "completed", "failed", "unknown", timeout=90)
     orders = await s.orders(task["id"])
@@ -74,8 +74,8 @@ async def test_store_that_cannot_be_asked_gives_unknown(
     one_worker: tuple[Stack, Any], promise: Promise
 ) -> None:
     s, worker = one_worker
-    worker()
     await s.product("sneaker-drop", confirmDelayMs=12_000, ordersApiDown=True)
+    worker()
     task = await s.create(start="now", maxAttempts=1)
     done = await s.wait(task["id"], "completed", "failed", "unknown", timeout=120)
     await s.product("sneaker-drop", ordersApiDown=False)
@@ -92,8 +92,8 @@ async def test_worker_killed_after_the_click_on_the_last_attempt(
     one_worker: tuple[Stack, Any], promise: Promise
 ) -> None:
     s, worker = one_worker
-    doomed = worker()
     await s.product("collector-figure", confirmDelayMs=15_000)  # the order exists while we wait
+    doomed = worker()
     task = await s.create(start="now", product="collector-figure", maxAttempts=1)
 
     async def clicked() -> bool:
