@@ -32,6 +32,6 @@ class Size:
 def sizes(fast: dict[str, float], soak: dict[str, float]) -> Any:
     """``@pytest.mark.parametrize("size", sizes(...))``: a fast variant and a ``soak``-marked one."""
     return [
-        pytest.param(Size("fast", fast), id="fast"),
+        pytest.param(Size("fast", fast), id="fast", marks=pytest.mark.timeout(600)),
         pytest.param(Size("soak", soak), id="soak", marks=[pytest.mark.soak, pytest.mark.timeout(3600)]),
     ]

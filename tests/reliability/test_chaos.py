@@ -109,8 +109,8 @@ async def chaos_stack(
 @pytest.mark.parametrize(
     "size",
     sizes(
-        fast={"tasks": 60, "demo_every": 5, "rate": 10, "every": 3, "max_faults": 9, "deadline": 90},
-        soak={"tasks": 500, "demo_every": 3, "rate": 4, "every": 3, "max_faults": 80, "deadline": 900},
+        fast={"tasks": 60, "demo_every": 5, "rate": 10, "every": 3, "max_faults": 9, "deadline": 300},
+        soak={"tasks": 500, "demo_every": 3, "rate": 4, "every": 3, "max_faults": 80, "deadline": 1200},
     ),
 )
 async def test_chaos(
