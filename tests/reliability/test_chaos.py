@@ -4,8 +4,7 @@ A mix of noop tasks and demo-store purchases (plain, slow, flaky) is fed to thre
 ``taskiq worker workers.broker:broker`` processes on real Postgres and a private Redis. Meanwhile a
 loop ``kill -9``s a random worker (and starts a replacement) or a random Chromium every few
 seconds, and once each: Redis is restarted empty, every Postgres connection of the test database
-is cut (``pg_terminate_backend``), and — once the demo store has the knob — its orders API goes
-down for a while. Then:
+is cut (``pg_terminate_backend``), and the demo store's orders API goes down for a while. Then:
 
 - no task lost: every task reaches a final state, and none is left ``running`` on a dead worker;
 - no purchase doubled: exactly one store order per completed purchase task;
@@ -29,7 +28,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
 from models.db import Database
-from models.states import TaskStatus
 from models.tables import Task
 from tests.conftest import Proc, wait_for
 from tests.reliability.conftest import Promise
@@ -40,7 +38,6 @@ from tests.stack import Stack
 pytestmark = pytest.mark.slow
 
 FINAL = {"completed", "failed", "cancelled", "unknown"}
-HAS_UNKNOWN = "unknown" in {s.value for s in TaskStatus}
 FAST_ENGINE = {
     "TASKDECK_HEARTBEAT_TIMEOUT": 3,
     "TASKDECK_BACKOFF_BASE": 0.3,
@@ -77,10 +74,8 @@ async def configure_store(s: Stack) -> None:
 
 
 async def orders_api_down_window(s: Stack, ledger: Ledger, seconds: float) -> None:
-    """Take the store's orders API down for a while, when the store has the knob (issue 12)."""
-    r = await s.http.put(f"{s.store}/api/products/collector-figure", json={"ordersApiDown": True})
-    if r.status_code != 200:
-        return  # the knob is not there yet (money-unknown not merged)
+    """Take the store's orders API down for a while (``ordersApiDown``, issue 12)."""
+    await s.product("collector-figure", ordersApiDown=True)
     ledger.note("store orders API down")
     await asyncio.sleep(seconds)
     await s.product("collector-figure", ordersApiDown=False)
@@ -212,8 +207,7 @@ async def test_chaos(
     assert not doubled, "purchases doubled:\n" + "\n".join(doubled)
     assert not strangers, f"store orders with no task: {strangers}"
     assert not missing, "purchases lost:\n" + "\n".join(missing)
-    if HAS_UNKNOWN:  # before issue 12's `unknown` state, a doubtful order ends as `failed`
-        assert not hidden, "outcomes hidden:\n" + "\n".join(hidden)
+    assert not hidden, "outcomes hidden:\n" + "\n".join(hidden)
     assert not unexplained_unknown, "\n".join(unexplained_unknown)
 
     statuses = Counter(t.status for t in tasks.values())
@@ -226,8 +220,7 @@ async def test_chaos(
     promise("no purchase doubled", f"{bought} store orders for {statuses['completed']} completed, 0 doubled")
     promise(
         "no outcome hidden",
-        f"{len(hidden)} store orders on a task not completed/unknown"
-        + ("" if HAS_UNKNOWN else " (not asserted: no `unknown` state yet)"),
+        f"0 store orders on a task not completed/unknown, {statuses['unknown']} unknown",
     )
 
 

@@ -5,9 +5,8 @@ task whose store made the order but answered late, or whose worker was killed ri
 click, ends ``completed`` with the store's order (recovered by asking the store), or ``unknown``
 when the store cannot be asked — never ``failed`` with the money spent.
 
-These need issue 12's ``unknown`` state and the demo store's ``confirmDelayMs``/``ordersApiDown``
-knobs (branch money-unknown). Until it is merged they are strict xfails; the mark switches itself
-off once ``TaskStatus`` has ``unknown``.
+They use issue 12's ``unknown`` state and the demo store's ``confirmDelayMs``/``ordersApiDown``
+knobs (branch money-unknown); before that merge they failed, as strict xfails.
 """
 
 from __future__ import annotations
@@ -20,19 +19,11 @@ import httpx
 import pytest
 
 from models.db import Database
-from models.states import TaskStatus
 from tests.conftest import REDIS_URL, wait_for
 from tests.reliability.conftest import Promise
 from tests.stack import Stack
 
-HAS_UNKNOWN = "unknown" in {s.value for s in TaskStatus}
-needs_money_unknown = pytest.mark.xfail(
-    not HAS_UNKNOWN,
-    strict=True,
-    reason="needs money-unknown: the `unknown` state, asking the store after the checkpoint, "
-    "and the demo store's confirmDelayMs/ordersApiDown",
-)
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(400), needs_money_unknown]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 ENGINE = {"TASKDECK_HEARTBEAT_TIMEOUT": 3, "TASKDECK_BACKOFF_BASE": 0.3, "TASKDECK_BOT_TIMEOUT": 25}
 
 
