@@ -1,5 +1,6 @@
 # Taskdeck. Quick start: `make run` (dashboard on an embedded SQLite + in-process queue),
-# `make test` (needs the local Postgres and Redis; see below). `make help` lists every target.
+# `make test` (needs the local Postgres and Redis; see below), `make soak` (long reliability runs,
+# docs/reliability.md). `make help` lists every target.
 #
 # Every target that needs Python depends on `install`, which is quick once done: it creates
 # .venv (python3 -m venv), installs the project with its dev extras in editable mode and makes
@@ -54,7 +55,7 @@ COMPOSE_BIN = $(shell find $(VENV)/lib -path '*/site-packages/compose/docker-com
 # `make up/down`: the docker compose plugin if present, else that binary.
 COMPOSE = $(shell docker compose version >/dev/null 2>&1 && echo 'docker compose' || echo '$(COMPOSE_BIN)')
 
-.PHONY: help install test-plugin chromium services run test lint fmt bench migrate worker up down logs \
+.PHONY: help install test-plugin chromium services run test soak lint fmt bench migrate worker up down logs \
 	compose-check clean distclean
 
 help: ## list targets
@@ -98,6 +99,13 @@ test: install test-plugin ## pytest against the local Postgres, Redis and Chromi
 	env -u DATABASE_URL -u REDIS_URL -u TASKDECK_DATABASE_URL -u TASKDECK_REDIS_URL \
 		PYTHONPATH=$(abspath $(TEST_PLUGINS))$${PYTHONPATH:+:$$PYTHONPATH} \
 		$(BIN)/pytest $(PYTEST_ARGS)
+
+SOAK_SCALE ?= 1
+soak: install test-plugin ## long reliability runs (bounded, loopback only); a line per promise (docs/reliability.md)
+	@bash scripts/wait_services.sh || { echo "start them with: make services" >&2; exit 1; }
+	env -u DATABASE_URL -u REDIS_URL -u TASKDECK_DATABASE_URL -u TASKDECK_REDIS_URL \
+		PYTHONPATH=$(abspath $(TEST_PLUGINS))$${PYTHONPATH:+:$$PYTHONPATH} \
+		TASKDECK_SOAK_SCALE=$(SOAK_SCALE) $(BIN)/pytest -m soak tests/reliability tests/test_browser_e2e.py $(PYTEST_ARGS)
 
 lint: install ## ruff check, ruff format --check, mypy (runs all three, fails if any fails)
 	@status=0; \

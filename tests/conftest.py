@@ -310,7 +310,7 @@ def start_webapp(procs: Procs, tmp_path: Path) -> StartWebapp:
     """Start ``python -m webapp`` with the given settings; returns its Proc with ``url`` set."""
 
     async def start(cwd: Path = ROOT, **env: Any) -> Proc:
-        port = free_port()
+        port = int(env.pop("TASKDECK_PORT", None) or free_port())  # a restart passes its port
         settings = {
             "TASKDECK_PORT": port,
             "TASKDECK_ARTIFACTS_DIR": tmp_path / "artifacts",

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Literal
 
 from playwright.async_api import Error as PlaywrightError
 
+from workers.disk import DISK
 from workers.tracing import leftover_part, private_dir, write_private
 
 if TYPE_CHECKING:
@@ -123,9 +124,13 @@ class ArtifactStore:
             png = await asyncio.wait_for(page.screenshot(timeout=timeout_ms), timeout_ms / 1000 + 1)
             await asyncio.to_thread(write_private, path, png)
             stat = await asyncio.to_thread(path.stat)
-        except (PlaywrightError, TimeoutError, OSError) as exc:
+        except OSError as exc:
+            DISK.failed(f"screenshot {label!r} of task {task_id}", exc)
+            return None
+        except (PlaywrightError, TimeoutError) as exc:
             log.warning("screenshot %r of task %s not taken: %s", label, task_id, exc)
             return None
+        DISK.succeeded()
         return Artifact(
             name=name,
             kind="screenshot",

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Literal
 
 from playwright.async_api import Error as PlaywrightError
 
+from workers.disk import DISK
 from workers.redact import BLANK_FIELDS, Secrets, scrub_lines
 
 if TYPE_CHECKING:
@@ -91,7 +92,9 @@ class Tracer:
             await asyncio.to_thread(private_dir, part.parent)
             await asyncio.wait_for(self.context.tracing.stop(path=part), STOP_TIMEOUT_S)
             self.parts.append(part)
-        except (PlaywrightError, TimeoutError, OSError) as exc:
+        except OSError as exc:
+            DISK.failed(f"trace {self.path}", exc)
+        except (PlaywrightError, TimeoutError) as exc:
             log.warning("could not save a part of the trace %s: %s", self.path, exc)
 
     async def finish(self, *, keep: bool, alive: bool = True) -> None:
@@ -108,7 +111,9 @@ class Tracer:
                 dropped = await asyncio.to_thread(merge, parts, self.path, self.secrets)
                 if dropped:
                     log.warning("trace %s held secret values: %d entries removed", self.path, dropped)
-        except (OSError, zipfile.BadZipFile) as exc:
+        except OSError as exc:
+            DISK.failed(f"trace {self.path}", exc)
+        except zipfile.BadZipFile as exc:
             log.warning("could not save the trace to %s: %s", self.path, exc)
         finally:
             for part in parts:
