@@ -31,10 +31,11 @@ PROFILE = {
     "cardCvc": "123",
 }
 SHOT = "a1-01-open-product.png"
-ACTIONS = ("start", "pause", "resume", "cancel", "retry")
+ACTIONS = ("start", "pause", "resume", "cancel", "retry", "mark-not-bought")
 BODIES = {  # the smallest valid body of each route that wants one (else a 422 would hide the 404)
     ("PATCH", "/api/profiles/{profile_id}"): {"name": "taken"},
     ("PATCH", "/api/accounts/{account_id}"): {"password": "taken"},
+    ("POST", "/api/tasks/{id}/mark-bought"): {"orderNumber": "DS-TAKEN"},
 }
 
 
@@ -49,8 +50,7 @@ async def owned_by_a(api: Api, tmp_path: Path) -> dict[str, str]:
     shots = tmp_path / "artifacts" / task["id"]
     shots.mkdir(parents=True)
     (shots / SHOT).write_bytes(b"\x89PNG")
-    tokens = await api.http.get("/api/tokens")  # A's own API token (once tokens have routes)
-    token = tokens.json()["data"][0]["id"] if tokens.status_code == 200 else ""
+    token = (await api.http.get("/api/tokens")).json()["data"][0]["id"]  # A's own API token
     return {"task": task["id"], "profile": profile["id"], "account": account["id"], "token": token}
 
 
@@ -68,7 +68,7 @@ def fill(path: str, ids: dict[str, str]) -> str:
         param = match[1]
         if param == "id" and path.startswith("/api/tasks/"):
             return ids["task"]
-        if param == "id" and path.startswith("/api/tokens/"):
+        if param == "token_id":
             return ids["token"]
         known = {"profile_id": ids["profile"], "account_id": ids["account"], "name": SHOT}
         if param not in known:
