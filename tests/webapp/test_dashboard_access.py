@@ -100,7 +100,7 @@ async def test_new_task_dialog_refuses_what_the_api_refuses(
 
         await dialog.get_by_test_id("field-until").fill("")
         await dialog.get_by_test_id("create-task").click()  # the same dialog, valid now: created, A's
-        await expect(row(page, "Refused").get_by_test_id("status")).to_be_visible()
+        await expect(row(page, "Refused").get_by_test_id("status")).to_be_visible(timeout=30_000)
         created = (await http.get("/api/tasks")).json()["data"]
         assert [(t["name"], t["ownerId"]) for t in created] == [("Refused", str(a.id))]
 
