@@ -1,7 +1,8 @@
 """Publishing task events: an event row and a notification in the same transaction.
 
 The notification payload is small (ids and a few fields, far under NOTIFY's 8000 bytes);
-listeners that want more read the task or its events.
+listeners that want more read the task or its events. It names the task's owner (``owner``, a
+user id or null), so the live hub sends a change only to pages of that user (and admins').
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import String, bindparam, cast, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import Uuid
 
 from models.db import PENDING_KEY
 from models.tables import TaskEvent
@@ -26,12 +28,22 @@ _FIELDS = ("task_id", "at", "kind", "status", "step", "progress", "message", "da
 # publish costs a parameter dict and a round trip, not a statement build and a cache-key walk.
 _ROW = insert(_EVENTS).values({name: bindparam(f"e_{name}", type_=_EVENTS.c[name].type) for name in _FIELDS})
 _INSERT = _ROW.returning(_EVENTS.c.id)
+_TASKS = TaskEvent.metadata.tables["task"]
+_OWNER = select(_TASKS.c.owner_id).where(_TASKS.c.id == bindparam("e_owner_of", type_=Uuid()))
 _inserted = _INSERT.cte("inserted")
+_OWNER_JSON = func.coalesce(
+    literal('"', String) + cast(_OWNER.scalar_subquery(), String) + literal('"', String),
+    literal("null", String),
+)
 _INSERT_AND_NOTIFY = select(
     _inserted.c.id,
     func.pg_notify(
         literal(CHANNEL, String),
-        literal('{"id":', String) + cast(_inserted.c.id, String) + bindparam("e_rest", type_=String),
+        literal('{"id":', String)
+        + cast(_inserted.c.id, String)
+        + literal(',"owner":', String)
+        + _OWNER_JSON
+        + bindparam("e_rest", type_=String),
     ),
 )
 
@@ -73,12 +85,16 @@ async def publish(
     if attempt is not None:
         payload["attempt"] = attempt
     if session.get_bind().dialect.name == "postgresql":
-        params["e_rest"] = "," + json.dumps(payload, separators=(",", ":"))[1:]  # ',"task":…}' after the id
+        params["e_rest"] = (
+            "," + json.dumps(payload, separators=(",", ":"))[1:]
+        )  # ',"task":…}' after the owner
+        params["e_owner_of"] = task_id
         result = await session.execute(_INSERT_AND_NOTIFY, params)
         return int(result.scalar_one())
     new_id = (await session.execute(_INSERT, params)).scalar_one()
     assert new_id is not None
-    await notify(session, {"id": new_id, **payload})
+    owner = await session.scalar(select(_TASKS.c.owner_id).where(_TASKS.c.id == task_id))
+    await notify(session, {"id": new_id, "owner": str(owner) if owner else None, **payload})
     return int(new_id)
 
 

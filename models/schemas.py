@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StringConstraints,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -118,6 +119,7 @@ class TaskPublic(Camel):
     cancel_requested: bool
     trace: bool
     profile_id: uuid.UUID | None
+    owner_id: uuid.UUID | None = None
     worker_id: str | None
     heartbeat_at: datetime | None
     created_at: datetime
@@ -136,3 +138,43 @@ class TaskDetail(TaskPublic):
 class TaskList(Camel):
     data: list[TaskPublic]
     count: int
+
+
+# ---- checkout profiles and store accounts (secrets write-only) ----------------------------------
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+CardNumber = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9 ]{12,23}$")]
+Expiry = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^(0[1-9]|1[0-2])/[0-9]{2}$")]
+Cvc = Annotated[str, StringConstraints(pattern=r"^[0-9]{3,4}$")]
+Email = Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class ProfileCreate(Camel):
+    name: Text
+    full_name: Text
+    email: Email
+    address: Address
+    card_number: CardNumber
+    card_expiry: Expiry
+    card_cvc: Cvc
+
+
+class ProfileUpdate(Camel):
+    name: Text | None = None
+    full_name: Text | None = None
+    email: Email | None = None
+    address: Address | None = None
+    card_number: CardNumber | None = None
+    card_expiry: Expiry | None = None
+    card_cvc: Cvc | None = None
+
+
+class AccountCreate(Camel):
+    store: Annotated[str, Field(min_length=1, max_length=64)]
+    login: Text
+    password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AccountUpdate(Camel):
+    password: Annotated[str, Field(min_length=1, max_length=200)]

@@ -24,7 +24,6 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
-    func,
     literal,
     literal_column,
     select,
@@ -39,7 +38,7 @@ from models.events import notify, publish
 from models.schemas import TaskCreate
 from models.settings import Settings
 from models.states import ACTIONS, TaskStatus, sources_for
-from models.tables import Task, TaskAttempt, TaskEvent
+from models.tables import Task
 from models.types import utcnow
 
 S = TaskStatus
@@ -225,7 +224,9 @@ def initial_state(data: TaskCreate, now: datetime) -> tuple[TaskStatus, datetime
     return S.QUEUED, None
 
 
-async def create_task(session: AsyncSession, *, data: TaskCreate, settings: Settings) -> Task:
+async def create_task(
+    session: AsyncSession, *, data: TaskCreate, settings: Settings, owner_id: uuid.UUID | None = None
+) -> Task:
     now = utcnow()
     status, run_at = initial_state(data, now)
     task = Task(
@@ -245,6 +246,7 @@ async def create_task(session: AsyncSession, *, data: TaskCreate, settings: Sett
         backoff_cap=data.backoff_cap,
         profile_id=data.profile_id,
         trace=data.trace,
+        owner_id=owner_id,
         queued_at=now if status is S.QUEUED else None,
         kicked_at=now if status is S.QUEUED else None,
         created_at=now,
@@ -261,77 +263,6 @@ async def get_task(session: AsyncSession, task_id: uuid.UUID) -> Task:
     if task is None:
         raise TaskNotFound(f"no task with id {task_id}")
     return task
-
-
-def task_filters(
-    *, statuses: Sequence[str] = (), store: str | None = None, search: str | None = None
-) -> list[ColumnElement[bool]]:
-    """WHERE clauses for a task list: any of ``statuses``, one store, text in name or product."""
-    filters: list[ColumnElement[bool]] = []
-    if statuses:
-        filters.append(col(Task.status).in_(list(statuses)))
-    if store:
-        filters.append(col(Task.store) == store)
-    if search:
-        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
-        filters.append(
-            func.lower(col(Task.name)).like(like, escape="\\")
-            | func.lower(col(Task.product)).like(like, escape="\\")
-        )
-    return filters
-
-
-async def list_tasks(
-    session: AsyncSession,
-    *,
-    statuses: Sequence[str] = (),
-    store: str | None = None,
-    search: str | None = None,
-    limit: int = 50,
-    offset: int = 0,
-    order: str = "-created",
-) -> tuple[list[Task], int]:
-    filters = task_filters(statuses=statuses, store=store, search=search)
-    count = await session.scalar(select(func.count()).select_from(Task).where(*filters)) or 0
-    column = {
-        "created": col(Task.created_at),
-        "updated": col(Task.updated_at),
-        "priority": col(Task.priority),
-        "name": col(Task.name),
-        "status": col(Task.status),
-    }.get(order.lstrip("-"), col(Task.created_at))
-    ordering = column.desc() if order.startswith("-") else column.asc()
-    rows = await session.scalars(
-        select(Task).where(*filters).order_by(ordering, col(Task.id)).limit(limit).offset(offset)
-    )
-    return list(rows), count
-
-
-async def status_counts(session: AsyncSession) -> dict[str, int]:
-    rows = await session.execute(select(col(Task.status), func.count()).group_by(col(Task.status)))
-    counts = {s.value: 0 for s in TaskStatus}
-    counts.update({status: n for status, n in rows.all()})
-    return counts
-
-
-async def task_attempts(session: AsyncSession, task_id: uuid.UUID) -> list[TaskAttempt]:
-    rows = await session.scalars(
-        select(TaskAttempt).where(col(TaskAttempt.task_id) == task_id).order_by(col(TaskAttempt.id))
-    )
-    return list(rows)
-
-
-async def task_events(
-    session: AsyncSession, task_id: uuid.UUID, *, after: int = 0, limit: int = 500
-) -> list[TaskEvent]:
-    rows = await session.scalars(
-        select(TaskEvent)
-        .where(col(TaskEvent.task_id) == task_id, col(TaskEvent.id) > after)
-        .order_by(col(TaskEvent.id))
-        .limit(limit)
-    )
-    return list(rows)
 
 
 # ---- user actions -------------------------------------------------------------------------
@@ -436,15 +367,17 @@ async def delete_task(session: AsyncSession, *, task_id: uuid.UUID) -> None:
     deleted = await session.execute(
         delete(Task)
         .where(col(Task.id) == task_id, col(Task.status) != S.RUNNING.value)
-        .returning(col(Task.id))
+        .returning(col(Task.id), col(Task.owner_id))
     )
-    if deleted.first() is None:
+    row = deleted.first()
+    if row is None:
         current = await session.scalar(select(col(Task.status)).where(col(Task.id) == task_id))
         if current is None:
             raise TaskNotFound(f"no task with id {task_id}")
         raise InvalidTransition(f"cannot delete: task is {current}; cancel it first", status=current)
     # its event rows go with it, so this is a notification only: open pages drop the row
-    await notify(session, {"task": str(task_id), "kind": "deleted", "status": None})
+    owner = str(row.owner_id) if row.owner_id else None
+    await notify(session, {"task": str(task_id), "owner": owner, "kind": "deleted", "status": None})
 
 
 ACTION_FUNCS = {

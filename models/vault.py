@@ -20,8 +20,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models.access import Viewer
 from models.db import Database
 from models.errors import TaskdeckError
+from models.secrets import DEMO_PROFILE, CheckoutProfile, StoreAccount
 from models.tables import Account, Profile
 from models.types import utcnow
 
@@ -70,10 +72,15 @@ class Vault:
 
     # ---- profiles ---------------------------------------------------------------------
 
-    async def create_profile(self, session: AsyncSession, *, name: str, fields: dict[str, Any]) -> Profile:
+    async def create_profile(
+        self, session: AsyncSession, *, name: str, fields: dict[str, Any], owner_id: uuid.UUID | None = None
+    ) -> Profile:
         data = {k: fields.get(k) or "" for k in PROFILE_FIELDS}
         profile = Profile(
-            name=name, secret=self.seal(data), card_last4=(data["card_number"] or "")[-4:] or None
+            name=name,
+            secret=self.seal(data),
+            card_last4=(data["card_number"] or "")[-4:] or None,
+            owner_id=owner_id,
         )
         session.add(profile)
         await session.flush()
@@ -108,11 +115,12 @@ class Vault:
             "updatedAt": profile.updated_at.isoformat(),
         }
 
-    async def checkout_profile(self, profile_id: uuid.UUID) -> Any:
-        from workers.bots.base import DEMO_PROFILE, CheckoutProfile
-
+    async def checkout_profile(self, profile_id: uuid.UUID, *, owner_id: uuid.UUID | None) -> CheckoutProfile:
+        """The task owner's profile; the demo profile if it is gone (or not the owner's)."""
         async with self.db.session() as session:
-            profile = await session.get(Profile, profile_id)
+            profile = await session.scalar(
+                select(Profile).where(col(Profile.id) == profile_id, col(Profile.owner_id) == owner_id)
+            )
         if profile is None:
             return DEMO_PROFILE
         data = self.open(profile.secret)
@@ -121,9 +129,17 @@ class Vault:
     # ---- accounts ---------------------------------------------------------------------
 
     async def create_account(
-        self, session: AsyncSession, *, store: str, login: str, password: str
+        self,
+        session: AsyncSession,
+        *,
+        store: str,
+        login: str,
+        password: str,
+        owner_id: uuid.UUID | None = None,
     ) -> Account:
-        account = Account(store=store, login=login, secret=self.seal({"password": password}))
+        account = Account(
+            store=store, login=login, secret=self.seal({"password": password}), owner_id=owner_id
+        )
         session.add(account)
         await session.flush()
         return account
@@ -143,18 +159,26 @@ class Vault:
             "createdAt": account.created_at.isoformat(),
         }
 
-    async def store_account(self, store: str) -> Any:
-        from workers.bots.base import StoreAccount
-
+    async def store_account(self, store: str, *, owner_id: uuid.UUID | None) -> StoreAccount | None:
+        """The task owner's newest login at ``store``, if any."""
         async with self.db.session() as session:
             account = await session.scalar(
-                select(Account).where(col(Account.store) == store).order_by(col(Account.created_at).desc())
+                select(Account)
+                .where(col(Account.store) == store, col(Account.owner_id) == owner_id)
+                .order_by(col(Account.created_at).desc())
             )
         if account is None:
             return None
         return StoreAccount(login=account.login, password=self.open(account.secret)["password"])
 
     @staticmethod
-    async def delete(session: AsyncSession, model: type[Profile] | type[Account], item_id: uuid.UUID) -> bool:
-        result = await session.execute(delete(model).where(col(model.id) == item_id).returning(col(model.id)))
+    async def delete(
+        session: AsyncSession, model: type[Profile] | type[Account], item_id: uuid.UUID, *, viewer: Viewer
+    ) -> bool:
+        """Delete one of the viewer's profiles or accounts; False when there is none by that id."""
+        result = await session.execute(
+            delete(model)
+            .where(col(model.id) == item_id, viewer.owner_filter(col(model.owner_id)))
+            .returning(col(model.id))
+        )
         return result.first() is not None

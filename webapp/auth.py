@@ -34,7 +34,7 @@ from starlette.routing import compile_path
 
 from models import users
 from models.access import Viewer
-from webapp.api.errors import Unauthorized
+from webapp.errors import Unauthorized
 from webapp.services import Services
 
 SESSION_KEY = "auth"

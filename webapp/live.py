@@ -6,6 +6,9 @@ through ``changes``. When the connection drops, the hub reconnects, catches up f
 ``task_event`` (re-reading an overlap before the last id it saw and dropping ids it already
 delivered, since sequence order is not commit order) and fires ``resync`` so pages re-read
 what they show. Embedded SQLite: the database hands committed payloads over in-process.
+
+Pages subscribe with their viewer (``subscribe``): each payload names its task's owner, and a
+page receives only the changes of tasks its viewer may see (an admin's: all).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import asyncio
 import json
 import logging
 from collections import OrderedDict
+from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
 
@@ -21,9 +25,10 @@ import asyncpg
 from nicegui import Event
 from sqlalchemy import select
 
+from models.access import Viewer
 from models.db import Database
 from models.events import CHANNEL
-from models.tables import TaskEvent
+from models.tables import Task, TaskEvent
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +38,13 @@ SEEN_MAX = 20_000
 
 
 _closing: set[asyncio.Future[None]] = set()
+
+
+def visible(viewer: Viewer, payload: dict[str, Any]) -> bool:
+    """May ``viewer`` see this change? Its payload names the task's owner (``owner``)."""
+    return viewer.is_admin or (
+        payload.get("owner") is not None and payload.get("owner") == str(viewer.user_id)
+    )
 
 
 def _close_quietly(fut: asyncio.Future[asyncpg.Connection]) -> None:
@@ -57,6 +69,16 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
+
+    def subscribe(self, viewer: Viewer, handler: Callable[[list[dict[str, Any]]], Any]) -> None:
+        """Hand ``handler`` (a page's, in its client's context) the batches of changes to tasks
+        ``viewer`` may see; nothing of anyone else's reaches it. Unsubscribed with the client."""
+
+        def deliver(batch: list[dict[str, Any]]) -> Any:
+            mine = batch if viewer.is_admin else [p for p in batch if visible(viewer, p)]
+            return handler(mine) if mine else None
+
+        self.changes.subscribe(deliver)
 
     async def start(self) -> None:
         if self.db.is_sqlite:
@@ -136,16 +158,18 @@ class LiveHub:
 
     async def _catch_up(self) -> None:
         async with self.db.session() as session:
-            rows = await session.scalars(
-                select(TaskEvent)
+            rows = await session.execute(
+                select(TaskEvent, Task.owner_id)  # type: ignore[call-overload]
+                .join(Task, Task.id == TaskEvent.task_id)  # type: ignore[arg-type]
                 .where(TaskEvent.id > self._last_id - CATCH_UP_OVERLAP)  # type: ignore[operator,arg-type]
                 .order_by(TaskEvent.id)  # type: ignore[arg-type]
                 .limit(50_000)
             )
-            for ev in rows:
+            for ev, owner in rows.all():
                 self._accept(
                     {
                         "id": ev.id,
+                        "owner": str(owner) if owner else None,
                         "task": str(ev.task_id),
                         "kind": ev.kind,
                         "status": ev.status,

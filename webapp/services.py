@@ -12,6 +12,7 @@ from taskiq import AsyncBroker
 from models.db import Database
 from models.settings import Settings
 from models.vault import Vault, load_key
+from webapp.catalogue import DemoCatalogue
 from webapp.live import LiveHub
 from workers import queue
 from workers.artifacts import ArtifactStore
@@ -33,9 +34,13 @@ class Services:
     hub: LiveHub
     artifacts: ArtifactStore
     vault: Vault
+    catalogue: DemoCatalogue = field(init=False)  # the demo store's products, for task checks
     runtime: WorkerRuntime | None = None  # embedded mode: the in-process worker
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _preview_browser: BrowserPool | None = None
+
+    def __post_init__(self) -> None:
+        self.catalogue = DemoCatalogue(self.settings)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:

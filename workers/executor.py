@@ -183,7 +183,7 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         trace_path = None
         profile, account = DEMO_PROFILE, None
         if spec.needs_browser:
-            profile, account = await runtime.profile_for(task), await runtime.account_for(task.store)
+            profile, account = await runtime.profile_for(task), await runtime.account_for(task)
             if runtime.artifacts is not None:
                 trace_path = runtime.artifacts.trace_path(str(task.id), attempt=task.attempt)
             browser_cm = runtime.browser_session(

@@ -316,12 +316,13 @@ class WorkerRuntime:
 
     async def profile_for(self, task: Task) -> CheckoutProfile:
         if self.vault is not None and task.profile_id is not None:
-            return await self.vault.checkout_profile(task.profile_id)  # type: ignore[no-any-return]
+            return await self.vault.checkout_profile(task.profile_id, owner_id=task.owner_id)
         return DEMO_PROFILE
 
-    async def account_for(self, store: str) -> StoreAccount | None:
+    async def account_for(self, task: Task) -> StoreAccount | None:
+        """The task owner's login at the task's store (never another user's)."""
         if self.vault is not None:
-            return await self.vault.store_account(store)  # type: ignore[no-any-return]
+            return await self.vault.store_account(task.store, owner_id=task.owner_id)
         return None
 
     # ---- loops --------------------------------------------------------------------------

@@ -14,9 +14,13 @@ from models.schemas import TaskCreate
 from models.settings import Settings
 from models.tables import TaskEvent
 from models.tasks import create_task
+from tests.conftest import AuthUser
 
 
-async def test_notify_carries_the_committed_event_and_nothing_on_rollback(db: Database) -> None:
+async def test_notify_carries_the_committed_event_and_nothing_on_rollback(
+    db: Database, api_user: AuthUser
+) -> None:
+    owner = api_user.id
     got: asyncio.Queue[dict] = asyncio.Queue()
     conn = await asyncpg.connect(db.asyncpg_dsn())
     await conn.add_listener(CHANNEL, lambda *args: got.put_nowait(json.loads(args[-1])))
@@ -26,9 +30,11 @@ async def test_notify_carries_the_committed_event_and_nothing_on_rollback(db: Da
                 session,
                 data=TaskCreate(name="e", store="noop", product="p", start="later"),
                 settings=Settings(),
+                owner_id=owner,
             )
         created = await asyncio.wait_for(got.get(), 5)
         assert created["task"] == str(task.id) and created["status"] == "pending"
+        assert created["owner"] == str(owner)  # the live hub sends it to the owner's pages only
 
         with pytest.raises(RuntimeError):
             async with db.begin() as session:
@@ -41,6 +47,7 @@ async def test_notify_carries_the_committed_event_and_nothing_on_rollback(db: Da
         payload = await asyncio.wait_for(got.get(), 5)
         assert payload == {
             "id": event_id,
+            "owner": str(owner),
             "task": str(task.id),
             "kind": "progress",
             "status": None,

@@ -1,9 +1,21 @@
+"""The read layer (``models.queries``): search, and the owner rule every read goes through."""
+
 from __future__ import annotations
 
+import uuid
+
+import pytest
+
+from models import queries
+from models.access import Viewer
 from models.db import Database
+from models.errors import TaskNotFound
 from models.schemas import TaskCreate
 from models.settings import Settings
-from models.tasks import create_task, list_tasks
+from models.tasks import create_task
+from tests.conftest import AuthUser
+
+ADMIN = Viewer(user_id=uuid.uuid4(), email="root@example.com", is_admin=True)
 
 
 async def test_search_treats_like_wildcards_as_text(db: Database) -> None:
@@ -13,7 +25,43 @@ async def test_search_treats_like_wildcards_as_text(db: Database) -> None:
                 session, data=TaskCreate(name=name, store="noop", product="p"), settings=Settings()
             )
     async with db.session() as session:
-        assert [t.name for t in (await list_tasks(session, search="50%"))[0]] == ["50% off drop"]
-        assert [t.name for t in (await list_tasks(session, search="a_b"))[0]] == ["a_b"]
-        assert (await list_tasks(session, search="%"))[1] == 1
-        assert (await list_tasks(session, search="OFF"))[1] == 1
+
+        async def names(search: str) -> tuple[list[str], int]:
+            rows, count = await queries.list_tasks(session, viewer=ADMIN, search=search)
+            return [t.name for t in rows], count
+
+        assert (await names("50%"))[0] == ["50% off drop"]
+        assert (await names("a_b"))[0] == ["a_b"]
+        assert (await names("%"))[1] == 1
+        assert (await names("OFF"))[1] == 1
+
+
+def viewer(user: AuthUser) -> Viewer:
+    return Viewer(user_id=user.id, email=user.email, is_admin=user.is_admin)
+
+
+async def test_each_user_reads_their_own_tasks_and_an_admin_everyones(
+    db: Database, api_user: AuthUser, second_user: AuthUser, admin_user: AuthUser
+) -> None:
+    a, b, admin = viewer(api_user), viewer(second_user), viewer(admin_user)
+    async with db.begin() as session:
+        mine = {}
+        for who in (a, b):
+            data = TaskCreate(name=f"of {who.email}", store="noop", product="p", start="later")
+            mine[who] = await create_task(session, data=data, settings=Settings(), owner_id=who.user_id)
+    async with db.session() as session:
+        for who in (a, b):
+            rows, count = await queries.list_tasks(session, viewer=who)
+            assert ([t.name for t in rows], count) == ([f"of {who.email}"], 1)
+            assert (await queries.status_counts(session, viewer=who))["pending"] == 1
+            assert await queries.matching_task_ids(session, viewer=who, limit=10) == [mine[who].id]
+        with pytest.raises(TaskNotFound):
+            await queries.get_task(session, mine[a].id, viewer=b)
+        assert await queries.task_events(session, mine[a].id, viewer=b) == []
+        assert len(await queries.task_events(session, mine[a].id, viewer=a)) == 1
+        _, everyone = await queries.list_tasks(session, viewer=admin)
+        only_a, _ = await queries.list_tasks(session, viewer=admin, owner=a.user_id)
+        assert everyone == 2
+        assert [t.id for t in only_a] == [mine[a].id]
+        assert {a.user_id, b.user_id} <= set(await queries.owner_emails(session, viewer=admin))
+        assert await queries.owner_emails(session, viewer=b) == {b.user_id: b.email}

@@ -162,7 +162,8 @@ async def test_health_names_what_the_process_runs_on(api: Api) -> None:
 TASK_KEYS = {
     "id", "name", "store", "product", "quantity", "maxPrice", "status", "priority", "mode", "checkEvery",
     "until", "runAt", "maxAttempts", "backoffSeconds", "backoffCap", "attempts", "checks", "lastCheck",
-    "lastCheckAt", "progress", "step", "error", "result", "cancelRequested", "trace", "profileId", "workerId",
+    "lastCheckAt", "progress", "step", "error", "result", "cancelRequested", "trace", "profileId", "ownerId",
+    "workerId",
     "heartbeatAt", "createdAt", "updatedAt", "startedAt", "finishedAt",
 }  # fmt: skip
 

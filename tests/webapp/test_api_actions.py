@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import update
 
 from models.tables import Task
+from tests.conftest import AuthUser
 from tests.webapp.test_api import TASK_KEYS, Api, api, soon
 
 __all__ = ["api"]  # the fixture, shared with test_api.py
@@ -222,14 +223,14 @@ async def test_bulk_delete_by_status_list(api: Api) -> None:
     assert await api.status(kept["id"]) == "queued"
 
 
-async def test_bulk_caps_a_filter_at_1000(api: Api) -> None:
+async def test_bulk_caps_a_filter_at_1000(api: Api, api_user: AuthUser) -> None:
     from models.schemas import TaskCreate
     from models.tasks import create_task
 
     async with api.db.begin() as session:
         for i in range(1001):
             data = TaskCreate(name=f"t{i}", store="noop", product="x", start="later")
-            await create_task(session, data=data, settings=api.services.settings)
+            await create_task(session, data=data, settings=api.services.settings, owner_id=api_user.id)
     body = (
         await api.http.post("/api/tasks/bulk", json={"action": "pause", "filter": {"store": "noop"}})
     ).json()

@@ -67,8 +67,8 @@ async def test_stats_counts_throughput_and_workers(api: Api) -> None:
 # ---- purchases ----------------------------------------------------------------------------
 
 PURCHASE_KEYS = {
-    "taskId", "store", "product", "productName", "quantity", "unitPrice", "total", "currency", "orderNumber",
-    "createdAt",
+    "taskId", "ownerId", "store", "product", "productName", "quantity", "unitPrice", "total", "currency",
+    "orderNumber", "createdAt",
 }  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from models import tasks as ops
 from models.db import Database
@@ -88,7 +89,10 @@ async def until_status(db: Database, task_id: uuid.UUID, *statuses: str, timeout
 
 async def attempts(db: Database, task_id: uuid.UUID) -> list[TaskAttempt]:
     async with db.session() as session:
-        return await ops.task_attempts(session, task_id)
+        rows = await session.scalars(
+            select(TaskAttempt).where(col(TaskAttempt.task_id) == task_id).order_by(col(TaskAttempt.id))
+        )
+        return list(rows)
 
 
 async def purchases(db: Database, task_id: uuid.UUID) -> int:

@@ -15,6 +15,9 @@ session, else 401 with ``WWW-Authenticate: Bearer``.
     lookup.py     POST /api/lookup   (product preview for the creation wizard)
     profiles.py   /api/profiles, /api/accounts (checkout profiles and store logins, encrypted)
     tokens.py     GET/POST /api/tokens, DELETE /api/tokens/{id} (the caller's API tokens)
+
+Routes take the viewer (``ViewerDep``) and pass it to the one read layer (``models.queries``) and
+command path (``webapp.commands``): a user sees and changes their own only.
 """
 
 from __future__ import annotations
@@ -22,7 +25,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from webapp.api.artifacts import create_artifacts_router
-from webapp.api.catalogue import DemoCatalogue
 from webapp.api.errors import Unavailable, api_router
 from webapp.api.health import create_health_router
 from webapp.api.lookup import create_lookup_router
@@ -48,7 +50,7 @@ def create_router(services: Services) -> APIRouter:
     router = api_router(prefix="/api", dependencies=[Depends(ready)])
     router.include_router(create_health_router(services))
     guarded = api_router(dependencies=[Depends(require_viewer(services))])
-    guarded.include_router(create_tasks_router(services, DemoCatalogue(services.settings)))
+    guarded.include_router(create_tasks_router(services))
     guarded.include_router(create_artifacts_router(services))
     guarded.include_router(create_stats_router(services))
     guarded.include_router(create_purchases_router(services))

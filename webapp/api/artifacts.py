@@ -1,6 +1,7 @@
 """``/api/tasks/{id}/artifacts``: a task's screenshots and traces, listed and served.
 
-Files are found through ``ArtifactStore.path_for``, which refuses any name that is not a plain
+Served only to the task's owner (and admins): another user's task answers 404 like an unknown
+one. Files are found through ``ArtifactStore.path_for``, which refuses any name that is not a plain
 file inside the task's own directory (no ``..``, no slashes, no symlinks out).
 """
 
@@ -15,9 +16,11 @@ from urllib.parse import quote
 from fastapi import APIRouter, Path
 from fastapi.responses import FileResponse
 
-from models import tasks as task_ops
+from models import queries
+from models.access import Viewer
 from webapp.api.errors import ERROR_RESPONSES, NotFound, api_router
 from webapp.api.schemas import ArtifactPublic
+from webapp.auth import ViewerDep
 from webapp.services import Services
 
 MEDIA_TYPES = {".png": "image/png", ".zip": "application/zip"}  # screenshots and traces only
@@ -27,13 +30,13 @@ TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUI
 def create_artifacts_router(services: Services) -> APIRouter:
     router = api_router(prefix="/tasks/{id}/artifacts", tags=["artifacts"], responses=ERROR_RESPONSES)
 
-    async def known(task_id: uuid.UUID) -> None:
+    async def known(task_id: uuid.UUID, viewer: Viewer) -> None:
         async with services.db.session() as session:
-            await task_ops.get_task(session, task_id)
+            await queries.get_task(session, task_id, viewer=viewer)
 
     @router.get("", response_model=list[ArtifactPublic], summary="A task's screenshots and traces")
-    async def list_artifacts(task_id: TaskId) -> list[ArtifactPublic]:
-        await known(task_id)
+    async def list_artifacts(task_id: TaskId, viewer: ViewerDep) -> list[ArtifactPublic]:
+        await known(task_id, viewer)
         found = await asyncio.to_thread(services.artifacts.list, str(task_id))
         return [
             ArtifactPublic(
@@ -48,8 +51,8 @@ def create_artifacts_router(services: Services) -> APIRouter:
         ]
 
     @router.get("/{name}", response_class=FileResponse, summary="One artifact file")
-    async def get_artifact(task_id: TaskId, name: str) -> FileResponse:
-        await known(task_id)
+    async def get_artifact(task_id: TaskId, name: str, viewer: ViewerDep) -> FileResponse:
+        await known(task_id, viewer)
         media_type = MEDIA_TYPES.get(PurePath(name).suffix)
         path = (
             await asyncio.to_thread(services.artifacts.path_for, str(task_id), name) if media_type else None

@@ -28,37 +28,15 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
-from models.errors import InvalidTransition, TaskdeckError, TaskNotFound, ValidationFailed
+from models.errors import InvalidTransition, TaskNotFound, ValidationFailed
+from webapp.errors import BadInput, NotFound, Unauthorized, Unavailable
+
+__all__ = ["BadInput", "NotFound", "Unauthorized", "Unavailable", "api_router", "error_response"]
 
 log = logging.getLogger(__name__)
 
 _LOC_PREFIXES = {"body", "query", "path", "header", "cookie"}
 NAME_LIMIT = 32  # an unknown field's name is repeated up to this many characters
-
-
-class BadInput(ValidationFailed):
-    """The input is not valid."""
-
-    def __init__(self, message: str, *, field: str | None = None, where: str = "body") -> None:
-        super().__init__(message)
-        self.field = field
-        self.where = where
-
-    def errors(self) -> list[dict[str, Any]]:
-        loc = [self.where, self.field] if self.field else [self.where]
-        return [{"type": "value_error", "loc": loc, "msg": str(self)}]
-
-
-class Unauthorized(TaskdeckError):
-    """Sign in, or send ``Authorization: Bearer <token>``."""
-
-
-class NotFound(TaskdeckError):
-    """Not found."""
-
-
-class Unavailable(TaskdeckError):
-    """The service is not available right now."""
 
 
 def _loc(loc: Sequence[Any]) -> str:

@@ -125,6 +125,7 @@ class ArtifactPublic(CamelOut):
 
 class PurchasePublic(CamelOut):
     task_id: uuid.UUID | None
+    owner_id: uuid.UUID | None = None
     store: str
     product: str
     product_name: str | None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from models import queries_api
-from models import tasks as task_ops
+from models import queries
 from webapp.api.errors import api_router
 from webapp.api.schemas import Stats, ThroughputPoint, WorkerPublic
+from webapp.auth import ViewerDep
 from webapp.services import Services
 
 THROUGHPUT_MINUTES = 60
@@ -17,11 +17,12 @@ def create_stats_router(services: Services) -> APIRouter:
     router = api_router(tags=["stats"])
 
     @router.get("/stats", response_model=Stats, summary="Counts, throughput (last hour) and workers")
-    async def stats() -> Stats:
+    async def stats(viewer: ViewerDep) -> Stats:
+        """Your tasks' counts and tasks finished per minute (an admin's: everyone's); the workers."""
         async with services.db.session() as session:
-            counts = await task_ops.status_counts(session)
-            points = await queries_api.throughput(session, minutes=THROUGHPUT_MINUTES)
-            workers = await queries_api.list_workers(session)
+            counts = await queries.status_counts(session, viewer=viewer)
+            points = await queries.throughput(session, viewer=viewer, minutes=THROUGHPUT_MINUTES)
+            workers = await queries.list_workers(session, viewer=viewer)
         return Stats(
             counts=counts,
             throughput=[ThroughputPoint.model_validate(p) for p in points],

@@ -1,27 +1,23 @@
 """``/api/tasks``: create, list, read, execute, user actions, delete, bulk.
 
-Writes run in one transaction each (``services.db.begin()``, committed on exit); a task that
-became ``queued`` gets its doorbell rung after the commit, so a worker never looks for a row
-that is not there yet. A failed kick leaves the row queued for the sweeper.
+Reads go through ``models.queries`` and writes through ``webapp.commands`` (the same paths as
+the dashboard), both given the caller's ``viewer``: a user sees and acts on their own tasks
+only, and another user's task id answers 404 like an unknown one. Admins see everyone's and may
+narrow a list to one ``owner``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
-from sqlalchemy.exc import IntegrityError
 
-from models import queries_api
-from models import tasks as task_ops
-from models.errors import InvalidTransition, TaskNotFound
+from models import queries
+from models.access import Viewer
 from models.schemas import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskList, TaskPublic
 from models.states import TaskStatus
-from models.tables import Task
-from webapp.api.catalogue import DemoCatalogue
+from webapp import commands
 from webapp.api.errors import ERROR_RESPONSES, BadInput, api_router
 from webapp.api.schemas import (
     MAX_BULK,
@@ -35,10 +31,9 @@ from webapp.api.schemas import (
     MarkBought,
     TaskStatusPublic,
 )
-from webapp.api.validation import check_create, check_profile, check_store, check_text
+from webapp.auth import ViewerDep
 from webapp.services import Services
-
-log = logging.getLogger(__name__)
+from webapp.validation import check_store, check_text
 
 EVENTS_IN_DETAIL = 500  # the newest events a task's detail carries
 MAX_OFFSET = 1_000_000_000
@@ -55,7 +50,7 @@ Order = Literal[
     "-status",
 ]
 TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
-QUEUED = TaskStatus.QUEUED.value
+OwnerQuery = Annotated[uuid.UUID | None, Query(description="admins: only this user's (a user id)")]
 RUNNING = TaskStatus.RUNNING.value
 
 
@@ -76,34 +71,24 @@ def parse_statuses(values: list[str] | str | None, *, where: str, field: str = "
     return list(dict.fromkeys(statuses))
 
 
-def create_tasks_router(services: Services, catalogue: DemoCatalogue) -> APIRouter:
+def create_tasks_router(services: Services) -> APIRouter:
     router = api_router(prefix="/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
     db = services.db
 
-    async def kick_if_queued(task: Task) -> None:
-        if task.status == QUEUED:
-            await services.kick(task.id)
-
     @router.post("", status_code=201, response_model=TaskPublic, summary="Create a task")
-    async def create_task(data: TaskCreate, response: Response) -> TaskPublic:
-        """Validate everything first (store, product, times, profile); then one insert."""
-        await check_create(data, catalogue=catalogue)
-        try:
-            async with db.begin() as session:
-                await check_profile(data, session=session)
-                task = await task_ops.create_task(session, data=data, settings=services.settings)
-        except IntegrityError as exc:  # e.g. the profile was deleted meanwhile
-            log.info("task not created: %s", exc.orig)
-            raise BadInput("the task conflicts with the stored data (was its profile deleted?)") from None
-        await kick_if_queued(task)
+    async def create_task(data: TaskCreate, response: Response, viewer: ViewerDep) -> TaskPublic:
+        """Validate everything first (store, product, times, your own profile); then one insert."""
+        task = await commands.create_task(services, data, viewer=viewer)
         response.headers["Location"] = f"/api/tasks/{task.id}"
         return TaskPublic.model_validate(task)
 
     @router.get("", response_model=TaskList, summary="List tasks, newest first")
     async def list_tasks(
+        viewer: ViewerDep,
         status: Annotated[list[str] | None, Query(description="repeat or comma-separate")] = None,
         store: Annotated[str | None, Query(max_length=64)] = None,
         q: Annotated[str | None, Query(max_length=200, description="search in name and product")] = None,
+        owner: OwnerQuery = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         order: Order = "-created",
@@ -112,91 +97,90 @@ def create_tasks_router(services: Services, catalogue: DemoCatalogue) -> APIRout
         check_text(store, "store", where="query")
         check_text(q, "q", where="query")
         async with db.session() as session:
-            rows, count = await task_ops.list_tasks(
-                session, statuses=statuses, store=store, search=q, limit=limit, offset=offset, order=order
+            rows, count = await queries.list_tasks(
+                session,
+                viewer=viewer,
+                statuses=statuses,
+                store=store,
+                search=q,
+                owner=owner,
+                limit=limit,
+                offset=offset,
+                order=order,
             )
         return TaskList(data=[TaskPublic.model_validate(t) for t in rows], count=count)
 
     @router.post(
         "/execute", status_code=202, response_model=ExecuteAccepted, summary="Queue a task to run now"
     )
-    async def execute(body: ExecuteRequest) -> ExecuteAccepted:
+    async def execute(body: ExecuteRequest, viewer: ViewerDep) -> ExecuteAccepted:
         """Queue a pending, scheduled, paused, retrying, failed or cancelled task (409 otherwise)."""
-        async with db.begin() as session:
-            task = await task_ops.start_task(session, task_id=body.task_id, action="execute")
-        await kick_if_queued(task)
+        task = await commands.apply(services, body.task_id, "execute", viewer=viewer)
+        assert task is not None
         return ExecuteAccepted(task_id=task.id, status=task.status)
 
     @router.get("/execute", response_model=TaskStatusPublic, summary="A task's status in brief")
-    async def execution_status(task_id: Annotated[uuid.UUID, Query(alias="taskId")]) -> TaskStatusPublic:
+    async def execution_status(
+        task_id: Annotated[uuid.UUID, Query(alias="taskId")], viewer: ViewerDep
+    ) -> TaskStatusPublic:
         async with db.session() as session:
-            task = await task_ops.get_task(session, task_id)
+            task = await queries.get_task(session, task_id, viewer=viewer)
         return TaskStatusPublic.model_validate(task)
 
     @router.post("/bulk", response_model=BulkResult, summary="One action on many tasks")
-    async def bulk(body: BulkRequest) -> BulkResult:
-        """Each task in its own transaction; at most 1000 tasks per call (``truncated`` says more matched)."""
+    async def bulk(body: BulkRequest, viewer: ViewerDep) -> BulkResult:
+        """Each task in its own transaction; at most 1000 tasks per call (``truncated`` says more
+        matched). A filter selects among your own tasks only (an admin's: everyone's)."""
         truncated = False
         if body.ids is not None:
             ids = list(dict.fromkeys(body.ids))
         else:
             assert body.filter is not None  # BulkRequest wants one of the two
-            ids, truncated = await _select(body.filter)
-        results = [await _apply(task_id, body.action) for task_id in ids]
+            ids, truncated = await _select(body.filter, viewer)
+        done = await commands.apply_many(services, ids, body.action, viewer=viewer)
+        results = [BulkItem(task_id=d.task_id, ok=d.ok, status=d.status, error=d.error) for d in done]
         ok = sum(1 for r in results if r.ok)
         return BulkResult(results=results, ok=ok, failed=len(results) - ok, truncated=truncated)
 
-    async def _select(selection: BulkFilter) -> tuple[list[uuid.UUID], bool]:
+    async def _select(selection: BulkFilter, viewer: Viewer) -> tuple[list[uuid.UUID], bool]:
         statuses = parse_statuses(selection.status, where="body", field="filter.status")
         if selection.store is not None:
             check_text(selection.store, "filter.store")
             check_store(selection.store, field="filter.store")
         check_text(selection.q, "filter.q")
         async with db.session() as session:
-            ids = await queries_api.matching_task_ids(
-                session, statuses=statuses, store=selection.store, search=selection.q, limit=MAX_BULK + 1
+            ids = await queries.matching_task_ids(
+                session,
+                viewer=viewer,
+                statuses=statuses,
+                store=selection.store,
+                search=selection.q,
+                limit=MAX_BULK + 1,
             )
         return ids[:MAX_BULK], len(ids) > MAX_BULK
 
-    async def _apply(task_id: uuid.UUID, action: str) -> BulkItem:
-        try:
-            async with db.begin() as session:
-                task = await task_ops.apply_action(session, task_id=task_id, action=action)
-        except InvalidTransition as exc:
-            return BulkItem(task_id=task_id, ok=False, status=exc.status, error=str(exc))
-        except TaskNotFound as exc:
-            return BulkItem(task_id=task_id, ok=False, status=None, error=str(exc))
-        if task is None:  # deleted
-            await asyncio.to_thread(services.artifacts.delete, str(task_id))
-            return BulkItem(task_id=task_id, ok=True, status=None, error=None)
-        await kick_if_queued(task)
-        return BulkItem(task_id=task_id, ok=True, status=task.status, error=None)
-
     @router.get("/{id}", response_model=TaskDetail, summary="A task with its attempts and events")
-    async def get_task(task_id: TaskId) -> TaskDetail:
+    async def get_task(task_id: TaskId, viewer: ViewerDep) -> TaskDetail:
         async with db.session() as session:
-            task = await task_ops.get_task(session, task_id)
-            attempts = await task_ops.task_attempts(session, task_id)
-            events = await queries_api.recent_task_events(session, task_id=task_id, limit=EVENTS_IN_DETAIL)
+            task = await queries.get_task(session, task_id, viewer=viewer)
+            attempts = await queries.task_attempts(session, task_id, viewer=viewer)
+            events = await queries.recent_events(session, task_id, viewer=viewer, limit=EVENTS_IN_DETAIL)
         detail = TaskDetail.model_validate(task)
         detail.attempt_history = [AttemptPublic.model_validate(a, from_attributes=True) for a in attempts]
         detail.events = [EventPublic.model_validate(e, from_attributes=True) for e in events]
         return detail
 
     @router.delete("/{id}", status_code=204, response_class=Response, summary="Delete a task (not running)")
-    async def delete_task(task_id: TaskId) -> Response:
-        async with db.begin() as session:
-            await task_ops.delete_task(session, task_id=task_id)
-        await asyncio.to_thread(services.artifacts.delete, str(task_id))
+    async def delete_task(task_id: TaskId, viewer: ViewerDep) -> Response:
+        await commands.apply(services, task_id, "delete", viewer=viewer)
         return Response(status_code=204)
 
     @router.post("/{id}/mark-bought", response_model=TaskPublic, summary="An unknown task: the order exists")
-    async def mark_bought(task_id: TaskId, body: MarkBought) -> TaskPublic:
+    async def mark_bought(task_id: TaskId, body: MarkBought, viewer: ViewerDep) -> TaskPublic:
         """A person found the order at the store: ``unknown`` → ``completed``, purchase recorded."""
-        async with db.begin() as session:
-            task = await task_ops.apply_action(
-                session, task_id=task_id, action="mark-bought", order_number=body.order_number
-            )
+        task = await commands.apply(
+            services, task_id, "mark-bought", viewer=viewer, order_number=body.order_number
+        )
         assert task is not None
         return TaskPublic.model_validate(task)
 
@@ -206,11 +190,9 @@ def create_tasks_router(services: Services, catalogue: DemoCatalogue) -> APIRout
         summary="start | pause | resume | cancel | retry | mark-not-bought",
         responses={202: {"description": "cancel of a running task: the worker stops it (cancelRequested)"}},
     )
-    async def act(task_id: TaskId, action: Action, response: Response) -> TaskPublic:
-        async with db.begin() as session:
-            task = await task_ops.apply_action(session, task_id=task_id, action=action)
+    async def act(task_id: TaskId, action: Action, response: Response, viewer: ViewerDep) -> TaskPublic:
+        task = await commands.apply(services, task_id, action, viewer=viewer)
         assert task is not None  # only delete returns None
-        await kick_if_queued(task)
         if action == "cancel" and task.status == RUNNING:
             response.status_code = 202
         return TaskPublic.model_validate(task)

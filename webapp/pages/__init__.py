@@ -1,8 +1,9 @@
 """The dashboard: one module per page, all drawn in ``theme.frame``.
 
-``register`` defines the pages as closures over ``Services``; pages read and write through the
-models layer (async sessions from ``services.db``) and stay live through ``services.hub``.
-Every page but ``/login`` is for signed-in users only (``webapp.auth.PageGuard``).
+``register`` defines the pages as closures over ``Services``; pages read through
+``models.queries`` and write through ``webapp.commands`` (the API's paths), always as the signed-in
+viewer (``page_viewer()``), and stay live through ``services.hub``. Every page but ``/login`` is
+for signed-in users only (``webapp.auth.PageGuard``); without a viewer a page shows no data.
 """
 
 from __future__ import annotations
@@ -11,10 +12,19 @@ from fastapi import Request
 from fastapi.responses import RedirectResponse
 from nicegui import app, ui
 
-from webapp.auth import PageGuard
+from models.access import Viewer
+from webapp.auth import PageGuard, page_viewer
 from webapp.pages import login, purchases, queue, settings, task_detail, tasks, theme
 from webapp.pages.updates import HubWatch
 from webapp.services import Services
+
+
+def signed_in() -> Viewer | None:
+    """The page's viewer; signed out, a short note instead of the page (and no data)."""
+    viewer = page_viewer()
+    if viewer is None:
+        ui.label("Sign in to see this page.").props('data-testid="signed-out"')
+    return viewer
 
 
 def register(services: Services) -> None:
@@ -30,20 +40,26 @@ def register(services: Services) -> None:
 
     @ui.page("/tasks", title="Tasks")
     async def tasks_page(request: Request, status: str | None = None, q: str = "") -> None:
-        await tasks.render(services, watch, theme.browser_zone(request), status=status, search=q)
+        if viewer := signed_in():
+            zone = theme.browser_zone(request)
+            await tasks.render(services, watch, zone, viewer=viewer, status=status, search=q)
 
     @ui.page("/tasks/{task_id}", title="Task")
     async def task_page(request: Request, task_id: str) -> None:
-        await task_detail.render(services, watch, theme.browser_zone(request), task_id)
+        if viewer := signed_in():
+            await task_detail.render(services, watch, theme.browser_zone(request), task_id, viewer=viewer)
 
     @ui.page("/queue", title="Queue")
     async def queue_page(request: Request) -> None:
-        await queue.render(services, watch, theme.browser_zone(request))
+        if viewer := signed_in():
+            await queue.render(services, watch, theme.browser_zone(request), viewer=viewer)
 
     @ui.page("/purchases", title="Purchases")
     async def purchases_page(request: Request) -> None:
-        await purchases.render(services, watch, theme.browser_zone(request))
+        if viewer := signed_in():
+            await purchases.render(services, watch, theme.browser_zone(request), viewer=viewer)
 
     @ui.page("/settings", title="Settings")
     async def settings_page(request: Request) -> None:
-        await settings.render(services, watch, theme.browser_zone(request))
+        if viewer := signed_in():
+            await settings.render(services, watch, theme.browser_zone(request), viewer=viewer)

@@ -1,21 +1,20 @@
-"""User actions from the pages: the models' guarded moves, one transaction per task.
+"""User actions from the pages, through the command path the API uses (``webapp.commands``).
 
-Each outcome says in words what happened, for a notification. A task that became ``queued`` gets
-its doorbell (``services.kick``) after the commit; a deleted task loses its artifacts too.
+Each outcome says in words what happened, for a notification. The page's viewer is passed down:
+another user's task is "not found", as over the API.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from nicegui import ui
 
-from models import tasks as task_ops
-from models.errors import InvalidTransition, TaskNotFound
+from models.access import Viewer
 from models.states import TaskStatus
+from webapp import commands
 from webapp.services import Services
 
 DONE = {
@@ -40,32 +39,32 @@ class Outcome:
 
 
 async def run_action(
-    services: Services, task_id: uuid.UUID, action: str, *, name: str = "", order_number: str | None = None
+    services: Services,
+    task_id: uuid.UUID,
+    action: str,
+    *,
+    viewer: Viewer,
+    name: str = "",
+    order_number: str | None = None,
 ) -> Outcome:
     label = name or str(task_id)[:8]
-    try:
-        async with services.db.begin() as session:
-            task = await task_ops.apply_action(
-                session, task_id=task_id, action=action, order_number=order_number
-            )
-    except ValueError as exc:  # mark-bought without a usable order number
-        return Outcome(task_id, action, False, f"{label}: {exc}")
-    except (InvalidTransition, TaskNotFound) as exc:
-        return Outcome(task_id, action, False, f"{label}: {exc}", getattr(exc, "status", None))
-    if task is None:
-        await asyncio.to_thread(services.artifacts.delete, str(task_id))
+    done = await commands.try_apply(services, task_id, action, viewer=viewer, order_number=order_number)
+    if not done.ok:
+        return Outcome(task_id, action, False, f"{label}: {done.error}", done.status)
+    if done.task is None:
         return Outcome(task_id, action, True, f"{label}: deleted")
-    if task.status == TaskStatus.QUEUED:
-        await services.kick(task_id)
-    done = "cancel requested" if action == "cancel" and task.status == TaskStatus.RUNNING else DONE[action]
-    return Outcome(task_id, action, True, f"{label}: {done} ({task.status})", task.status)
+    status = done.task.status
+    said = "cancel requested" if action == "cancel" and status == TaskStatus.RUNNING else DONE[action]
+    return Outcome(task_id, action, True, f"{label}: {said} ({status})", status)
 
 
 async def run_bulk(
-    services: Services, targets: Iterable[tuple[uuid.UUID, str]], action: str
+    services: Services, targets: Iterable[tuple[uuid.UUID, str]], action: str, *, viewer: Viewer
 ) -> list[Outcome]:
     """The action on each (id, name), one after another: each succeeds or fails on its own."""
-    return [await run_action(services, task_id, action, name=name) for task_id, name in targets]
+    return [
+        await run_action(services, task_id, action, viewer=viewer, name=name) for task_id, name in targets
+    ]
 
 
 def report(outcomes: list[Outcome], action: str) -> None:

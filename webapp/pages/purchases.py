@@ -1,4 +1,5 @@
-"""``/purchases``: every order placed, newest first, paged on the server, with the total spent.
+"""``/purchases``: the viewer's orders, newest first, paged on the server, with the total spent.
+An admin sees everyone's, with an Owner column and an owner filter.
 
 Live: a task reaching ``completed`` (from ``hub.changes``) or a resync asks for one throttled
 re-read (at most two a second).
@@ -6,14 +7,17 @@ re-read (at most two a second).
 
 from __future__ import annotations
 
+import uuid
 from datetime import tzinfo
 from typing import Any
 
 from nicegui import events, ui
 
+from models import queries
+from models.access import Viewer
 from models.states import TaskStatus
 from models.tables import Purchase
-from webapp.pages import queries, theme
+from webapp.pages import theme
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.services import Services
 
@@ -26,6 +30,8 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "task", "label": "Task", "field": "task", "align": "left"},
     {"name": "time", "label": "Time", "field": "time", "align": "left"},
 ]
+OWNER_COLUMN: dict[str, Any] = {"name": "owner", "label": "Owner", "field": "owner", "align": "left"}
+EVERYONE = ""  # the owner filter's value for "all users"
 SLOT_ORDER = '<q-td :props="props"><span class="td-mono font-medium">{{ props.value }}</span></q-td>'
 SLOT_PRODUCT = """
 <q-td :props="props">{{ props.row.product_name || props.value }}
@@ -42,9 +48,12 @@ SLOT_TASK = """
 """
 
 
-def purchase_row(p: Purchase, task_name: str | None, tz: tzinfo) -> dict[str, Any]:
+def purchase_row(
+    p: Purchase, task_name: str | None, tz: tzinfo, owners: dict[uuid.UUID, str] | None = None
+) -> dict[str, Any]:
     return {
         "id": p.id,
+        "owner": (owners or {}).get(p.owner_id, "—") if p.owner_id else "—",
         "order": p.order_number,
         "product": p.product,
         "product_name": p.product_name or "",
@@ -59,9 +68,12 @@ def purchase_row(p: Purchase, task_name: str | None, tz: tzinfo) -> dict[str, An
 
 
 class PurchasesView:
-    def __init__(self, services: Services, tz: tzinfo) -> None:
+    def __init__(self, services: Services, tz: tzinfo, *, viewer: Viewer) -> None:
         self.services = services
         self.tz = tz
+        self.viewer = viewer
+        self.owner: uuid.UUID | None = None  # an admin's owner filter
+        self.owners: dict[uuid.UUID, str] = {}
         self.pagination: dict[str, Any] = {"page": 1, "rowsPerPage": 25, "rowsNumber": 0}
         self.refresher = Throttle(self.refresh, interval=0.5)
 
@@ -79,8 +91,15 @@ class PurchasesView:
                     ui.label("0").classes("text-2xl font-semibold").props('data-testid="order-count"')
                 )
         with theme.card().classes(remove="p-4 gap-3", add="p-0 gap-0"):
+            if self.viewer.is_admin:
+                self.owner_select = (
+                    ui.select({EVERYONE: "Everyone"}, value=EVERYONE, label="Owner", on_change=self._owner)
+                    .props('dense outlined data-testid="owner-filter"')
+                    .classes("w-56 mx-4 mt-3")
+                )
+            columns = [*COLUMNS, OWNER_COLUMN] if self.viewer.is_admin else COLUMNS
             self.table = (
-                ui.table(rows=[], columns=COLUMNS, row_key="id", pagination=self.pagination)
+                ui.table(rows=[], columns=columns, row_key="id", pagination=self.pagination)
                 .props(
                     'flat square :rows-per-page-options="[10, 25, 50, 100]" '
                     'no-data-label="Nothing bought yet" '
@@ -92,7 +111,7 @@ class PurchasesView:
         self.table.add_slot("body-cell-product", SLOT_PRODUCT)
         self.table.add_slot("body-cell-task", SLOT_TASK)
         self.table.on("request", self._request, js_handler="(p) => emit(p.pagination)")
-        self.services.hub.changes.subscribe(self.on_changes)
+        self.services.hub.subscribe(self.viewer, self.on_changes)
         self.services.hub.resync.subscribe(self.refresher.trigger)
 
     def on_changes(self, batch: list[dict[str, Any]]) -> None:
@@ -103,6 +122,11 @@ class PurchasesView:
                 self.refresher.trigger()
                 return
 
+    def _owner(self, e: events.ValueChangeEventArguments) -> None:
+        self.owner = uuid.UUID(e.value) if e.value else None
+        self.pagination["page"] = 1
+        self.refresher.trigger()
+
     async def _request(self, e: events.GenericEventArguments) -> None:
         self.pagination.update({k: e.args.get(k) for k in ("page", "rowsPerPage")})
         await self.refresh()
@@ -111,11 +135,19 @@ class PurchasesView:
         size = int(self.pagination.get("rowsPerPage") or 25)
         page = int(self.pagination.get("page") or 1)
         async with self.services.db.session() as session:
-            rows, count = await queries.list_purchases(session, limit=size, offset=(page - 1) * size)
-            totals = await queries.spent(session)
+            viewer, owner = self.viewer, self.owner
+            rows, count = await queries.list_purchases(
+                session, viewer=viewer, owner=owner, limit=size, offset=(page - 1) * size
+            )
+            totals = await queries.spent(session, viewer=viewer, owner=owner)
+            if self.viewer.is_admin:
+                self.owners = await queries.owner_emails(session, viewer=self.viewer)
         self.pagination["rowsNumber"] = count
         self.table.pagination = dict(self.pagination)
-        self.table.rows = [purchase_row(p, name, self.tz) for p, name in rows]
+        self.table.rows = [purchase_row(p, name, self.tz, self.owners) for p, name in rows]
+        if self.viewer.is_admin:
+            options = {EVERYONE: "Everyone"} | {str(i): email for i, email in self.owners.items()}
+            self.owner_select.set_options(options, value=self.owner_select.value)
         self.table.update()
         self.count.set_text(str(count))
         self.spent.set_text(
@@ -123,8 +155,8 @@ class PurchasesView:
         )
 
 
-async def render(services: Services, watch: HubWatch, tz: tzinfo) -> None:
+async def render(services: Services, watch: HubWatch, tz: tzinfo, *, viewer: Viewer) -> None:
     with theme.frame("Purchases", watch):
-        view = PurchasesView(services, tz)
+        view = PurchasesView(services, tz, viewer=viewer)
         view.build()
         await view.refresh()

@@ -4,6 +4,9 @@ Live: a state change (from ``hub.changes``) asks for one throttled re-read of th
 chart (at most one a second: an hour-wide chart gains nothing from more); ``hub.resync`` too.
 The workers card is the exception: worker rows change by heart-beat, which writes no event, so a
 single ``ui.timer`` re-reads that card every 5 seconds (and only that card).
+
+Counts and the chart are the viewer's tasks (an admin's: everyone's), read through
+``models.queries`` like ``/api/stats``: both count tasks finished per minute.
 """
 
 from __future__ import annotations
@@ -13,10 +16,11 @@ from typing import Any
 
 from nicegui import ui
 
-from models import tasks as task_ops
+from models import queries
+from models.access import Viewer
 from models.states import TaskStatus
 from models.tables import Worker
-from webapp.pages import queries, theme
+from webapp.pages import theme
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.services import Services
 
@@ -66,9 +70,10 @@ def worker_row(w: Worker, tz: tzinfo) -> dict[str, Any]:
 
 
 class QueueView:
-    def __init__(self, services: Services, tz: tzinfo) -> None:
+    def __init__(self, services: Services, tz: tzinfo, *, viewer: Viewer) -> None:
         self.services = services
         self.tz = tz
+        self.viewer = viewer
         self.counts: dict[str, ui.label] = {}
         self.refresher = Throttle(self.refresh, interval=1.0)
 
@@ -131,7 +136,7 @@ class QueueView:
             self.workers_note = ui.label("").classes("text-xs text-grey-6")
         # worker rows change by heart-beat, which writes no event: this card alone is re-read on a timer
         ui.timer(WORKERS_EVERY, self.refresh_workers)
-        self.services.hub.changes.subscribe(self.on_changes)
+        self.services.hub.subscribe(self.viewer, self.on_changes)
         self.services.hub.resync.subscribe(self.refresher.trigger)
 
     def on_changes(self, batch: list[dict[str, Any]]) -> None:
@@ -140,19 +145,19 @@ class QueueView:
 
     async def refresh(self) -> None:
         async with self.services.db.session() as session:
-            counts = await task_ops.status_counts(session)
-            minutes, series = await queries.throughput(session)
+            counts = await queries.status_counts(session, viewer=self.viewer)
+            points = await queries.throughput(session, viewer=self.viewer)
         for status, label in self.counts.items():
             label.set_text(str(counts.get(status, 0)))
         options = self.chart.options
-        options["xAxis"]["data"] = [m.astimezone(self.tz).strftime("%H:%M") for m in minutes]
-        options["series"][0]["data"] = series[S.COMPLETED]
-        options["series"][1]["data"] = series[S.FAILED]
+        options["xAxis"]["data"] = [p["minute"].astimezone(self.tz).strftime("%H:%M") for p in points]
+        options["series"][0]["data"] = [p[S.COMPLETED] for p in points]
+        options["series"][1]["data"] = [p[S.FAILED] for p in points]
         self.chart.update()
 
     async def refresh_workers(self) -> None:
         async with self.services.db.session() as session:
-            workers = await queries.list_workers(session)
+            workers = await queries.list_workers(session, viewer=self.viewer)
         self.workers.rows = [worker_row(w, self.tz) for w in workers]
         self.workers.update()
         up = sum(w.status == "up" for w in workers)
@@ -162,9 +167,9 @@ class QueueView:
         )
 
 
-async def render(services: Services, watch: HubWatch, tz: tzinfo) -> None:
+async def render(services: Services, watch: HubWatch, tz: tzinfo, *, viewer: Viewer) -> None:
     with theme.frame("Queue", watch):
-        view = QueueView(services, tz)
+        view = QueueView(services, tz, viewer=viewer)
         view.build()
         await view.refresh()
         await view.refresh_workers()

@@ -6,8 +6,9 @@ are built for one use and deleted when they close, so nothing typed into them st
 Input is checked by the API's own ``ProfileCreate`` and ``AccountCreate``; their errors are shown
 next to their fields.
 
-Not live: only this page changes these rows, and each change re-reads its table. The API tokens
-card is ``tokens_card.py``.
+The viewer's own only (read through ``models.queries``; rows they add are theirs). Not live: only
+this page changes these rows, and each change re-reads its table. The API tokens card is
+``tokens_card.py``.
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ from typing import Any
 
 from nicegui import events, ui
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
+from models import queries
+from models.access import Viewer
+from models.schemas import AccountCreate, ProfileCreate
 from models.tables import Account, Profile
 from models.vault import VaultError
-from webapp.api.profiles import AccountCreate, ProfileCreate
-from webapp.auth import page_viewer
 from webapp.pages import theme
 from webapp.pages.task_form import readable
 from webapp.pages.tasks import confirm
@@ -170,8 +170,9 @@ class FormDialog:
 
 
 class SettingsView:
-    def __init__(self, services: Services, tz: tzinfo, *, stores: list[str]) -> None:
+    def __init__(self, services: Services, tz: tzinfo, *, viewer: Viewer, stores: list[str]) -> None:
         self.services = services
+        self.viewer = viewer
         self.vault = services.vault
         self.tz = tz
         self.stores = stores
@@ -236,12 +237,8 @@ class SettingsView:
 
     async def refresh(self) -> None:
         async with self.services.db.session() as session:
-            profiles = list(
-                await session.scalars(select(Profile).order_by(col(Profile.name), col(Profile.created_at)))
-            )
-            accounts = list(
-                await session.scalars(select(Account).order_by(col(Account.store), col(Account.login)))
-            )
+            profiles = await queries.list_profiles(session, viewer=self.viewer)
+            accounts = await queries.list_accounts(session, viewer=self.viewer)
         self.profiles.rows = [self._profile_row(p) for p in profiles]
         self.accounts.rows = [self._account_row(a) for a in accounts]
 
@@ -285,7 +282,9 @@ class SettingsView:
         fields = body.model_dump(exclude={"name"})
         fields["card_number"] = fields["card_number"].replace(" ", "")  # as the API stores it
         async with self.services.db.begin() as session:
-            profile = await self.vault.create_profile(session, name=body.name, fields=fields)
+            profile = await self.vault.create_profile(
+                session, name=body.name, fields=fields, owner_id=self.viewer.user_id
+            )
         ui.notify(f"Profile “{profile.name}” saved", type="positive", position="bottom-right")
         await self.refresh()
         return {}
@@ -297,7 +296,7 @@ class SettingsView:
         ):
             return
         async with self.services.db.begin() as session:
-            found = await self.vault.delete(session, Profile, uuid.UUID(e.args["id"]))
+            found = await self.vault.delete(session, Profile, uuid.UUID(e.args["id"]), viewer=self.viewer)
         ui.notify(f"Profile “{name}” deleted" if found else f"Profile “{name}” was already gone")
         await self.refresh()
 
@@ -325,7 +324,11 @@ class SettingsView:
         try:
             async with self.services.db.begin() as session:
                 await self.vault.create_account(
-                    session, store=body.store, login=body.login, password=body.password
+                    session,
+                    store=body.store,
+                    login=body.login,
+                    password=body.password,
+                    owner_id=self.viewer.user_id,
                 )
         except IntegrityError:
             return {"login": f"{body.store} already has an account {body.login!r}"}
@@ -338,19 +341,17 @@ class SettingsView:
         if not await confirm(f"Delete the account {what}?"):
             return
         async with self.services.db.begin() as session:
-            found = await self.vault.delete(session, Account, uuid.UUID(e.args["id"]))
+            found = await self.vault.delete(session, Account, uuid.UUID(e.args["id"]), viewer=self.viewer)
         ui.notify(f"Account {what} deleted" if found else f"Account {what} was already gone")
         await self.refresh()
 
 
-async def render(services: Services, watch: HubWatch, tz: tzinfo) -> None:
+async def render(services: Services, watch: HubWatch, tz: tzinfo, *, viewer: Viewer) -> None:
     stores = await asyncio.to_thread(registry.names)  # the first call scans entry points
     with theme.frame("Settings", watch):
-        view = SettingsView(services, tz, stores=stores)
+        view = SettingsView(services, tz, viewer=viewer, stores=stores)
         view.build()
         await view.refresh()
-        viewer = page_viewer()
-        if viewer is not None:
-            tokens = TokensCard(services, tz, viewer)
-            tokens.build()
-            await tokens.refresh()
+        tokens = TokensCard(services, tz, viewer)
+        tokens.build()
+        await tokens.refresh()

@@ -5,6 +5,8 @@ Live: payloads for this task from ``hub.changes`` light the step timeline, the p
 the status badge at once; every such batch also asks for one throttled re-read (at most four a
 second) of the task row, its new events (appended to the log), attempts, purchase and — after an
 ``artifact`` event — the screenshot gallery. ``hub.resync`` re-reads everything.
+
+Only the task's owner (or an admin) sees it: for anyone else it is "not found", as over the API.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Any
 
 from nicegui import ui
 
-from models import tasks as task_ops
+from models import queries
+from models.access import Viewer
 from models.errors import TaskNotFound
 from models.states import ACTIONS, TaskStatus
 from models.tables import Purchase, Task, TaskAttempt, TaskEvent
-from webapp.pages import actions, queries, theme
+from webapp.pages import actions, theme
 from webapp.pages.doubt import DoubtBanner
 from webapp.pages.tasks import confirm
 from webapp.pages.updates import HubWatch, Throttle
@@ -59,8 +62,9 @@ def artifact_url(task_id: uuid.UUID, name: str) -> str:
 
 
 class TaskDetailView:
-    def __init__(self, services: Services, tz: tzinfo, task: Task) -> None:
+    def __init__(self, services: Services, tz: tzinfo, task: Task, *, viewer: Viewer) -> None:
         self.services = services
+        self.viewer = viewer
         self.tz = tz
         self.task = task
         self.id = task.id
@@ -128,7 +132,7 @@ class TaskDetailView:
             with theme.card("Events", icon="list"):
                 with ui.scroll_area().classes("w-full h-96 border border-gray-200 rounded"):
                     self.log = ui.column().classes("w-full gap-0").props('data-testid="events"')
-        self.services.hub.changes.subscribe(self.on_changes)
+        self.services.hub.subscribe(self.viewer, self.on_changes)
         self.services.hub.resync.subscribe(self.refresher.trigger)
 
     # ---- reading --------------------------------------------------------------------------
@@ -136,7 +140,7 @@ class TaskDetailView:
     async def load(self) -> None:
         """First render: the newest events, then everything else."""
         async with self.services.db.session() as session:
-            events = await queries.recent_events(session, task_id=self.id)
+            events = await queries.recent_events(session, self.id, viewer=self.viewer)
         self.catch_up = queries.EventCatchUp.starting_from(events)
         self._take_events(events)
         await self.reread()
@@ -146,14 +150,14 @@ class TaskDetailView:
             return
         async with self.services.db.session() as session:
             try:
-                task = await task_ops.get_task(session, self.id)
+                task = await queries.get_task(session, self.id, viewer=self.viewer)
             except TaskNotFound:
                 self._mark_deleted()
                 return
             # ids are not in commit order: every id of the task not read yet, however late it came
-            events = await self.catch_up.read(session, task_id=self.id)
-            attempts = await task_ops.task_attempts(session, self.id)
-            purchase = await queries.purchase_for(session, task_id=self.id)
+            events = await self.catch_up.read(session, self.id, viewer=self.viewer)
+            attempts = await queries.task_attempts(session, self.id, viewer=self.viewer)
+            purchase = await queries.purchase_for(session, self.id, viewer=self.viewer)
         self.task, self.status = task, task.status
         self._take_events(events)
         self._render_header()
@@ -435,7 +439,12 @@ class TaskDetailView:
         if action == "delete" and not await confirm("Delete this task? This cannot be undone."):
             return
         outcome = await actions.run_action(
-            self.services, self.id, action, name=self.task.name, order_number=order_number
+            self.services,
+            self.id,
+            action,
+            viewer=self.viewer,
+            name=self.task.name,
+            order_number=order_number,
         )
         actions.report([outcome], action)
         if action == "delete" and outcome.ok:
@@ -453,15 +462,15 @@ def not_found(watch: HubWatch, what: str) -> None:
         ui.button("Back to tasks", icon="arrow_back", on_click=lambda: ui.navigate.to("/tasks")).props("flat")
 
 
-async def render(services: Services, watch: HubWatch, tz: tzinfo, task_id: str) -> None:
+async def render(services: Services, watch: HubWatch, tz: tzinfo, task_id: str, *, viewer: Viewer) -> None:
     try:
         tid = uuid.UUID(task_id)
         async with services.db.session() as session:
-            task = await task_ops.get_task(session, tid)
+            task = await queries.get_task(session, tid, viewer=viewer)
     except (ValueError, TaskNotFound):
         not_found(watch, task_id)
         return
     with theme.frame(task.name, watch, section="Tasks"):
-        view = TaskDetailView(services, tz, task)
+        view = TaskDetailView(services, tz, task, viewer=viewer)
         view.build()
         await view.load()

@@ -1,4 +1,6 @@
-"""The "New task" dialog: ``TaskCreate`` validates, its errors are shown next to their fields.
+"""The "New task" dialog: ``TaskCreate`` validates, then the API's own create path
+(``webapp.commands.create_task``: store, product, URL, times, the owner's profile); every error
+is shown next to its field. The task belongs to the page's viewer.
 
 Times typed in are in the browser's zone (see ``theme.browser_zone``).
 
@@ -7,8 +9,8 @@ product field, after a short pause) runs ``services.lookup`` in a background tas
 shows name, price, stock, image and a link; a newer request or any edit of store or product
 cancels the running one. Its errors are shown under the product field.
 
-Checkout profile: a select of the stored profiles (name and masked card, read when the dialog
-opens); the built-in demo profile is the default and means ``profile_id = None``.
+Checkout profile: a select of the viewer's stored profiles (name and masked card, read when the
+dialog opens); the built-in demo profile is the default and means ``profile_id = None``.
 """
 
 from __future__ import annotations
@@ -16,23 +18,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from contextlib import suppress
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from nicegui import background_tasks, context, events, ui
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import col
 
-from models import queries_api
-from models import tasks as task_ops
+from models import queries
+from models.access import Viewer
 from models.schemas import TaskCreate
-from models.states import TaskStatus
-from models.tables import Profile, Task
+from models.tables import Task
 from models.vault import mask_card
+from webapp import commands
+from webapp.errors import BadInput, Unavailable
 from webapp.pages import theme
 from webapp.services import Services
 from workers.bots import registry
@@ -118,11 +117,13 @@ class NewTaskDialog:
         services: Services,
         tz: tzinfo,
         *,
+        viewer: Viewer,
         stores: list[str],
         on_created: Callable[[Task], Awaitable[None]],
     ) -> None:
         self.services = services
         self.tz = tz
+        self.viewer = viewer
         self.on_created = on_created
         self.stores = stores
         bots = registry.load()  # loaded at start-up (off the loop): a dict here
@@ -209,17 +210,11 @@ class NewTaskDialog:
         self.dialog.open()
 
     async def _load_profiles(self) -> None:
-        """The select's options: the built-in demo profile, then every stored one (card masked)."""
+        """The select's options: the built-in demo profile, then the viewer's own (card masked)."""
         async with self.services.db.session() as session:
-            rows = (
-                await session.execute(
-                    select(col(Profile.id), col(Profile.name), col(Profile.card_last4)).order_by(
-                        col(Profile.name), col(Profile.created_at)
-                    )
-                )
-            ).all()
+            rows = await queries.list_profiles(session, viewer=self.viewer)
         options = {DEMO_PROFILE: DEMO_PROFILE_LABEL} | {
-            str(id_): " · ".join(filter(None, (name, mask_card(last4)))) for id_, name, last4 in rows
+            str(p.id): " · ".join(filter(None, (p.name, mask_card(p.card_last4)))) for p in rows
         }
         select_ = self.inputs["profile_id"]
         select_.set_options(options, value=select_.value if select_.value in options else DEMO_PROFILE)
@@ -399,30 +394,18 @@ class NewTaskDialog:
         except ValidationError as exc:
             self._show_errors(*errors_by_field(exc))
             return
-        if data.store not in self.stores:
-            self._show_errors({"store": f"unknown store; known: {', '.join(self.stores)}"}, [])
-            return
         self.submit.props("loading")
         try:
-            task: Task | None = None
-            try:
-                async with self.services.db.begin() as session:
-                    if data.profile_id is None or await queries_api.profile_exists(
-                        session, profile_id=data.profile_id
-                    ):
-                        task = await task_ops.create_task(session, data=data, settings=self.services.settings)
-            except IntegrityError:
-                if data.profile_id is None:
-                    raise
-                task = None  # the profile was deleted between the check and the insert
-            if task is None:
-                await self._load_profiles()  # without it; the select falls back to the demo profile
-                self._show_errors({"profile_id": "that profile was deleted meanwhile; choose again"}, [])
-                return
-            if task.status == TaskStatus.QUEUED:
-                with suppress(TimeoutError):  # not started yet: the sweeper rings for it later
-                    await self.services.wait_ready()
-                await self.services.kick(task.id)
+            task = await commands.create_task(self.services, data, viewer=self.viewer)
+        except BadInput as exc:
+            field = next((f for f in FIELD_LABELS if exc.field in (f, _camel(f))), None)
+            if field == "profile_id":
+                await self._load_profiles()  # it may be gone: the select falls back to the demo profile
+            self._show_errors({field: str(exc)} if field else {}, [] if field else [str(exc)])
+            return
+        except Unavailable as exc:
+            self._show_errors({}, [str(exc)])
+            return
         finally:
             self.submit.props(remove="loading")
         ui.notify(f"Task “{task.name}” created ({task.status})", type="positive", position="bottom-right")

@@ -4,6 +4,9 @@ Live: each batch from ``hub.changes`` updates the rows it concerns in place (sta
 step, attempts); a state change anywhere (a task created, moved, deleted) also asks for one
 throttled re-read of the current page and the counts (at most four per second), since it may
 change which tasks belong on this page. ``hub.resync`` re-reads at once. No timers, no reloads.
+
+The page shows its viewer's tasks (``models.queries``) and hears only their changes; an admin
+sees everyone's, with an Owner column and an owner filter.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from typing import Any
 from urllib.parse import urlencode
 
 from nicegui import events, ui
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import tasks as task_ops
+from models import queries
+from models.access import Viewer
 from models.states import ACTIONS, TaskStatus
 from models.tables import Task
 from webapp.pages import actions, theme
@@ -42,6 +47,8 @@ COLUMNS: list[dict[str, Any]] = [
     {"name": "created", "label": "Created", "field": "created", "align": "left", "sortable": True},
     {"name": "actions", "label": "", "field": "actions", "align": "right"},
 ]
+OWNER_COLUMN: dict[str, Any] = {"name": "owner", "label": "Owner", "field": "owner", "align": "left"}
+EVERYONE = ""  # the owner filter's value for "all users"
 
 SLOT_NAME = """
 <q-td :props="props">
@@ -89,9 +96,10 @@ def legal_actions(status: str) -> str:
     return ",".join(a for a, sources in ACTIONS.items() if status in sources and a not in theme.DECISIONS)
 
 
-def task_row(task: Task, tz: tzinfo) -> dict[str, Any]:
+def task_row(task: Task, tz: tzinfo, owners: dict[uuid.UUID, str] | None = None) -> dict[str, Any]:
     return {
         "id": str(task.id),
+        "owner": (owners or {}).get(task.owner_id, "—") if task.owner_id else "—",
         "name": task.name,
         "store": task.store,
         "product": task.product,
@@ -111,9 +119,14 @@ def task_row(task: Task, tz: tzinfo) -> dict[str, Any]:
 
 
 class TasksView:
-    def __init__(self, services: Services, tz: tzinfo, *, status: str | None, search: str) -> None:
+    def __init__(
+        self, services: Services, tz: tzinfo, *, viewer: Viewer, status: str | None, search: str
+    ) -> None:
         self.services = services
         self.tz = tz
+        self.viewer = viewer
+        self.owner: uuid.UUID | None = None  # an admin's owner filter
+        self.owners: dict[uuid.UUID, str] = {}
         self.status = status if status in {s.value for s in S} else None
         self.search = search.strip()
         self.pagination: dict[str, Any] = {
@@ -130,7 +143,9 @@ class TasksView:
     # ---- layout ---------------------------------------------------------------------------
 
     def build(self, stores: list[str]) -> None:
-        self.dialog = NewTaskDialog(self.services, self.tz, stores=stores, on_created=self._created)
+        self.dialog = NewTaskDialog(
+            self.services, self.tz, viewer=self.viewer, stores=stores, on_created=self._created
+        )
         with ui.row().classes("w-full items-end justify-between"):
             with ui.column().classes("gap-0"):
                 ui.label("Tasks").classes("text-2xl font-semibold text-grey-10")
@@ -164,6 +179,14 @@ class TasksView:
                 search.props('dense outlined clearable debounce=250 data-testid="search"').classes("w-72")
                 with search.add_slot("prepend"):
                     ui.icon("search", size="20px")
+                if self.viewer.is_admin:
+                    self.owner_select = (
+                        ui.select(
+                            {EVERYONE: "Everyone"}, value=EVERYONE, label="Owner", on_change=self._owner
+                        )
+                        .props('dense outlined data-testid="owner-filter"')
+                        .classes("w-56")
+                    )
                 ui.space()
                 self.selected_label = ui.label("").classes("text-sm text-grey-7")
                 self.bulk: list[ui.button] = []
@@ -186,7 +209,7 @@ class TasksView:
             self.table = (
                 ui.table(
                     rows=[],
-                    columns=COLUMNS,
+                    columns=[*COLUMNS[:-1], OWNER_COLUMN, COLUMNS[-1]] if self.viewer.is_admin else COLUMNS,
                     row_key="id",
                     selection="multiple",
                     pagination=self.pagination,
@@ -214,7 +237,7 @@ class TasksView:
             js_handler="(evt, row) => { if (!evt.target.closest('.q-checkbox, .q-btn, a')) "
             "window.location.href = '/tasks/' + row.id }",
         )
-        self.services.hub.changes.subscribe(self.on_changes)
+        self.services.hub.subscribe(self.viewer, self.on_changes)
         self.services.hub.resync.subscribe(self.refresher.trigger)
 
     def _style_chips(self) -> None:
@@ -237,29 +260,20 @@ class TasksView:
         sort = SORTABLE.get(p.get("sortBy") or "created", "created")
         order = f"-{sort}" if p.get("descending") else sort
         async with self.services.db.session() as session:
-            counts = await task_ops.status_counts(session)
-            rows, count = await task_ops.list_tasks(
-                session,
-                statuses=[self.status] if self.status else (),
-                search=self.search or None,
-                limit=size,
-                offset=(int(p.get("page") or 1) - 1) * size,
-                order=order,
-            )
+            counts = await queries.status_counts(session, viewer=self.viewer, owner=self.owner)
+            rows, count = await self._page(session, size, int(p.get("page") or 1), order)
             last_page = max(1, -(-count // size))
             if int(p.get("page") or 1) > last_page:  # the page emptied (deletes, filter): go to the last one
                 p["page"] = last_page
-                rows, count = await task_ops.list_tasks(
-                    session,
-                    statuses=[self.status] if self.status else (),
-                    search=self.search or None,
-                    limit=size,
-                    offset=(last_page - 1) * size,
-                    order=order,
-                )
+                rows, count = await self._page(session, size, last_page, order)
+            if self.viewer.is_admin:
+                self.owners = await queries.owner_emails(session, viewer=self.viewer)
         p["rowsNumber"] = count
         self.table.pagination = dict(p)
-        self.table.rows = [task_row(t, self.tz) for t in rows]
+        self.table.rows = [task_row(t, self.tz, self.owners) for t in rows]
+        if self.viewer.is_admin:
+            options = {EVERYONE: "Everyone"} | {str(i): email for i, email in self.owners.items()}
+            self.owner_select.set_options(options, value=self.owner_select.value)
         shown = {r["id"] for r in self.table.rows}
         self.table.selected = [r for r in self.table.selected if r["id"] in shown]
         self.table.update()
@@ -275,6 +289,18 @@ class TasksView:
         )
         self.doubt_label.set_text(f"{doubt} task{'s' if doubt != 1 else ''} in doubt")
         self.doubt.set_visibility(doubt > 0)
+
+    async def _page(self, session: AsyncSession, size: int, page: int, order: str) -> tuple[list[Task], int]:
+        return await queries.list_tasks(
+            session,
+            viewer=self.viewer,
+            owner=self.owner,
+            statuses=[self.status] if self.status else (),
+            search=self.search or None,
+            limit=size,
+            offset=(page - 1) * size,
+            order=order,
+        )
 
     # ---- live -----------------------------------------------------------------------------
 
@@ -325,6 +351,11 @@ class TasksView:
         self._push_url()
         self.refresher.trigger()
 
+    def _owner(self, e: events.ValueChangeEventArguments) -> None:
+        self.owner = uuid.UUID(e.value) if e.value else None
+        self.pagination["page"] = 1
+        self.refresher.trigger()
+
     def _push_url(self) -> None:
         query = {k: v for k, v in (("status", self.status), ("q", self.search)) if v}
         ui.navigate.history.replace("/tasks" + (f"?{urlencode(query)}" if query else ""))
@@ -343,7 +374,11 @@ class TasksView:
 
     async def _row_action(self, e: events.GenericEventArguments) -> None:
         outcome = await actions.run_action(
-            self.services, uuid.UUID(e.args["id"]), e.args["action"], name=e.args.get("name", "")
+            self.services,
+            uuid.UUID(e.args["id"]),
+            e.args["action"],
+            viewer=self.viewer,
+            name=e.args.get("name", ""),
         )
         actions.report([outcome], e.args["action"])
         self.refresher.trigger()
@@ -354,7 +389,7 @@ class TasksView:
             return
         if action == "delete" and not await confirm(f"Delete {len(targets)} task(s)? This cannot be undone."):
             return
-        outcomes = await actions.run_bulk(self.services, targets, action)
+        outcomes = await actions.run_bulk(self.services, targets, action, viewer=self.viewer)
         actions.report(outcomes, action)
         self.table.selected = []
         self._selection()
@@ -377,9 +412,11 @@ async def confirm(question: str) -> bool:
     return bool(result)
 
 
-async def render(services: Services, watch: HubWatch, tz: tzinfo, *, status: str | None, search: str) -> None:
+async def render(
+    services: Services, watch: HubWatch, tz: tzinfo, *, viewer: Viewer, status: str | None, search: str
+) -> None:
     stores = await asyncio.to_thread(registry.names)  # the first call scans entry points
     with theme.frame("Tasks", watch):
-        view = TasksView(services, tz, status=status, search=search)
+        view = TasksView(services, tz, viewer=viewer, status=status, search=search)
         view.build(stores)
         await view.refresh()

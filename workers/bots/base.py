@@ -16,8 +16,20 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from models.secrets import DEMO_PROFILE, CheckoutProfile, StoreAccount
+
 if TYPE_CHECKING:
     from playwright.async_api import Page
+
+__all__ = [
+    "DEMO_PROFILE",
+    "BotContext",
+    "BotTask",
+    "CheckoutProfile",
+    "ProductInfo",
+    "Purchase",
+    "StoreAccount",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,38 +44,6 @@ class BotTask:
     max_price: Decimal | None
     mode: str  # "once" | "monitor"
     attempt: int
-
-
-@dataclass(frozen=True, kw_only=True)
-class CheckoutProfile:
-    full_name: str
-    email: str
-    address: str
-    card_number: str
-    card_expiry: str
-    card_cvc: str
-
-    def __repr__(self) -> str:  # never print card data
-        return f"CheckoutProfile(full_name={self.full_name!r}, card=****{self.card_number[-4:]})"
-
-
-@dataclass(frozen=True, kw_only=True)
-class StoreAccount:
-    login: str
-    password: str
-
-    def __repr__(self) -> str:
-        return f"StoreAccount(login={self.login!r}, password=***)"
-
-
-DEMO_PROFILE = CheckoutProfile(
-    full_name="Demo Buyer",
-    email="buyer@example.com",
-    address="1 Demo Street, Testville",
-    card_number="4242424242424242",
-    card_expiry="12/30",
-    card_cvc="123",
-)
 
 
 @dataclass(frozen=True, kw_only=True)

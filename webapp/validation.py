@@ -1,17 +1,20 @@
 """Checks a new task passes before any row is written, beyond what ``TaskCreate`` checks alone:
 the store has a bot, the product exists (demo store), URLs are http(s), times make sense, the
-profile exists, and no text would be refused by the database.
+profile exists and is the owner's, and no text would be refused by the database. Shared by the
+API and the dashboard's New-task dialog (both create through ``webapp.commands``).
 """
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import queries_api
+from models import queries
 from models.schemas import TaskCreate
 from models.types import utcnow
-from webapp.api.catalogue import DEMO, DemoCatalogue, check_url
-from webapp.api.errors import BadInput
+from webapp.catalogue import DEMO, DemoCatalogue, check_url
+from webapp.errors import BadInput
 from workers.bots import registry
 
 
@@ -51,9 +54,10 @@ async def check_create(data: TaskCreate, *, catalogue: DemoCatalogue) -> None:
             raise BadInput("until: must be after runAt", field="until")
 
 
-async def check_profile(data: TaskCreate, *, session: AsyncSession) -> None:
-    """The profile a task names must exist (checked in the transaction that inserts the task)."""
+async def check_profile(data: TaskCreate, *, session: AsyncSession, owner_id: uuid.UUID | None) -> None:
+    """The profile a task names must exist and be its owner's (checked in the transaction that
+    inserts the task); another user's profile reads as missing."""
     if data.profile_id is None:
         return
-    if not await queries_api.profile_exists(session, profile_id=data.profile_id):
+    if not await queries.profile_usable(session, data.profile_id, owner_id=owner_id):
         raise BadInput(f"profileId: no profile with id {data.profile_id}", field="profileId")

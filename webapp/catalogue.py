@@ -15,7 +15,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 import httpx
 
 from models.settings import Settings
-from webapp.api.errors import BadInput, Unavailable
+from webapp.errors import BadInput, Unavailable
 
 DEMO = "demo"
 URL_SCHEMES = {"http", "https", "ftp", "file", "data", "javascript", "mailto", "ws", "wss"}

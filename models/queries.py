@@ -1,0 +1,386 @@
+"""Every read of owned rows, for the API and the pages alike: the owner rule lives here.
+
+Tasks, their events, attempts and purchases, profiles, accounts, workers and stats. Each read
+takes ``viewer`` (keyword-only) and sees the viewer's own rows only; an admin sees everyone's
+(``owner`` narrows an admin's view to one user). Another user's id reads as missing
+(``TaskNotFound`` or ``None``), never as forbidden, so existence is not revealed. All async and
+read-only; writes are in ``models.tasks`` and the command path (``webapp.commands``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from models.access import Viewer
+from models.errors import TaskNotFound
+from models.states import TaskStatus
+from models.tables import Account, Profile, Purchase, Task, TaskAttempt, TaskEvent, User, Worker
+from models.types import utcnow
+
+S = TaskStatus
+FINISHED = (S.COMPLETED.value, S.FAILED.value)
+ORDERS = {
+    "created": col(Task.created_at),
+    "updated": col(Task.updated_at),
+    "priority": col(Task.priority),
+    "name": col(Task.name),
+    "status": col(Task.status),
+}
+
+
+def owned(viewer: Viewer, column: Any, owner: uuid.UUID | None = None) -> list[ColumnElement[bool]]:
+    """The viewer's rows (an admin: all), narrowed to ``owner``'s when one is given."""
+    filters = [viewer.owner_filter(column)]
+    if owner is not None:
+        filters.append(column == owner)
+    return filters
+
+
+# ---- tasks ----------------------------------------------------------------------------------
+
+
+def task_filters(
+    *,
+    viewer: Viewer,
+    statuses: Sequence[str] = (),
+    store: str | None = None,
+    search: str | None = None,
+    owner: uuid.UUID | None = None,
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for a task list: the viewer's, any of ``statuses``, one store, text in name/product."""
+    filters = owned(viewer, col(Task.owner_id), owner)
+    if statuses:
+        filters.append(col(Task.status).in_(list(statuses)))
+    if store:
+        filters.append(col(Task.store) == store)
+    if search:
+        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        like = f"%{escaped}%"
+        filters.append(
+            func.lower(col(Task.name)).like(like, escape="\\")
+            | func.lower(col(Task.product)).like(like, escape="\\")
+        )
+    return filters
+
+
+async def get_task(session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer) -> Task:
+    """The task, if the viewer may see it; else ``TaskNotFound`` (the same as no such task)."""
+    task = await session.scalar(
+        select(Task)
+        .where(col(Task.id) == task_id, *owned(viewer, col(Task.owner_id)))
+        .execution_options(populate_existing=True)
+    )
+    if task is None:
+        raise TaskNotFound(f"no task with id {task_id}")
+    return task
+
+
+async def list_tasks(
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    statuses: Sequence[str] = (),
+    store: str | None = None,
+    search: str | None = None,
+    owner: uuid.UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    order: str = "-created",
+) -> tuple[list[Task], int]:
+    """A page of the viewer's tasks and how many match in all."""
+    filters = task_filters(viewer=viewer, statuses=statuses, store=store, search=search, owner=owner)
+    count = await session.scalar(select(func.count()).select_from(Task).where(*filters)) or 0
+    column = ORDERS.get(order.lstrip("-"), col(Task.created_at))
+    ordering = column.desc() if order.startswith("-") else column.asc()
+    rows = await session.scalars(
+        select(Task).where(*filters).order_by(ordering, col(Task.id)).limit(limit).offset(offset)
+    )
+    return list(rows), count
+
+
+async def matching_task_ids(
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    statuses: Sequence[str] = (),
+    store: str | None = None,
+    search: str | None = None,
+    owner: uuid.UUID | None = None,
+    limit: int,
+) -> list[uuid.UUID]:
+    """Ids of the viewer's tasks a filter selects ("all matching"), newest first, at most ``limit``."""
+    filters = task_filters(viewer=viewer, statuses=statuses, store=store, search=search, owner=owner)
+    rows = await session.scalars(
+        select(col(Task.id)).where(*filters).order_by(col(Task.created_at).desc(), col(Task.id)).limit(limit)
+    )
+    return list(rows)
+
+
+async def status_counts(
+    session: AsyncSession, *, viewer: Viewer, owner: uuid.UUID | None = None
+) -> dict[str, int]:
+    rows = await session.execute(
+        select(col(Task.status), func.count())
+        .where(*owned(viewer, col(Task.owner_id), owner))
+        .group_by(col(Task.status))
+    )
+    counts = {s.value: 0 for s in TaskStatus}
+    counts.update({status: n for status, n in rows.all()})
+    return counts
+
+
+def _of_task(viewer: Viewer, task_column: Any, task_id: uuid.UUID) -> Any:
+    """``task_id = :id AND the task is the viewer's``, as a subquery on the task."""
+    visible = select(col(Task.id)).where(col(Task.id) == task_id, *owned(viewer, col(Task.owner_id)))
+    return task_column.in_(visible.scalar_subquery())
+
+
+async def task_attempts(session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer) -> list[TaskAttempt]:
+    rows = await session.scalars(
+        select(TaskAttempt)
+        .where(_of_task(viewer, col(TaskAttempt.task_id), task_id))
+        .order_by(col(TaskAttempt.id))
+    )
+    return list(rows)
+
+
+async def task_events(
+    session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer, after: int = 0, limit: int = 500
+) -> list[TaskEvent]:
+    """The task's events after ``after``, oldest first."""
+    rows = await session.scalars(
+        select(TaskEvent)
+        .where(_of_task(viewer, col(TaskEvent.task_id), task_id), col(TaskEvent.id) > after)
+        .order_by(col(TaskEvent.id))
+        .limit(limit)
+    )
+    return list(rows)
+
+
+RECENT_EVENTS = 300  # events a task page opens with
+
+
+async def recent_events(
+    session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer, limit: int = RECENT_EVENTS
+) -> list[TaskEvent]:
+    """The task's newest ``limit`` events, oldest first."""
+    rows = await session.scalars(
+        select(TaskEvent)
+        .where(_of_task(viewer, col(TaskEvent.task_id), task_id))
+        .order_by(col(TaskEvent.id).desc())
+        .limit(limit)
+    )
+    return list(reversed(list(rows)))
+
+
+@dataclass
+class EventCatchUp:
+    """A page's reader of one task's new events that misses none committed late.
+
+    Event ids are not in commit order, so "ids after the last one seen, minus a margin" misses an
+    event whose transaction stayed open while more ids than the margin were shown. Instead it
+    reads the task's ids above the page's starting point (an index-only read of
+    ``ix_task_event_task``) and fetches the rows of those not seen yet; the viewer's tasks only.
+    """
+
+    floor: int  # ids at or below this were never shown and are not read
+    seen: set[int] = field(default_factory=set)
+
+    @classmethod
+    def starting_from(cls, shown: list[TaskEvent], *, limit: int = RECENT_EVENTS) -> EventCatchUp:
+        """After ``recent_events``: everything of the task when it fit, else from the oldest shown."""
+        ids = {e.id for e in shown if e.id is not None}
+        return cls(floor=min(ids) - 1 if ids and len(shown) >= limit else 0, seen=ids)
+
+    async def read(
+        self, session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer, limit: int = 500
+    ) -> list[TaskEvent]:
+        event_id = col(TaskEvent.id)
+        ids = await session.scalars(
+            select(event_id).where(_of_task(viewer, col(TaskEvent.task_id), task_id), event_id > self.floor)
+        )
+        missing = sorted({i for i in ids if i is not None} - self.seen)[:limit]
+        if not missing:
+            return []
+        rows = list(await session.scalars(select(TaskEvent).where(event_id.in_(missing)).order_by(event_id)))
+        self.seen.update(e.id for e in rows if e.id is not None)
+        return rows
+
+
+# ---- purchases --------------------------------------------------------------------------------
+
+
+async def purchase_for(session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer) -> Purchase | None:
+    return await session.scalar(
+        select(Purchase).where(col(Purchase.task_id) == task_id, *owned(viewer, col(Purchase.owner_id)))
+    )
+
+
+async def list_purchases(
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    store: str | None = None,
+    owner: uuid.UUID | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[tuple[Purchase, str | None]], int]:
+    """The viewer's purchases newest first, each with its task's name (None once the task is
+    deleted), as ``(page, total count)``."""
+    filters = owned(viewer, col(Purchase.owner_id), owner)
+    if store:
+        filters.append(col(Purchase.store) == store)
+    count = await session.scalar(select(func.count()).select_from(Purchase).where(*filters)) or 0
+    rows = await session.execute(
+        select(Purchase, col(Task.name))
+        .outerjoin(Task, col(Task.id) == col(Purchase.task_id))
+        .where(*filters)
+        .order_by(col(Purchase.created_at).desc(), col(Purchase.id).desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return [(p, name) for p, name in rows.all()], count
+
+
+async def spent(
+    session: AsyncSession, *, viewer: Viewer, owner: uuid.UUID | None = None
+) -> dict[str, Decimal]:
+    """Total spent per currency."""
+    rows = await session.execute(
+        select(col(Purchase.currency), func.sum(col(Purchase.total)))
+        .where(*owned(viewer, col(Purchase.owner_id), owner))
+        .group_by(col(Purchase.currency))
+    )
+    return {currency: Decimal(str(total or 0)) for currency, total in rows.all()}
+
+
+# ---- stats and workers ------------------------------------------------------------------------
+
+
+async def throughput(
+    session: AsyncSession, *, viewer: Viewer, minutes: int = 60, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The viewer's tasks finished per minute (``completed``, ``failed``) over the last ``minutes``,
+    by the tasks' ``finished_at``; every minute appears (oldest first), zeros included.
+
+    Buckets are computed in SQL (``date_trunc`` on Postgres, ``strftime`` on SQLite)."""
+    now = now or utcnow()
+    end = now.replace(second=0, microsecond=0)
+    start = end - timedelta(minutes=minutes - 1)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    finished = col(Task.finished_at)
+    bucket = (
+        func.to_char(func.date_trunc("minute", func.timezone("UTC", finished)), "YYYY-MM-DD HH24:MI")
+        if postgres
+        else func.strftime("%Y-%m-%d %H:%M", finished)
+    ).label("minute")
+    rows = await session.execute(
+        select(bucket, col(Task.status), func.count())
+        .where(col(Task.status).in_(FINISHED), finished >= start, *owned(viewer, col(Task.owner_id)))
+        .group_by(bucket, col(Task.status))
+    )
+    axis = [start + timedelta(minutes=i) for i in range(minutes)]
+    points: dict[str, dict[str, Any]] = {
+        m.astimezone(start.tzinfo).strftime("%Y-%m-%d %H:%M"): {"minute": m, "completed": 0, "failed": 0}
+        for m in axis
+    }
+    for minute, status, n in rows.all():
+        point = points.get(minute)
+        if point is not None and status in FINISHED:
+            point[status] += n
+    return list(points.values())
+
+
+async def list_workers(session: AsyncSession, *, viewer: Viewer, gone_for: float = 3600.0) -> list[Worker]:
+    """Workers up, stopping, or gone for less than ``gone_for`` seconds: live ones first, then the
+    most recently seen. A user sees every worker, but only their own tasks among those running."""
+    cutoff = utcnow() - timedelta(seconds=gone_for)
+    rows = list(
+        await session.scalars(
+            select(Worker)
+            .where(or_(col(Worker.status) != "gone", col(Worker.last_seen) >= cutoff))
+            .order_by((col(Worker.status) == "gone").asc(), col(Worker.last_seen).desc(), col(Worker.id))
+            .limit(200)
+        )
+    )
+    if viewer.is_admin:
+        return rows
+    running = {uuid.UUID(i) for w in rows for i in w.running if _is_uuid(i)}
+    mine = set()
+    if running:
+        mine = {
+            str(i)
+            for i in await session.scalars(
+                select(col(Task.id)).where(col(Task.id).in_(running), *owned(viewer, col(Task.owner_id)))
+            )
+        }
+    for worker in rows:
+        session.expunge(worker)  # what this viewer sees is not written back
+        worker.running = [i for i in worker.running if i in mine]
+    return rows
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+# ---- profiles, accounts, users ----------------------------------------------------------------
+
+
+async def list_profiles(session: AsyncSession, *, viewer: Viewer) -> list[Profile]:
+    rows = await session.scalars(
+        select(Profile)
+        .where(*owned(viewer, col(Profile.owner_id)))
+        .order_by(col(Profile.name), col(Profile.created_at), col(Profile.id))
+    )
+    return list(rows)
+
+
+async def get_profile(session: AsyncSession, profile_id: uuid.UUID, *, viewer: Viewer) -> Profile | None:
+    return await session.scalar(
+        select(Profile).where(col(Profile.id) == profile_id, *owned(viewer, col(Profile.owner_id)))
+    )
+
+
+async def profile_usable(session: AsyncSession, profile_id: uuid.UUID, *, owner_id: uuid.UUID | None) -> bool:
+    """A task may use its owner's profiles only (an admin's task too: the task's owner pays)."""
+    found = await session.scalar(
+        select(col(Profile.id)).where(col(Profile.id) == profile_id, col(Profile.owner_id) == owner_id)
+    )
+    return found is not None
+
+
+async def list_accounts(session: AsyncSession, *, viewer: Viewer) -> list[Account]:
+    rows = await session.scalars(
+        select(Account)
+        .where(*owned(viewer, col(Account.owner_id)))
+        .order_by(col(Account.store), col(Account.login), col(Account.id))
+    )
+    return list(rows)
+
+
+async def get_account(session: AsyncSession, account_id: uuid.UUID, *, viewer: Viewer) -> Account | None:
+    return await session.scalar(
+        select(Account).where(col(Account.id) == account_id, *owned(viewer, col(Account.owner_id)))
+    )
+
+
+async def owner_emails(session: AsyncSession, *, viewer: Viewer) -> dict[uuid.UUID, str]:
+    """Users the viewer may name as owners (an admin: everyone; a user: themself), by id."""
+    rows = await session.execute(
+        select(col(User.id), col(User.email)).where(*owned(viewer, col(User.id))).order_by(col(User.email))
+    )
+    return {user_id: email for user_id, email in rows.all()}
