@@ -327,3 +327,21 @@ async def test_readme_screenshot(app: App, page: Page) -> None:
     path = Path(ROOT) / "docs" / "screenshot.png"
     path.parent.mkdir(exist_ok=True)
     await page.screenshot(path=str(path))
+
+    # the other pages of the README: a bought task, the queue, and the sign-in page
+    await page.goto(f"{app.url}/tasks/{done[0]['id']}")
+    await expect(page.get_by_test_id("task-status")).to_have_text("completed", timeout=10_000)
+    await expect(page.get_by_test_id("result")).not_to_be_empty(timeout=10_000)
+    await page.screenshot(path=str(path.with_name("task.png")), full_page=True)
+    await page.goto(f"{app.url}/queue")
+    await expect(page.get_by_text("Workers").first).to_be_visible(timeout=10_000)
+    await page.wait_for_timeout(1000)  # let the chart draw
+    await page.screenshot(path=str(path.with_name("queue.png")), full_page=True)
+    context = await page.context.browser.new_context(viewport={"width": 1440, "height": 900})  # type: ignore[union-attr]
+    try:
+        login = await context.new_page()
+        await login.goto(f"{app.url}/login")
+        await expect(login.locator('input[name="email"]')).to_be_visible()
+        await login.screenshot(path=str(path.with_name("login.png")))
+    finally:
+        await context.close()
