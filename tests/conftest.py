@@ -178,6 +178,17 @@ def first_admin_password(log: str) -> str:
     return match.group(1)
 
 
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """One headless Chromium for every browser test of the session (a context per test)."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=chromium_path(), headless=True)
+        yield chromium
+        await chromium.close()
+
+
 @pytest.fixture
 async def db(pg_url: str) -> AsyncIterator[Database]:
     """The session database, emptied before each test."""

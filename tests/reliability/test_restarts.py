@@ -20,22 +20,14 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from models.db import Database
-from tests.conftest import REDIS_URL, chromium_path, free_port
+from tests.conftest import REDIS_URL, free_port
 from tests.reliability.conftest import Promise, SignIn
 from tests.stack import Stack
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture

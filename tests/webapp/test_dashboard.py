@@ -17,22 +17,14 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy.engine import make_url
 
 from models.db import Database
-from tests.conftest import REDIS_URL, ROOT, AuthUser, Proc, StartWebapp, chromium_path, sign_in
+from tests.conftest import REDIS_URL, ROOT, AuthUser, Proc, StartWebapp, sign_in
 
 pytestmark = pytest.mark.timeout(120)
 SLOW_MS = 800  # every demo-store page of the product takes this long, so "running" is visible
-
-
-@pytest.fixture(scope="session")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        yield chromium
-        await chromium.close()
 
 
 @dataclass

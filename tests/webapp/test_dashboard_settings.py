@@ -13,21 +13,13 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Browser, Locator, Page, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from models.db import Database
-from tests.conftest import AuthUser, Proc, StartWebapp, chromium_path, sign_in
+from tests.conftest import AuthUser, Proc, StartWebapp, sign_in
 
 pytestmark = pytest.mark.timeout(90)
 CARD = "4242 4242 4242 4242"
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        yield chromium
-        await chromium.close()
 
 
 @pytest.fixture

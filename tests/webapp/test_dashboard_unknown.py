@@ -12,9 +12,8 @@ from playwright.async_api import Browser, Page, expect
 
 from models.db import Database
 from tests.conftest import AuthUser, StartWebapp
-from tests.webapp.test_dashboard import App, browser, row, signed_in_page
+from tests.webapp.test_dashboard import App, row, signed_in_page
 
-__all__ = ["browser"]  # a fixture shared with test_dashboard.py
 pytestmark = pytest.mark.timeout(150)
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 
 from models.db import Database
-from tests.conftest import AuthUser, StartWebapp, chromium_path, sign_in
+from tests.conftest import AuthUser, StartWebapp, sign_in
 from tests.webapp.test_api import Api, api
 
 __all__ = ["api"]  # the fixture, shared with test_api.py
@@ -52,14 +51,6 @@ async def test_create_list_and_revoke_your_own_tokens(api: Api, second_user: Aut
 async def test_bad_token_requests_are_422(api: Api, body: object) -> None:
     r = await api.http.post("/api/tokens", json=body)
     assert r.status_code == 422, r.text
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=chromium_path(), headless=True)
-        yield chromium
-        await chromium.close()
 
 
 async def test_a_token_made_on_the_settings_page_works_until_revoked_there(
