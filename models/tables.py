@@ -222,3 +222,13 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)  # hex SHA-256 of the token
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     last_used_at: datetime | None = _ts()
+
+
+# Which code runs on which schema (models/migrations.py): a row per revision since 0006, written
+# by the revision itself. Not an ORM model; only the start-up check reads it.
+schema_compat = sa.Table(
+    "schema_compat",
+    SQLModel.metadata,
+    sa.Column("revision", sa.String(length=32), primary_key=True),
+    sa.Column("oldest_code", sa.String(length=32), nullable=False),
+)

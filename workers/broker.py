@@ -19,7 +19,7 @@ from taskiq import TaskiqEvents, TaskiqState
 
 from models import keys
 from models.db import Database
-from models.settings import Settings
+from models.settings import load_settings
 from workers.queue import kick, make_broker
 from workers.runtime import WorkerRuntime
 
@@ -27,7 +27,7 @@ log = logging.getLogger("workers")
 
 TASKIQ_SHUTDOWN_TIMEOUT = 5.0  # taskiq worker's default --shutdown-timeout
 
-settings = Settings()
+settings = load_settings("taskdeck worker")
 broker = make_broker(settings)
 
 
