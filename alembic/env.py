@@ -4,8 +4,8 @@ Where the database comes from, first match wins:
 
 1. ``config.attributes["connection"]``: a caller's open connection, not in a transaction
    (``models.migrations.upgrade`` uses ``engine.connect()``): Alembic runs one transaction per
-   revision on it, and autocommit blocks (``CREATE INDEX CONCURRENTLY``) need that. This is how the webapp (embedded
-   auto-migration) and tests upgrade from async code::
+   revision on it, and autocommit blocks (``CREATE INDEX CONCURRENTLY``) need that.
+   This is how the webapp (embedded auto-migration) and tests upgrade from async code::
 
        def _upgrade(connection: Connection) -> None:
            cfg = Config(ALEMBIC_INI)
