@@ -11,7 +11,7 @@ import base64
 import binascii
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     secret_key_file: Path = Path(".taskdeck/secret.key")  # when no key is set; SQLite mode creates it
     session_hours: PositiveFloat = 12.0  # a dashboard sign-in lasts this long
     cookie_secure: bool = False  # mark the session cookie Secure (set it when served over HTTPS)
+    # /metrics answers `Authorization: Bearer <this>` (a scraper's own secret) or an admin's token
+    # or session; unset: admins only
+    metrics_token: str | None = None
+
+    # operations
+    log_format: Literal["text", "json"] = "text"  # json: one object a line (task, attempt, worker)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    retention_days: PositiveFloat = 30  # finished tasks, their events and artifacts older → pruned
 
     # queue
     queue_name: str = "taskdeck"  # Redis stream key; tests give each run its own
@@ -112,6 +120,7 @@ class Settings(BaseSettings):
 
     # browser
     browser_path: str | None = None
+    browser_sandbox: bool | None = None  # unset: on unless root; the image sets false (see Dockerfile)
     headless: bool = True
     browser_recycle_after: PositiveInt = 100  # tasks per Chromium before a fresh one
     browser_memory_limit_mb: PositiveInt = 1500  # Chromium's tree above this → recycled

@@ -162,6 +162,8 @@ class Worker(SQLModel, table=True):
     concurrency: int = 1
     running: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     processed: int = 0
+    browser_contexts: int = 0  # contexts open in its Chromium at the last beat (for /metrics)
+    browser_memory_mb: float | None = None  # its Chromium's memory at the last beat (PSS, else RSS)
     started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -19,7 +19,7 @@ from nicegui import app, ui
 from models import keys, migrations, users
 from models.db import Database
 from models.settings import Settings, load_settings, mask_url
-from webapp import api, guards, pages
+from webapp import api, guards, metrics, pages, probes
 from webapp.services import Services
 
 log = logging.getLogger("webapp")
@@ -55,6 +55,8 @@ async def create_first_admin(db: Database) -> None:
 def build(settings: Settings) -> Services:
     services = Services.build(settings)
     app.include_router(api.create_router(services))
+    app.include_router(probes.create_probes_router(services))
+    app.include_router(metrics.create_metrics_router(services))
     if settings.demo_store:
         from webapp.demo_store import create_demo_store
 

@@ -10,6 +10,7 @@ period and are handed back if they do not finish in it.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from contextlib import suppress
@@ -20,6 +21,7 @@ from taskiq import TaskiqEvents, TaskiqState
 from models import keys
 from models.db import Database
 from models.settings import load_settings
+from workers.browser import BrowserUnavailable
 from workers.queue import kick, make_broker
 from workers.runtime import WorkerRuntime
 
@@ -64,8 +66,21 @@ async def startup(state: TaskiqState) -> None:
     async def ring(task_id: Any) -> None:
         await kick(broker, task_id)
 
-    state.runtime = await WorkerRuntime(settings=settings, db=db, kick=ring).start()
+    runtime = WorkerRuntime(settings=settings, db=db, kick=ring, launch_browser=True, on_drain=_drain)
+    try:
+        state.runtime = await runtime.start()
+    except BrowserUnavailable as exc:  # once, clearly, instead of every task failing on it
+        log.critical("refusing to start: %s", " ".join(str(exc).split()))
+        await db.dispose()
+        raise SystemExit(3) from None
     _chain_signals(state.runtime)
+
+
+def _drain() -> None:
+    """``python -m workers drain``: stop this ``taskiq worker`` command as SIGTERM would (its
+    manager stops every process of it, each finishing or handing back its tasks), so it exits
+    instead of being restarted."""
+    os.kill(os.getppid(), signal.SIGTERM)
 
 
 def taskiq_shutdown_timeout(argv: list[str]) -> float:

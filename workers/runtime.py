@@ -86,6 +86,8 @@ class WorkerRuntime:
     processed: int = 0
     stopping: bool = False
     vault: Vault | None = None  # checkout profiles and store accounts, decrypted per task
+    on_drain: Callable[[], None] | None = None  # how this process ends itself when asked to drain
+    launch_browser: bool = False  # launch Chromium at start (a worker process) instead of on first use
     _free: int = 0
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -109,8 +111,11 @@ class WorkerRuntime:
             headless=self.settings.headless,
             recycle_after=self.settings.browser_recycle_after,
             memory_limit_mb=self.settings.browser_memory_limit_mb,
+            sandbox=self.settings.browser_sandbox,
         )
         await self.browser.start()
+        if self.launch_browser:
+            await self.browser.launch_check()  # BrowserUnavailable: the worker does not start
         self._row = Worker(
             id=self.worker_id,
             host=socket.gethostname(),
@@ -360,11 +365,17 @@ class WorkerRuntime:
 
     async def _beat_worker(self, status: str) -> None:
         assert self._row is not None
+        pool = self.browser
+        browser = await asyncio.to_thread(lambda: pool.stats) if pool is not None else None
         async with self.db.begin() as session:
-            await claims.worker_seen(
+            drain = await claims.worker_seen(
                 session,
                 worker=self._row,
                 running=[str(r.task.id) for r in self.running.values()],
                 processed=self.processed,
                 status=status,
+                browser=browser,
             )
+        if drain and not self.stopping and self.on_drain is not None:
+            log.warning("worker %s: asked to drain; taking no more work, then exiting", self.worker_id)
+            self.on_drain()

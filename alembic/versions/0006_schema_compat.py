@@ -1,4 +1,5 @@
-"""schema_compat: each revision says which code still runs on it (rollbacks can start)
+"""schema_compat: each revision says which code still runs on it (rollbacks can start);
+worker rows carry their browser's open contexts and memory (for /metrics)
 
 Every revision from here on inserts its row: ``oldest_code`` is the oldest code revision that
 runs on the schema it leaves. An *expand* revision (adds tables, nullable columns, indexes)
@@ -28,8 +29,14 @@ def upgrade() -> None:
         sa.Column("revision", sa.String(length=32), primary_key=True),
         sa.Column("oldest_code", sa.String(length=32), nullable=False),
     )
+    with op.batch_alter_table("worker") as batch:  # for /metrics: the browser of each worker
+        batch.add_column(sa.Column("browser_contexts", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(sa.Column("browser_memory_mb", sa.Float(), nullable=True))
     op.bulk_insert(compat, [{"revision": revision, "oldest_code": "0005"}])  # expand: 0005's code runs
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("worker") as batch:
+        batch.drop_column("browser_memory_mb")
+        batch.drop_column("browser_contexts")
     op.drop_table("schema_compat")
