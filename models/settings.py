@@ -98,7 +98,8 @@ class Settings(BaseSettings):
 
     # queue
     queue_name: str = "taskdeck"  # Redis stream key; tests give each run its own
-    stream_maxlen: Annotated[int, Field(ge=1000)] = 100_000  # acked doorbells are trimmed beyond this
+    # the sweeper trims delivered and acknowledged doorbells once the stream is longer than this
+    stream_maxlen: Annotated[int, Field(ge=1000)] = 100_000
 
     # engine
     max_attempts: PositiveInt = 3

@@ -16,13 +16,15 @@ import sys
 from contextlib import suppress
 from typing import Any
 
+from redis.asyncio import Redis
 from taskiq import TaskiqEvents, TaskiqState
+from taskiq_redis import RedisStreamBroker
 
 from models import keys
 from models.db import Database
 from models.settings import load_settings
 from workers.browser import BrowserUnavailable
-from workers.queue import kick, make_broker
+from workers.queue import kick, make_broker, trim_stream
 from workers.runtime import WorkerRuntime
 
 log = logging.getLogger("workers")
@@ -66,7 +68,24 @@ async def startup(state: TaskiqState) -> None:
     async def ring(task_id: Any) -> None:
         await kick(broker, task_id)
 
-    runtime = WorkerRuntime(settings=settings, db=db, kick=ring, launch_browser=True, on_drain=_drain)
+    async def trim() -> int:
+        assert isinstance(broker, RedisStreamBroker)
+        async with Redis(connection_pool=broker.connection_pool) as redis:
+            return await trim_stream(
+                redis,
+                stream=settings.queue_name,
+                group=f"{settings.queue_name}-workers",
+                maxlen=settings.stream_maxlen,
+            )
+
+    runtime = WorkerRuntime(
+        settings=settings,
+        db=db,
+        kick=ring,
+        launch_browser=True,
+        on_drain=_drain,
+        trim=trim if isinstance(broker, RedisStreamBroker) else None,
+    )
     try:
         state.runtime = await runtime.start()
     except BrowserUnavailable as exc:  # once, clearly, instead of every task failing on it

@@ -87,6 +87,7 @@ class WorkerRuntime:
     stopping: bool = False
     vault: Vault | None = None  # checkout profiles and store accounts, decrypted per task
     on_drain: Callable[[], None] | None = None  # how this process ends itself when asked to drain
+    trim: Callable[[], Awaitable[int]] | None = None  # trims the Redis stream safely (retention)
     launch_browser: bool = False  # launch Chromium at start (a worker process) instead of on first use
     _free: int = 0
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
