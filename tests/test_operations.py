@@ -4,6 +4,7 @@ start-up browser check and `python -m workers drain` (issue 13, Operations and D
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -186,7 +187,12 @@ async def test_drain_lets_the_running_task_finish_then_the_worker_exits(
 ) -> None:
     env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "TASKDECK_QUEUE_NAME": redis_queue}
     web = await start_webapp(**env)
-    worker = start_worker(**env, TASKDECK_DEMO_STORE_URL=f"{web.url}/demo-store", TASKDECK_SHUTDOWN_GRACE=60)
+    worker = start_worker(
+        **env,
+        TASKDECK_DEMO_STORE_URL=f"{web.url}/demo-store",
+        TASKDECK_SHUTDOWN_GRACE=60,
+        TASKDECK_LOG_FORMAT="json",
+    )
     async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
         s = Stack(web.url or "", http)
         await s.reset_store()
@@ -206,6 +212,8 @@ async def test_drain_lets_the_running_task_finish_then_the_worker_exits(
         await wait_for(lambda: worker.popen.poll() is not None, timeout=90, what="the drained worker to exit")
         done = await s.task(task["id"])
         assert done["status"] == "completed", done  # it finished inside the grace, not handed back
-        assert "asked to drain" in worker.log()
+        lines = [json.loads(line) for line in worker.log().splitlines() if line.startswith("{")]
+        drain = [line for line in lines if "asked to drain" in line["message"]]
+        assert drain and drain[0]["worker"] and drain[0]["level"] == "WARNING"  # TASKDECK_LOG_FORMAT=json
         later = await s.create(start="now", store="noop")
         assert (await s.task(later["id"]))["status"] == "queued"  # nobody took it: the worker is gone

@@ -16,7 +16,7 @@ import sys
 
 from nicegui import app, ui
 
-from models import keys, migrations, users
+from models import keys, logs, migrations, users
 from models.db import Database
 from models.settings import Settings, load_settings, mask_url
 from webapp import api, guards, metrics, pages, probes
@@ -69,8 +69,8 @@ def build(settings: Settings) -> Services:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
+    logs.configure(settings)
     try:
         key = keys.secret_key(settings)
     except keys.MissingSecretKey as exc:

@@ -20,7 +20,7 @@ from redis.asyncio import Redis
 from taskiq import TaskiqEvents, TaskiqState
 from taskiq_redis import RedisStreamBroker
 
-from models import keys
+from models import keys, logs
 from models.db import Database
 from models.settings import load_settings
 from workers.browser import BrowserUnavailable
@@ -56,6 +56,7 @@ def _chain_signals(runtime: WorkerRuntime) -> None:
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
 async def startup(state: TaskiqState) -> None:
+    logs.configure(settings)
     logging.getLogger("workers").setLevel(logging.INFO)
     logging.getLogger("taskiq.receiver.receiver").addFilter(_not_per_doorbell)
     try:

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
-from models import claims
+from models import claims, logs
 from models.db import Database
 from models.errors import InvalidTransition
 from models.settings import Settings
@@ -126,6 +126,7 @@ class WorkerRuntime:
             started_at=utcnow(),
         )
         await self._beat_worker("up")
+        logs.worker.set(self.worker_id)  # the loops below (sweeps, heartbeats) log with it
         self._loops = [
             asyncio.create_task(self._heartbeat_loop(), name="taskdeck-heartbeat"),
             asyncio.create_task(self._sweep_loop(), name="taskdeck-sweeper"),
@@ -244,7 +245,8 @@ class WorkerRuntime:
         running = Running(task=task)
         self.running[task.lease] = running  # two runs of one task (a reclaim) are two entries
         try:
-            await execute(self, task, running)
+            with logs.bind(task_id=str(task.id), attempt=task.attempt, worker=self.worker_id):
+                await execute(self, task, running)
         finally:
             self.running.pop(task.lease, None)
             self.processed += 1
