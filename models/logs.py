@@ -42,7 +42,10 @@ class Context(logging.Filter):
             if value is not None and not hasattr(record, name):
                 setattr(record, name, value)
         if record.args:
-            record.msg, record.args = record.getMessage(), None
+            try:
+                record.msg, record.args = record.getMessage(), None
+            except Exception:  # a malformed call: leave it to the handler's own error report
+                return True
         if isinstance(record.msg, str) and "://" in record.msg:
             record.msg = mask(record.msg)
         return True
