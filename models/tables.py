@@ -162,6 +162,8 @@ class Worker(SQLModel, table=True):
     concurrency: int = 1
     running: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     processed: int = 0
+    browser_contexts: int = 0  # contexts open in its Chromium at the last beat (for /metrics)
+    browser_memory_mb: float | None = None  # its Chromium's memory at the last beat (PSS, else RSS)
     started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     last_seen: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
@@ -222,3 +224,13 @@ class ApiToken(SQLModel, table=True):
     token_hash: str = Field(max_length=64, unique=True)  # hex SHA-256 of the token
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     last_used_at: datetime | None = _ts()
+
+
+# Which code runs on which schema (models/migrations.py): a row per revision since 0006, written
+# by the revision itself. Not an ORM model; only the start-up check reads it.
+schema_compat = sa.Table(
+    "schema_compat",
+    SQLModel.metadata,
+    sa.Column("revision", sa.String(length=32), primary_key=True),
+    sa.Column("oldest_code", sa.String(length=32), nullable=False),
+)

@@ -29,7 +29,7 @@ from cryptography.fernet import Fernet
 from models import migrations, users
 from models.db import Database
 from models.errors import TaskdeckError
-from models.settings import Settings
+from models.settings import load_settings
 from models.vault import load_key
 
 MIN_PASSWORD = 8
@@ -137,7 +137,7 @@ def main(argv: Sequence[str]) -> int:
     if args.group == "secret-key":
         secret_key(args.file)
         return 0
-    db = Database(Settings().database_url)
+    db = Database(load_settings().database_url)
 
     async def go() -> None:
         try:
@@ -147,7 +147,7 @@ def main(argv: Sequence[str]) -> int:
 
     try:
         asyncio.run(go())
-    except (CliError, TaskdeckError, migrations.SchemaBehind) as exc:
+    except (CliError, TaskdeckError, migrations.SchemaBehind, migrations.SchemaUnknown) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from contextlib import suppress
@@ -61,6 +62,7 @@ class LiveHub:
         self.resync: Event[[]] = Event()  # re-read everything: events may have been missed
         self.connected = False
         self.reconnects = 0
+        self.on_lag: Callable[[float], None] | None = None  # seconds from an event's write to here
         self._buffer: list[dict[str, Any]] = []
         self._flush: asyncio.Handle | None = None
         self._last_emit = float("-inf")
@@ -187,6 +189,9 @@ class LiveHub:
     # ---- fan-out --------------------------------------------------------------------------
 
     def _accept(self, payload: dict[str, Any]) -> None:
+        sent = payload.get("ts")
+        if isinstance(sent, int | float) and self.on_lag is not None:
+            self.on_lag(max(0.0, time.time() - sent))
         event_id = payload.get("id")
         if isinstance(event_id, int):
             if event_id in self._seen:

@@ -16,10 +16,10 @@ import sys
 
 from nicegui import app, ui
 
-from models import keys, migrations, users
+from models import keys, logs, migrations, users
 from models.db import Database
-from models.settings import Settings
-from webapp import api, guards, pages
+from models.settings import Settings, load_settings, mask_url
+from webapp import api, guards, metrics, pages, probes
 from webapp.services import Services
 
 log = logging.getLogger("webapp")
@@ -31,7 +31,7 @@ FIRST_ADMIN = "admin@localhost"
 async def prepare_schema(settings: Settings) -> None:
     db = Database(settings.database_url)
     try:
-        await migrations.ensure_schema(db, auto_migrate=db.is_sqlite)
+        log.info("schema %s", await migrations.ensure_schema(db, auto_migrate=db.is_sqlite))
         if db.is_sqlite:
             await create_first_admin(db)
     finally:
@@ -55,6 +55,8 @@ async def create_first_admin(db: Database) -> None:
 def build(settings: Settings) -> Services:
     services = Services.build(settings)
     app.include_router(api.create_router(services))
+    app.include_router(probes.create_probes_router(services))
+    app.include_router(metrics.create_metrics_router(services))
     if settings.demo_store:
         from webapp.demo_store import create_demo_store
 
@@ -67,8 +69,8 @@ def build(settings: Settings) -> Services:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    settings = Settings()
+    settings = load_settings()
+    logs.configure(settings)
     try:
         key = keys.secret_key(settings)
     except keys.MissingSecretKey as exc:
@@ -76,11 +78,14 @@ def main() -> None:
         raise SystemExit(2) from None
     try:
         asyncio.run(prepare_schema(settings))
-    except migrations.SchemaBehind as exc:
+    except (migrations.SchemaBehind, migrations.SchemaUnknown) as exc:
         print(f"taskdeck: refusing to start: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
     except OSError as exc:
-        print(f"taskdeck: cannot reach the database at {settings.database_url}: {exc}", file=sys.stderr)
+        print(
+            f"taskdeck: cannot reach the database at {mask_url(settings.database_url)}: {exc}",
+            file=sys.stderr,
+        )
         raise SystemExit(2) from None
     build(settings)
     print(f"Taskdeck: http://{settings.host}:{settings.port}/  (API docs at /docs)", flush=True)

@@ -94,7 +94,9 @@ class Services:
         if browser is None:
             if self._preview_browser is None:
                 self._preview_browser = BrowserPool(
-                    executable_path=find_chromium(self.settings.browser_path), headless=self.settings.headless
+                    executable_path=find_chromium(self.settings.browser_path),
+                    headless=self.settings.headless,
+                    sandbox=self.settings.browser_sandbox,
                 )
                 await self._preview_browser.start()
             browser = self._preview_browser

@@ -10,24 +10,28 @@ period and are handed back if they do not finish in it.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import sys
 from contextlib import suppress
 from typing import Any
 
+from redis.asyncio import Redis
 from taskiq import TaskiqEvents, TaskiqState
+from taskiq_redis import RedisStreamBroker
 
-from models import keys
+from models import keys, logs
 from models.db import Database
-from models.settings import Settings
-from workers.queue import kick, make_broker
+from models.settings import load_settings
+from workers.browser import BrowserUnavailable
+from workers.queue import kick, make_broker, trim_stream
 from workers.runtime import WorkerRuntime
 
 log = logging.getLogger("workers")
 
 TASKIQ_SHUTDOWN_TIMEOUT = 5.0  # taskiq worker's default --shutdown-timeout
 
-settings = Settings()
+settings = load_settings("taskdeck worker")
 broker = make_broker(settings)
 
 
@@ -52,6 +56,7 @@ def _chain_signals(runtime: WorkerRuntime) -> None:
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
 async def startup(state: TaskiqState) -> None:
+    logs.configure(settings)
     logging.getLogger("workers").setLevel(logging.INFO)
     logging.getLogger("taskiq.receiver.receiver").addFilter(_not_per_doorbell)
     try:
@@ -64,8 +69,38 @@ async def startup(state: TaskiqState) -> None:
     async def ring(task_id: Any) -> None:
         await kick(broker, task_id)
 
-    state.runtime = await WorkerRuntime(settings=settings, db=db, kick=ring).start()
+    async def trim() -> int:
+        assert isinstance(broker, RedisStreamBroker)
+        async with Redis(connection_pool=broker.connection_pool) as redis:
+            return await trim_stream(
+                redis,
+                stream=settings.queue_name,
+                group=f"{settings.queue_name}-workers",
+                maxlen=settings.stream_maxlen,
+            )
+
+    runtime = WorkerRuntime(
+        settings=settings,
+        db=db,
+        kick=ring,
+        launch_browser=True,
+        on_drain=_drain,
+        trim=trim if isinstance(broker, RedisStreamBroker) else None,
+    )
+    try:
+        state.runtime = await runtime.start()
+    except BrowserUnavailable as exc:  # once, clearly, instead of every task failing on it
+        log.critical("refusing to start: %s", " ".join(str(exc).split()))
+        await db.dispose()
+        raise SystemExit(3) from None
     _chain_signals(state.runtime)
+
+
+def _drain() -> None:
+    """``python -m workers drain``: stop this ``taskiq worker`` command as SIGTERM would (its
+    manager stops every process of it, each finishing or handing back its tasks), so it exits
+    instead of being restarted."""
+    os.kill(os.getppid(), signal.SIGTERM)
 
 
 def taskiq_shutdown_timeout(argv: list[str]) -> float:

@@ -64,7 +64,28 @@ BASE_ARGS = (
     "--disable-quic",
 )
 
-CLOSE_TIMEOUT_S = 10.0  # bound for closing a context / browser
+CLOSE_TIMEOUT_S = 10.0
+
+
+def launch_options(
+    executable: str, *, headless: bool = True, sandbox: bool | None = None, timeout_ms: float = 30_000
+) -> dict[str, Any]:
+    """Playwright's ``chromium.launch`` arguments: the one place they are built (workers, the
+    image's start-up check and its test all use this).
+
+    ``sandbox`` None: on, unless running as root (Chromium refuses root with a sandbox). The image
+    sets ``TASKDECK_BROWSER_SANDBOX=false``: under Docker's default seccomp profile Chromium's
+    sandbox cannot create its namespaces, so there the container (non-root user, no added
+    capabilities, the default seccomp profile) is the boundary instead (docs/operations.md).
+    """
+    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    return {
+        "executable_path": executable,
+        "headless": headless,
+        "args": list(BASE_ARGS),
+        "chromium_sandbox": (not as_root) if sandbox is None else (sandbox and not as_root),
+        "timeout": timeout_ms,
+    }  # bound for closing a context / browser
 
 
 class BrowserUnavailable(Exception):
@@ -245,6 +266,7 @@ class BrowserPool:
         recycle_after: int = 100,
         memory_limit_mb: int = 1500,
         launch_timeout_ms: float = 30_000,
+        sandbox: bool | None = None,
     ) -> None:
         if recycle_after < 1:
             raise ValueError("recycle_after must be at least 1")
@@ -253,6 +275,7 @@ class BrowserPool:
         self.recycle_after = recycle_after
         self.memory_limit_mb = memory_limit_mb
         self.launch_timeout_ms = launch_timeout_ms
+        self.sandbox = sandbox
         self._playwright: Playwright | None = None
         self._lock = asyncio.Lock()
         self._current: _Chromium | None = None
@@ -503,20 +526,24 @@ class BrowserPool:
             )
         return found
 
+    async def launch_check(self) -> None:
+        """Launch Chromium now (a worker does this once at start-up): ``BrowserUnavailable`` here
+        beats every task burning its attempts on a browser that cannot start."""
+        await self._acquire()
+
     async def _launch(self) -> _Chromium:
         assert self._playwright is not None
         executable = self._resolve_executable()
-        as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-        args = list(BASE_ARGS)
         before = _descendants()
         started = time.perf_counter()
         try:
             browser = await self._playwright.chromium.launch(
-                executable_path=executable,
-                headless=self.headless,
-                args=args,
-                chromium_sandbox=not as_root,  # False → Playwright adds --no-sandbox
-                timeout=self.launch_timeout_ms,
+                **launch_options(
+                    executable,
+                    headless=self.headless,
+                    sandbox=self.sandbox,
+                    timeout_ms=self.launch_timeout_ms,
+                )
             )
         except PlaywrightError as exc:
             # keep the error and the browser's stderr, drop the long "<launching> cmdline" line

@@ -2,7 +2,8 @@
 
 With ``REDIS_URL``: ``RedisStreamBroker`` (the only taskiq-redis broker with acknowledgements;
 here its reconnecting subclass, ``workers/redis_broker.py``),
-JSON serializer, stream trimmed at ``stream_maxlen``. Without it: ``InMemoryBroker``, which runs
+JSON serializer; the stream is trimmed by the sweeper (``trim_stream``), never past an entry
+not yet delivered or acknowledged. Without it: ``InMemoryBroker``, which runs
 the task in this process (embedded mode). The message is only the task id.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.serializers import JSONSerializer
 
@@ -34,7 +37,7 @@ def make_broker(settings: Settings) -> AsyncBroker:
             settings.redis_url,
             queue_name=settings.queue_name,
             consumer_group_name=f"{settings.queue_name}-workers",
-            maxlen=settings.stream_maxlen,
+            maxlen=None,  # trimmed by the sweeper, never past an undelivered or pending entry
             xread_block=1000,
             socket_timeout=10,
             socket_connect_timeout=5,
@@ -51,3 +54,42 @@ async def kick(broker: AsyncBroker, task_id: uuid.UUID | str) -> None:
     task = broker.find_task(TASK_NAME)
     assert task is not None, "make_broker registers the task"
     await task.kiq(str(task_id))
+
+
+async def trim_stream(redis: Redis, *, stream: str, group: str, maxlen: int = 0) -> int:
+    """Drop the stream's entries that every consumer has been handed and has acknowledged; never
+    one not yet delivered or still pending (unacknowledged). Returns how many went. A stream of
+    at most ``maxlen`` entries (``TASKDECK_STREAM_MAXLEN``) is left alone, for inspection.
+
+    The stream is not capped at ``XADD`` (an ``XADD MAXLEN`` cap would drop the oldest entries
+    whatever their state): the sweeper trims here instead, up to the older of the group's
+    oldest pending entry and its last delivered one (``XTRIM MINID``)."""
+    try:
+        if await redis.xlen(stream) <= maxlen:
+            return 0
+        groups = await redis.xinfo_groups(stream)
+    except ResponseError:  # no stream yet
+        return 0
+    mine = next((g for g in groups if _text(g["name"]) == group), None)
+    if mine is None:
+        return 0
+    bounds = [_next_id(_text(mine["last-delivered-id"]))]  # entries up to it were delivered
+    pending = await redis.xpending(stream, group)
+    if pending.get("pending"):
+        bounds.append(_text(pending["min"]))  # the oldest unacknowledged entry stays
+    keep_from = min(bounds, key=_id_key)
+    return int(await redis.xtrim(stream, minid=keep_from, approximate=False))
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _id_key(entry_id: str) -> tuple[int, int]:
+    ms, _, seq = entry_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _next_id(entry_id: str) -> str:
+    ms, seq = _id_key(entry_id)
+    return f"{ms}-{seq + 1}"

@@ -24,7 +24,7 @@ from typing import Any
 
 from pydantic.alias_generators import to_camel
 
-from models import claims
+from models import claims, logs
 from models.db import Database
 from models.errors import InvalidTransition
 from models.settings import Settings
@@ -86,6 +86,9 @@ class WorkerRuntime:
     processed: int = 0
     stopping: bool = False
     vault: Vault | None = None  # checkout profiles and store accounts, decrypted per task
+    on_drain: Callable[[], None] | None = None  # how this process ends itself when asked to drain
+    trim: Callable[[], Awaitable[int]] | None = None  # trims the Redis stream safely (retention)
+    launch_browser: bool = False  # launch Chromium at start (a worker process) instead of on first use
     _free: int = 0
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -109,8 +112,11 @@ class WorkerRuntime:
             headless=self.settings.headless,
             recycle_after=self.settings.browser_recycle_after,
             memory_limit_mb=self.settings.browser_memory_limit_mb,
+            sandbox=self.settings.browser_sandbox,
         )
         await self.browser.start()
+        if self.launch_browser:
+            await self.browser.launch_check()  # BrowserUnavailable: the worker does not start
         self._row = Worker(
             id=self.worker_id,
             host=socket.gethostname(),
@@ -120,6 +126,7 @@ class WorkerRuntime:
             started_at=utcnow(),
         )
         await self._beat_worker("up")
+        logs.worker.set(self.worker_id)  # the loops below (sweeps, heartbeats) log with it
         self._loops = [
             asyncio.create_task(self._heartbeat_loop(), name="taskdeck-heartbeat"),
             asyncio.create_task(self._sweep_loop(), name="taskdeck-sweeper"),
@@ -238,7 +245,8 @@ class WorkerRuntime:
         running = Running(task=task)
         self.running[task.lease] = running  # two runs of one task (a reclaim) are two entries
         try:
-            await execute(self, task, running)
+            with logs.bind(task_id=str(task.id), attempt=task.attempt, worker=self.worker_id):
+                await execute(self, task, running)
         finally:
             self.running.pop(task.lease, None)
             self.processed += 1
@@ -360,11 +368,17 @@ class WorkerRuntime:
 
     async def _beat_worker(self, status: str) -> None:
         assert self._row is not None
+        pool = self.browser
+        browser = await asyncio.to_thread(lambda: pool.stats) if pool is not None else None
         async with self.db.begin() as session:
-            await claims.worker_seen(
+            drain = await claims.worker_seen(
                 session,
                 worker=self._row,
                 running=[str(r.task.id) for r in self.running.values()],
                 processed=self.processed,
                 status=status,
+                browser=browser,
             )
+        if drain and not self.stopping and self.on_drain is not None:
+            log.warning("worker %s: asked to drain; taking no more work, then exiting", self.worker_id)
+            self.on_drain()

@@ -11,6 +11,7 @@ Each sweep is its own short transaction, safe to run in many processes at once:
 5. worker rows not seen for a while → gone
 6. this worker's free slots look for claimable work themselves, so no queued task depends on a
    message reaching a worker with room for it.
+7. every ``PRUNE_EVERY`` s, retention (``retain``): old finished tasks, artifacts, the stream.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from models import claims
+from models import claims, retention
 from workers import recovery
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 REKICK_BATCH = 50
-PRUNE_EVERY = 300.0  # seconds between artifact retention passes
+PRUNE_EVERY = 300.0  # seconds between retention passes
+RETAIN_BATCHES = 20  # batches of finished tasks pruned per pass, at most
 
 _last_prune = 0.0
 
@@ -60,6 +62,36 @@ async def sweep(runtime: WorkerRuntime) -> None:
             break
     if not runtime.stopping:
         runtime.fill_free_slots()
-    if runtime.artifacts is not None and time.monotonic() - _last_prune > PRUNE_EVERY:
+    if time.monotonic() - _last_prune > PRUNE_EVERY:
         _last_prune = time.monotonic()
+        await retain(runtime)
+
+
+async def retain(runtime: WorkerRuntime) -> int:
+    """Retention: finished tasks older than ``TASKDECK_RETENTION_DAYS`` with their events and
+    artifacts, a batch per transaction (at most ``RETAIN_BATCHES`` a pass); the artifact store's
+    own limits; the Redis stream's delivered and acknowledged entries. Returns tasks pruned."""
+    pruned = 0
+    for _ in range(RETAIN_BATCHES):
+        async with runtime.db.begin() as session:
+            gone = await retention.prune_finished(session, older_than_days=runtime.settings.retention_days)
+        if runtime.artifacts is not None:
+            for task_id in gone:
+                await asyncio.to_thread(runtime.artifacts.delete, str(task_id))
+        pruned += len(gone)
+        if len(gone) < retention.BATCH:
+            break
+    if pruned:
+        log.info(
+            "retention: pruned %s finished task(s) older than %g days",
+            pruned,
+            runtime.settings.retention_days,
+        )
+    if runtime.artifacts is not None:
         await asyncio.to_thread(runtime.artifacts.prune)
+    if runtime.trim is not None:
+        try:
+            await runtime.trim()
+        except Exception as exc:
+            log.warning("trimming the Redis stream failed: %s", exc)
+    return pruned

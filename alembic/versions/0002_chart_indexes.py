@@ -15,10 +15,23 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    op.create_index("ix_task_event_at", "task_event", ["at"], unique=False)
-    op.create_index("ix_task_finished", "task", ["status", "finished_at"], unique=False)
+    # Both tables are live while this runs (old processes keep serving): on Postgres the indexes
+    # are built CONCURRENTLY, which cannot run inside a transaction, hence the autocommit block.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_task_event_at", "task_event", ["at"], unique=False, postgresql_concurrently=True, if_not_exists=True
+        )
+        op.create_index(
+            "ix_task_finished",
+            "task",
+            ["status", "finished_at"],
+            unique=False,
+            postgresql_concurrently=True,
+            if_not_exists=True,
+        )
 
 
 def downgrade() -> None:
-    op.drop_index("ix_task_finished", table_name="task")
-    op.drop_index("ix_task_event_at", table_name="task_event")
+    with op.get_context().autocommit_block():
+        op.drop_index("ix_task_finished", table_name="task", postgresql_concurrently=True, if_exists=True)
+        op.drop_index("ix_task_event_at", table_name="task_event", postgresql_concurrently=True, if_exists=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import asyncpg
 import pytest
@@ -45,6 +46,8 @@ async def test_notify_carries_the_committed_event_and_nothing_on_rollback(
                 session, task_id=task.id, kind="progress", step="check stock", progress=40, attempt=1
             )
         payload = await asyncio.wait_for(got.get(), 5)
+        sent = payload.pop("ts")  # the writer's clock, for the live hub's lag (/metrics)
+        assert isinstance(sent, float) and abs(sent - time.time()) < 60
         assert payload == {
             "id": event_id,
             "owner": str(owner),

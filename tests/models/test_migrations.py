@@ -29,6 +29,9 @@ async def _check(db: Database) -> None:
     assert await migrations.current_revision(db) == migrations.head_revision()
     async with db.engine.connect() as conn:
         assert await conn.run_sync(_diff) == []
+        # every revision since 0006 declares which code still runs on it (docs/operations.md)
+        declared = set((await conn.execute(text("SELECT revision FROM schema_compat"))).scalars())
+    assert migrations.head_revision() in declared
     await _status_check_accepts_unknown(db)
 
 
@@ -117,3 +120,99 @@ async def test_sqlite_upgrade_keeps_events_and_never_reuses_their_ids(tmp_path) 
             assert (await conn.execute(text("SELECT max(id) FROM task_event"))).scalar() == 4
     finally:
         await db.dispose()
+
+
+# ---- migrations while old processes serve --------------------------------------------------------
+
+
+async def _fresh_postgres() -> tuple[str, Database]:
+    from sqlalchemy.engine import make_url
+
+    name = f"taskdeck_mig_{uuid.uuid4().hex[:8]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    return name, Database(make_url(SERVER_URL).set(database=name).render_as_string(hide_password=False))
+
+
+async def _round_trip(db: Database) -> None:
+    await migrations.upgrade(db)
+    await migrations.downgrade(db, "base")
+    assert await migrations.current_revision(db) is None
+    async with db.engine.connect() as conn:
+        tables = await conn.run_sync(lambda c: __import__("sqlalchemy").inspect(c).get_table_names())
+    assert set(tables) <= {"alembic_version"}, tables
+    await migrations.upgrade(db)
+    assert await migrations.current_revision(db) == migrations.head_revision()
+    async with db.engine.connect() as conn:
+        assert await conn.run_sync(_diff) == []
+
+
+async def test_postgres_upgrade_downgrade_upgrade() -> None:
+    name, db = await _fresh_postgres()
+    try:
+        await _round_trip(db)
+    finally:
+        await db.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_sqlite_upgrade_downgrade_upgrade(tmp_path) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    try:
+        await _round_trip(db)
+    finally:
+        await db.dispose()
+
+
+async def _pretend_newer(db: Database, revision: str, oldest_code: str | None) -> None:
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision})
+        if oldest_code is not None:
+            await conn.execute(
+                text("INSERT INTO schema_compat (revision, oldest_code) VALUES (:r, :o)"),
+                {"r": revision, "o": oldest_code},
+            )
+
+
+async def test_a_newer_schema_that_declares_this_code_compatible_is_accepted(tmp_path) -> None:
+    """A rollback can start: the newer revision (unknown to this code) said this code still runs."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    try:
+        await migrations.upgrade(db)
+        await _pretend_newer(db, "0999", migrations.head_revision())
+        assert "declared compatible" in await migrations.ensure_schema(db, auto_migrate=False)
+        assert "declared compatible" in await migrations.ensure_schema(
+            db, auto_migrate=True
+        )  # no upgrade tried
+    finally:
+        await db.dispose()
+
+
+@pytest.mark.parametrize("oldest_code", [None, "0998"])
+async def test_an_unknown_schema_is_refused(tmp_path, oldest_code: str | None) -> None:
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.db'}")
+    try:
+        await migrations.upgrade(db)
+        await _pretend_newer(db, "0999", oldest_code)
+        with pytest.raises(migrations.SchemaUnknown, match="0999"):
+            await migrations.ensure_schema(db, auto_migrate=True)
+    finally:
+        await db.dispose()
+
+
+async def test_a_migration_gives_up_on_a_held_lock_instead_of_queueing_everyone() -> None:
+    """lock_timeout (alembic/env.py): an ALTER TABLE that waits behind a long transaction fails
+    after a few seconds rather than blocking every heartbeat and claim queued behind it."""
+    name, db = await _fresh_postgres()
+    try:
+        await migrations.upgrade(db, "0004")
+        async with db.engine.connect() as holder:
+            await holder.execute(text("BEGIN"))
+            await holder.execute(text("LOCK TABLE task IN ACCESS SHARE MODE"))  # an old process's read
+            with pytest.raises(Exception, match="lock timeout"):
+                await migrations.upgrade(db, "0005")  # ALTER TABLE task ADD COLUMN lease
+            await holder.execute(text("ROLLBACK"))
+        await migrations.upgrade(db)  # run again once the reader is gone: it completes
+        assert await migrations.current_revision(db) == migrations.head_revision()
+    finally:
+        await db.dispose()
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
