@@ -20,6 +20,7 @@ from models import keys, migrations, users
 from models.db import Database
 from models.settings import Settings
 from webapp import api, guards, pages
+from webapp.api import errors as api_errors
 from webapp.services import Services
 
 log = logging.getLogger("webapp")
@@ -55,6 +56,7 @@ async def create_first_admin(db: Database) -> None:
 def build(settings: Settings) -> Services:
     services = Services.build(settings)
     app.include_router(api.create_router(services))
+    api_errors.install(app)  # problem details for /api paths no route answers (404, 405)
     if settings.demo_store:
         from webapp.demo_store import create_demo_store
 

@@ -27,6 +27,7 @@ from models.settings import Settings
 from models.states import TaskStatus
 from models.tables import Task, TaskEvent
 from tests.conftest import AuthUser, wait_for
+from tests.webapp.problems import conflict, not_found
 from webapp.api import create_router
 from webapp.demo_store import create_demo_store
 from webapp.services import Services
@@ -404,7 +405,7 @@ async def test_execute_refuses_a_queued_running_or_completed_task(api: Api) -> N
     queued = await api.create()
     response = await api.http.post("/api/tasks/execute", json={"taskId": queued["id"]})
     assert response.status_code == 409
-    assert response.json() == {"detail": "cannot execute: task is queued", "status": "queued"}
+    assert response.json() == conflict("cannot execute: task is queued", "queued")
 
     await api.run(queued["id"])
     response = await api.http.post("/api/tasks/execute", json={"taskId": queued["id"]})
@@ -415,14 +416,14 @@ async def test_execute_refuses_a_queued_running_or_completed_task(api: Api) -> N
     await api.complete(done["id"])
     response = await api.http.post("/api/tasks/execute", json={"taskId": done["id"]})
     assert response.status_code == 409
-    assert response.json() == {"detail": "cannot execute: task is completed", "status": "completed"}
+    assert response.json() == conflict("cannot execute: task is completed", "completed")
 
 
 async def test_execute_unknown_task_is_404(api: Api) -> None:
     missing = uuid.uuid4()
     response = await api.http.post("/api/tasks/execute", json={"taskId": str(missing)})
     assert response.status_code == 404
-    assert response.json() == {"detail": f"no task with id {missing}"}
+    assert response.json() == not_found(f"no task with id {missing}")
 
 
 @pytest.mark.parametrize(
@@ -573,7 +574,7 @@ async def test_detail_has_attempt_history_and_events(api: Api) -> None:
 async def test_detail_404_and_422(api: Api) -> None:
     missing = uuid.uuid4()
     response = await api.http.get(f"/api/tasks/{missing}")
-    assert (response.status_code, response.json()) == (404, {"detail": f"no task with id {missing}"})
+    assert (response.status_code, response.json()) == (404, not_found(f"no task with id {missing}"))
     response = await api.http.get("/api/tasks/not-a-uuid")
     assert response.status_code == 422
     assert response.json()["detail"] == "id: not a valid id (expected a UUID)"

@@ -1,4 +1,5 @@
-"""``/api/tasks``: create, list, read, execute, user actions, delete, bulk.
+"""``/api/tasks``: create (one or a list, ``Idempotency-Key``), list, read, edit, execute, user
+actions, delete, bulk.
 
 Reads go through ``models.queries`` and writes through ``webapp.commands`` (the same paths as
 the dashboard), both given the caller's ``viewer``: a user sees and acts on their own tasks
@@ -9,23 +10,27 @@ narrow a list to one ``owner``.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
-from models import queries
+from models import idempotency, queries
 from models.access import Viewer
-from models.schemas import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskList, TaskPublic
+from models.schemas import AttemptPublic, EventPublic, TaskDetail, TaskList, TaskPublic, TaskUpdate
 from models.states import TaskStatus
+from models.tables import Task
 from webapp import commands
 from webapp.api.errors import ERROR_RESPONSES, BadInput, api_router
 from webapp.api.schemas import (
+    CREATE_EXAMPLES,
     MAX_BULK,
     Action,
     BulkFilter,
     BulkItem,
     BulkRequest,
     BulkResult,
+    CreateBody,
     ExecuteAccepted,
     ExecuteRequest,
     MarkBought,
@@ -75,11 +80,59 @@ def create_tasks_router(services: Services) -> APIRouter:
     router = api_router(prefix="/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
     db = services.db
 
-    @router.post("", status_code=201, response_model=TaskPublic, summary="Create a task")
-    async def create_task(data: TaskCreate, response: Response, viewer: ViewerDep) -> TaskPublic:
-        """Validate everything first (store, product, times, your own profile); then one insert."""
-        task = await commands.create_task(services, data, viewer=viewer)
-        response.headers["Location"] = f"/api/tasks/{task.id}"
+    @router.post(
+        "",
+        status_code=201,
+        response_model=TaskPublic | list[TaskPublic],
+        summary="Create a task, or a list of up to 1,000 (all or nothing)",
+        responses={
+            200: {
+                "model": TaskPublic | list[TaskPublic],
+                "description": "The same Idempotency-Key and body again (within 24 h): the first answer",
+            }
+        },
+    )
+    async def create_task(
+        body: Annotated[CreateBody, Body(openapi_examples=CREATE_EXAMPLES)],
+        request: Request,
+        viewer: ViewerDep,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                pattern=r"^[\x21-\x7e]+$",
+                description="retry safely: the same key and body within 24 h return the same task(s)",
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        """Validate everything first (store, product, times, your own profile); then one insert
+        per task in ONE transaction. A list answers a list; a refused item is named by its index
+        (``errors[].field`` like ``3.quantity``) and nothing is created."""
+        many = isinstance(body, list)
+        items = body if isinstance(body, list) else [body]
+        key = None
+        if idempotency_key is not None:
+            key = commands.Idempotency(idempotency_key, idempotency.body_hash(await request.json()))
+
+        def answer(tasks: list[Task]) -> Any:
+            out = [TaskPublic.model_validate(t).model_dump(mode="json", by_alias=True) for t in tasks]
+            return out if many else out[0]
+
+        created = await commands.create_tasks(
+            services, items, viewer=viewer, indexed=many, answer=answer, idempotency=key
+        )
+        headers = {"Idempotent-Replayed": "true"} if created.status_code == 200 else {}
+        if isinstance(created.answer, dict):
+            headers["Location"] = f"/api/tasks/{created.answer['id']}"
+        return JSONResponse(created.answer, status_code=created.status_code, headers=headers)
+
+    @router.patch("/{id}", response_model=TaskPublic, summary="Edit a task that no worker has (owner only)")
+    async def edit_task(task_id: TaskId, body: TaskUpdate, viewer: ViewerDep) -> TaskPublic:
+        """Name, quantity, maxPrice, priority, runAt (reschedule), mode (with checkEvery, until);
+        409 while running (or once completed or unknown), 403 for an admin on another's task."""
+        task = await commands.edit_task(services, task_id, body, viewer=viewer)
         return TaskPublic.model_validate(task)
 
     @router.get("", response_model=TaskList, summary="List tasks, newest first")
