@@ -179,6 +179,22 @@ Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 
 
 class ProfileCreate(Camel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Home",
+                    "fullName": "Ada Lovelace",
+                    "email": "ada@example.com",
+                    "address": "12 Analytical Way, London",
+                    "cardNumber": "4242 4242 4242 4242",
+                    "cardExpiry": "12/29",
+                    "cardCvc": "123",
+                }
+            ]
+        }
+    )
+
     name: Text
     full_name: Text
     email: Email
@@ -189,6 +205,8 @@ class ProfileCreate(Camel):
 
 
 class ProfileUpdate(Camel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"address": "1 New Street, London"}]})
+
     name: Text | None = None
     full_name: Text | None = None
     email: Email | None = None
@@ -199,10 +217,18 @@ class ProfileUpdate(Camel):
 
 
 class AccountCreate(Camel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"store": "demo", "login": "ada@example.com", "password": "s3cret-example"}]
+        }
+    )
+
     store: Annotated[str, Field(min_length=1, max_length=64)]
     login: Text
     password: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class AccountUpdate(Camel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"password": "n3w-s3cret-example"}]})
+
     password: Annotated[str, Field(min_length=1, max_length=200)]

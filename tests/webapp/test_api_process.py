@@ -23,7 +23,7 @@ async def test_api_in_the_real_webapp_with_its_embedded_worker(
 
         missing = await http.get(f"/api/tasks/{uuid.uuid4()}")
         assert missing.status_code == 404
-        assert missing.headers["content-type"].startswith("application/json")
+        assert missing.headers["content-type"] == "application/problem+json"
         bad = await http.post("/api/tasks", json={"name": "x", "store": "demo", "product": "unicorn"})
         assert bad.status_code == 422
         assert bad.json()["detail"].startswith("unknown product 'unicorn' in store demo; known: ")

@@ -155,7 +155,8 @@ class ApiRoute(APIRoute):
 
 
 def _documented(description: str) -> dict[str, Any]:
-    return {"model": Problem, "description": description, "content": {MEDIA_TYPE: {}}}
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"model": Problem, "description": description, "content": {MEDIA_TYPE: {"schema": schema}}}
 
 
 # every API route documents its errors as problem details (schemathesis checks each answer)

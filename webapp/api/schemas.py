@@ -64,11 +64,17 @@ class Health(CamelOut):
 
 
 class ExecuteRequest(Camel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"taskId": "3f2c8a9e-5b1d-4c3e-9a7f-0d2e4b6c8a10"}]}
+    )
+
     task_id: uuid.UUID
 
 
 class MarkBought(Camel):
     """``POST /api/tasks/{id}/mark-bought``: the order number a person found at the store."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"orderNumber": "DS-10042"}]})
 
     order_number: str = Field(min_length=1, max_length=100, pattern=r"\S")
 
@@ -100,6 +106,15 @@ class BulkFilter(Camel):
 
 
 class BulkRequest(Camel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"action": "pause", "ids": ["3f2c8a9e-5b1d-4c3e-9a7f-0d2e4b6c8a10"]},
+                {"action": "retry", "filter": {"status": "failed", "store": "demo"}},
+            ]
+        }
+    )
+
     action: BulkAction
     ids: list[uuid.UUID] | None = Field(None, max_length=MAX_BULK)
     filter: BulkFilter | None = None
