@@ -29,6 +29,7 @@ from models.tables import Task, TaskEvent
 from tests.conftest import AuthUser, wait_for
 from tests.webapp.problems import conflict, not_found
 from webapp.api import create_router
+from webapp.api.errors import install as install_problems
 from webapp.demo_store import create_demo_store
 from webapp.services import Services
 
@@ -108,6 +109,7 @@ class Api:
 def build_app(services: Services) -> FastAPI:
     app = FastAPI()
     app.include_router(create_router(services))
+    install_problems(app)  # as webapp.main does
     app.include_router(create_demo_store(), prefix="/demo-store")
     return app
 

@@ -92,6 +92,8 @@ async def test_every_route_has_an_example_request_and_answer(api: Api) -> None:
     spec = build_app(api.services).openapi()
     missing = []
     for path, operations in spec["paths"].items():
+        if not path.startswith("/api/"):
+            continue  # the demo store stands for a shop, not for Taskdeck's API
         for method, op in operations.items():
             body = op.get("requestBody")
             if body and not _has_example(spec, body["content"]):
