@@ -16,6 +16,7 @@ index), ``taskStatus`` (a refused move: the task's current state).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -96,7 +97,7 @@ def problem(
     *,
     kind: str | None = None,
     errors: list[dict[str, Any]] | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     """The problem-details response for ``status`` (``kind`` picks the ``type``, by default the
