@@ -312,7 +312,7 @@ async def test_create_refuses_bad_input_and_writes_nothing(
     ("content", "headers", "message"),
     [
         (b"{not json", {"content-type": "application/json"}, "the body is not valid JSON"),
-        (b"[1, 2]", {"content-type": "application/json"}, "the body must be a JSON object"),
+        (b"[1, 2]", {"content-type": "application/json"}, "0: must be a JSON object"),
         (b"", {"content-type": "application/json"}, "a JSON body is required"),
         (b'{"name": "x"}', {"content-type": "application/json"}, "store: required"),
     ],
@@ -411,7 +411,7 @@ async def test_execute_refuses_a_queued_running_or_completed_task(api: Api) -> N
 
     await api.run(queued["id"])
     response = await api.http.post("/api/tasks/execute", json={"taskId": queued["id"]})
-    assert (response.status_code, response.json()["status"]) == (409, "running")
+    assert (response.status_code, response.json()["taskStatus"]) == (409, "running")
     assert "running" in response.json()["detail"]
 
     done = await api.create()

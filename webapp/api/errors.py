@@ -62,8 +62,8 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         return f"{where}: unknown field"
     msg = msg.removeprefix("Value error, ")
-    if kind == "model_attributes_type" and not where:
-        return "the body must be a JSON object"
+    if kind == "model_attributes_type":
+        return f"{where}: must be a JSON object" if where else "the body must be a JSON object"
     return f"{where}: {msg}" if where else msg
 
 
