@@ -166,6 +166,28 @@ async def task_events(
     return list(rows)
 
 
+async def events_after(
+    session: AsyncSession,
+    *,
+    viewer: Viewer,
+    after: int,
+    task_id: uuid.UUID | None = None,
+    limit: int = 10_000,
+) -> list[TaskEvent]:
+    """Events of the viewer's tasks (or of one of them) with ids above ``after``, oldest first:
+    what an event stream resumed with ``Last-Event-ID`` missed."""
+    visible = select(col(Task.id)).where(*owned(viewer, col(Task.owner_id)))
+    if task_id is not None:
+        visible = visible.where(col(Task.id) == task_id)
+    rows = await session.scalars(
+        select(TaskEvent)
+        .where(col(TaskEvent.task_id).in_(visible.scalar_subquery()), col(TaskEvent.id) > after)
+        .order_by(col(TaskEvent.id))
+        .limit(limit)
+    )
+    return list(rows)
+
+
 RECENT_EVENTS = 300  # events a task page opens with
 
 

@@ -72,6 +72,34 @@ class TaskCreate(Camel):
         return self
 
 
+class TaskUpdate(Camel):
+    """``PATCH /api/tasks/{id}``: the fields to change (at least one); the rest stay. Checked
+    as on create once merged with the task. ``runAt`` reschedules (``scheduled``); ``mode``
+    ``once`` drops ``checkEvery`` and ``until``; ``maxPrice: null`` removes the limit."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"quantity": 2, "maxPrice": 650, "priority": 5}]}
+    )
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    quantity: int | None = Field(None, ge=1, le=1000)
+    max_price: Money | None = Field(None, ge=0, le=Decimal("9999999999"), decimal_places=2)
+    priority: int | None = Field(None, ge=-1000, le=1000)
+    run_at: UtcTime | None = None
+    mode: Literal["once", "monitor"] | None = None
+    check_every: float | None = Field(None, ge=0.5, le=86_400, description="seconds between checks")
+    until: UtcTime | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if not self.model_fields_set:
+            raise ValueError("give at least one field to change")
+        for name in ("name", "quantity", "priority", "run_at", "mode"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{to_camel(name)} cannot be null")
+        return self
+
+
 class AttemptPublic(Camel):
     number: int
     worker_id: str | None
@@ -151,6 +179,22 @@ Address = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, 
 
 
 class ProfileCreate(Camel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Home",
+                    "fullName": "Ada Lovelace",
+                    "email": "ada@example.com",
+                    "address": "12 Analytical Way, London",
+                    "cardNumber": "4242 4242 4242 4242",
+                    "cardExpiry": "12/29",
+                    "cardCvc": "123",
+                }
+            ]
+        }
+    )
+
     name: Text
     full_name: Text
     email: Email
@@ -161,6 +205,8 @@ class ProfileCreate(Camel):
 
 
 class ProfileUpdate(Camel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"address": "1 New Street, London"}]})
+
     name: Text | None = None
     full_name: Text | None = None
     email: Email | None = None
@@ -171,10 +217,18 @@ class ProfileUpdate(Camel):
 
 
 class AccountCreate(Camel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"store": "demo", "login": "ada@example.com", "password": "s3cret-example"}]
+        }
+    )
+
     store: Annotated[str, Field(min_length=1, max_length=64)]
     login: Text
     password: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class AccountUpdate(Camel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"password": "n3w-s3cret-example"}]})
+
     password: Annotated[str, Field(min_length=1, max_length=200)]

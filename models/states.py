@@ -69,3 +69,9 @@ ACTIONS: dict[str, frozenset[TaskStatus]] = {
     "mark-not-bought": frozenset({S.UNKNOWN}),
     "delete": frozenset(set(S) - {S.RUNNING}),
 }
+
+# Where a person may edit a task's fields (``PATCH /api/tasks/{id}``): not while a worker has it,
+# not once it bought or may have bought. A new start time also needs a task that is not queued or
+# retrying (it becomes, or stays, ``scheduled``; a paused one keeps it for its resume).
+EDITABLE = frozenset(set(S) - {S.RUNNING, S.COMPLETED, S.UNKNOWN})
+RESCHEDULABLE = frozenset({S.PENDING, S.SCHEDULED, S.PAUSED})

@@ -234,3 +234,23 @@ schema_compat = sa.Table(
     sa.Column("revision", sa.String(length=32), primary_key=True),
     sa.Column("oldest_code", sa.String(length=32), nullable=False),
 )
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """An ``Idempotency-Key`` a user sent with ``POST /api/tasks``: the hash of the body and the
+    answer given, replayed for the same key and body for 24 hours (then pruned). Unique per user
+    and key, so two concurrent requests with one key create the tasks once."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (
+        sa.UniqueConstraint("owner_id", "key", name="uq_idempotency_key_owner_key"),
+        sa.Index("ix_idempotency_key_created_at", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(foreign_key="user.id", ondelete="CASCADE")
+    key: str = Field(max_length=255)
+    body_hash: str = Field(max_length=64)  # hex SHA-256 of the canonical JSON body
+    status_code: int
+    response: Any = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

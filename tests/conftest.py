@@ -51,6 +51,7 @@ TABLES = (
     "worker",
     "account",
     "profile",
+    "idempotency_key",
 )  # users and their tokens live for the whole session (api_user, second_user, admin_user)
 
 

@@ -1,7 +1,9 @@
 """Every write of a task, for the API and the dashboard alike: create, actions, bulk, delete.
 
 Create: validate (``webapp.validation``: store, product, URL, times, the owner's profile) →
-insert with the viewer as owner → commit → ring the doorbell. Actions and deletes first read the
+insert with the viewer as owner (one task or a list, one transaction; with an idempotency key
+its answer stored alongside) → commit → ring the doorbell. Edit: validate as on create → one
+guarded UPDATE while the task is not running (``models.edits``). Actions and deletes first read the
 task through ``models.queries`` in their transaction, so another user's task is ``TaskNotFound``
 (404), the same as an unknown id; a deleted task loses its artifacts too. A task that became
 ``queued`` is kicked after the commit (a failed kick leaves it to the sweeper). The webapp
@@ -13,21 +15,24 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 
-from models import queries
+from models import edits, queries
+from models import idempotency as idempotency_keys
 from models import tasks as task_ops
 from models.access import Viewer
 from models.errors import InvalidTransition, TaskNotFound
-from models.schemas import TaskCreate
+from models.schemas import TaskCreate, TaskUpdate
 from models.states import TaskStatus
 from models.tables import Task
-from webapp.errors import BadInput
+from webapp.errors import BadInput, Forbidden, IdempotencyMismatch
 from webapp.validation import check_create, check_profile
 
 if TYPE_CHECKING:
@@ -47,23 +52,144 @@ class Done:
     task: Task | None = None
 
 
+@dataclass(frozen=True)
+class Idempotency:
+    """An ``Idempotency-Key`` and the hash of the body it came with (``models.idempotency``)."""
+
+    key: str
+    body_hash: str
+
+
+@dataclass(frozen=True)
+class Created:
+    """What a create answered: the JSON ``answer`` and its status (201; 200 when it is the
+    stored answer of an earlier request with the same key and body — then ``tasks`` is empty)."""
+
+    tasks: list[Task]
+    answer: Any
+    status_code: int
+
+
 async def create_task(services: Services, data: TaskCreate, *, viewer: Viewer) -> Task:
-    """Validate everything first, then one insert owned by ``viewer``; ``BadInput`` names the
-    first problem (the same checks for the API and the New-task dialog)."""
-    await check_create(data, catalogue=services.catalogue)
+    """One task (the New-task dialog's and the API's single create)."""
+    created = await create_tasks(services, [data], viewer=viewer)
+    return created.tasks[0]
+
+
+async def create_tasks(
+    services: Services,
+    items: Sequence[TaskCreate],
+    *,
+    viewer: Viewer,
+    indexed: bool = False,
+    answer: Callable[[list[Task]], Any] | None = None,
+    idempotency: Idempotency | None = None,
+) -> Created:
+    """Validate every item first (``BadInput`` names the first problem, and with ``indexed`` the
+    item's index), then insert them all owned by ``viewer`` in ONE transaction (all or nothing),
+    commit, and ring for the queued ones. ``answer`` makes the JSON answer from the new rows; with
+    ``idempotency`` it is stored with the key in the same transaction, and a key seen before is
+    answered from its row (``IdempotencyMismatch`` when the body differs)."""
+    if idempotency is not None and (earlier := await _earlier(services, viewer, idempotency)):
+        return earlier
+    for index, data in enumerate(items):
+        try:
+            await check_create(data, catalogue=services.catalogue)
+        except BadInput as exc:
+            raise exc.at(index) if indexed else exc from None
     try:
         async with services.db.begin() as session:
-            await check_profile(data, session=session, owner_id=viewer.user_id)
-            task = await task_ops.create_task(
-                session, data=data, settings=services.settings, owner_id=viewer.user_id
-            )
-    except IntegrityError as exc:  # e.g. the profile was deleted meanwhile
-        log.info("task not created: %s", exc.orig)
+            tasks = []
+            for index, data in enumerate(items):
+                try:
+                    await check_profile(data, session=session, owner_id=viewer.user_id)
+                except BadInput as exc:
+                    raise exc.at(index) if indexed else exc from None
+                tasks.append(
+                    await task_ops.create_task(
+                        session, data=data, settings=services.settings, owner_id=viewer.user_id
+                    )
+                )
+            body = answer(tasks) if answer is not None else None
+            if idempotency is not None:
+                await idempotency_keys.prune(session)
+                await idempotency_keys.record(
+                    session,
+                    owner_id=viewer.user_id,
+                    key=idempotency.key,
+                    body_hash=idempotency.body_hash,
+                    status_code=201,
+                    response=body,
+                )
+    except IntegrityError as exc:  # a twin request with the same key won, or a profile was deleted
+        if idempotency is not None and (earlier := await _earlier(services, viewer, idempotency)):
+            return earlier
+        log.info("tasks not created: %s", exc.orig)
         raise BadInput(
             "the task conflicts with the stored data (was its profile deleted?)", field="profileId"
         ) from None
-    await _kick_if_queued(services, task)
-    return task
+    for task in tasks:
+        await _kick_if_queued(services, task)
+    return Created(tasks=tasks, answer=body, status_code=201)
+
+
+async def _earlier(services: Services, viewer: Viewer, idempotency: Idempotency) -> Created | None:
+    async with services.db.session() as session:
+        stored = await idempotency_keys.find(session, owner_id=viewer.user_id, key=idempotency.key)
+    if stored is None:
+        return None
+    if stored.body_hash != idempotency.body_hash:
+        raise IdempotencyMismatch()
+    return Created(tasks=[], answer=stored.response, status_code=200)
+
+
+async def edit_task(services: Services, task_id: uuid.UUID, update: TaskUpdate, *, viewer: Viewer) -> Task:
+    """Change fields of one of the viewer's own tasks (an admin may see but not edit another's:
+    ``Forbidden``), checked as on create once merged with the task; ``InvalidTransition`` while
+    a worker has it (``models.edits``)."""
+    async with services.db.session() as session:
+        task = await queries.get_task(session, task_id, viewer=viewer)
+    if task.owner_id != viewer.user_id:
+        raise Forbidden("only its owner may edit a task")
+    fields = update.model_fields_set
+    merged = _merged(task, update)
+    await check_create(merged, catalogue=services.catalogue)
+    changes = {name: getattr(merged, name) for name in fields}
+    if "mode" in fields and merged.mode == "once":
+        changes |= {"check_every": None, "until": None}
+    async with services.db.begin() as session:
+        return await edits.edit_task(session, task_id=task_id, changes=changes)
+
+
+def _merged(task: Task, update: TaskUpdate) -> TaskCreate:
+    """The task as a ``TaskCreate`` with ``update`` applied: checked by the create rules."""
+    current: dict[str, Any] = {
+        "name": task.name,
+        "store": task.store,
+        "product": task.product,
+        "quantity": task.quantity,
+        "max_price": task.max_price,
+        "priority": task.priority,
+        "mode": task.mode,
+        "check_every": task.check_every,
+        "until": task.until,
+        "max_attempts": task.max_attempts,
+        "backoff_seconds": task.backoff_base,
+        "backoff_cap": task.backoff_cap,
+        "profile_id": task.profile_id,
+        "trace": task.trace,
+    }
+    if update.mode == "once":
+        current |= {"check_every": None, "until": None}
+    new = {name: getattr(update, name) for name in update.model_fields_set}
+    start = {"start": "at"} if "run_at" in new else {"start": "now", "run_at": None}
+    try:
+        return TaskCreate.model_validate({**current, **new, **start})
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(to_camel(str(p)) for p in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        raise BadInput(f"{where}: {message}" if where else message, field=where or None) from None
 
 
 async def apply(

@@ -1,6 +1,6 @@
 """HTTP guards in front of the whole web process, installed on the app by ``webapp.main``:
 
-    TrustedHostMiddleware  a ``Host`` not in ``TASKDECK_ALLOWED_HOSTS``      → 400
+    ProblemHosts           a ``Host`` not in ``TASKDECK_ALLOWED_HOSTS``      → 400
     FrameGuard             every response: ``X-Frame-Options: DENY`` and
                            ``Content-Security-Policy: frame-ancestors 'none'``
     BodyGuard              under ``/api``, ``/demo-store`` and ``/login``: a body over 1 MiB (by its
@@ -8,7 +8,7 @@
                            a JSON body that is not UTF-8, nests deeper than 64 levels or holds
                            text no database column can (NUL, unpaired surrogates) → 422
 
-Answers are short JSON (``{"detail": ..., "errors": [...]}`` as the API's own 422s) and never
+Answers are RFC 9457 problem details (``webapp.problems``, as the API's own errors) and never
 repeat the input. The body is read before the app runs and handed on unchanged, so routes and
 FastAPI's own parsing only ever see bodies that passed.
 """
@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from models.settings import Settings
+from webapp.problems import problem
 
 MAX_BODY = 1024 * 1024  # bytes
 MAX_DEPTH = 64  # nesting levels of a JSON body
@@ -81,8 +82,39 @@ def _is_json(headers: Headers) -> bool:
 
 
 def _refusal(status: int, detail: str) -> JSONResponse:
-    errors = [{"type": "body_refused", "loc": ["body"], "msg": detail}] if status == 422 else None
-    return JSONResponse({"detail": detail} | ({"errors": errors} if errors else {}), status_code=status)
+    errors = (
+        [{"field": "body", "detail": detail, "type": "body_refused", "loc": ["body"]}]
+        if status == 422
+        else None
+    )
+    return problem(status, detail, errors=errors)
+
+
+class ProblemHosts:
+    """Starlette's ``TrustedHostMiddleware`` decides; its plain-text 400 becomes problem details."""
+
+    def __init__(self, app: ASGIApp, *, allowed_hosts: list[str]) -> None:
+        self.app = app
+        self.check = TrustedHostMiddleware(self._passed, allowed_hosts=allowed_hosts)
+
+    @staticmethod
+    async def _passed(scope: Scope, receive: Receive, send: Send) -> None:
+        scope["taskdeck.host_ok"] = True
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        answer: list[Message] = []
+
+        async def keep(message: Message) -> None:
+            answer.append(message)
+
+        await self.check(scope, receive, keep)
+        if scope.pop("taskdeck.host_ok", False):
+            await self.app(scope, receive, send)
+        elif scope["type"] == "http" and answer and answer[0].get("status") == 400:
+            await _refusal(400, "this host name is not served here")(scope, receive, send)
+        else:  # a redirect to the www. name, or a websocket closed
+            for message in answer:
+                await send(message)
 
 
 class BodyGuard:
@@ -174,4 +206,4 @@ def install(app: Any, settings: Settings) -> None:
     """Put the guards in front of ``app`` (a FastAPI/Starlette app, before it starts)."""
     app.add_middleware(BodyGuard)
     app.add_middleware(FrameGuard)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.allowed_hosts or ["*"])
+    app.add_middleware(ProblemHosts, allowed_hosts=settings.allowed_hosts or ["*"])

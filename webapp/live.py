@@ -71,6 +71,7 @@ class LiveHub:
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
+        self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
 
     def subscribe(self, viewer: Viewer, handler: Callable[[list[dict[str, Any]]], Any]) -> None:
         """Hand ``handler`` (a page's, in its client's context) the batches of changes to tasks
@@ -81,6 +82,18 @@ class LiveHub:
             return handler(mine) if mine else None
 
         self.changes.subscribe(deliver)
+
+    def listen(self, viewer: Viewer, handler: Callable[[list[dict[str, Any]]], None]) -> Callable[[], None]:
+        """Like ``subscribe``, for a listener that is no page (an event stream): ``handler`` is
+        called in the hub's task with each batch of ``viewer``'s changes. Returns the unsubscribe."""
+
+        def deliver(batch: list[dict[str, Any]]) -> None:
+            mine = batch if viewer.is_admin else [p for p in batch if visible(viewer, p)]
+            if mine:
+                handler(mine)
+
+        self._listeners.append(deliver)
+        return lambda: self._listeners.remove(deliver)
 
     async def start(self) -> None:
         if self.db.is_sqlite:
@@ -211,3 +224,8 @@ class LiveHub:
         self._last_emit = asyncio.get_running_loop().time()
         if batch:
             self.changes.emit(batch)
+            for listener in list(self._listeners):
+                try:
+                    listener(batch)
+                except Exception:
+                    log.exception("live hub: a listener failed")

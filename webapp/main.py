@@ -20,6 +20,7 @@ from models import keys, logs, migrations, users
 from models.db import Database
 from models.settings import Settings, load_settings, mask_url
 from webapp import api, guards, metrics, pages, probes
+from webapp.api import errors as api_errors
 from webapp.services import Services
 
 log = logging.getLogger("webapp")
@@ -57,6 +58,7 @@ def build(settings: Settings) -> Services:
     app.include_router(api.create_router(services))
     app.include_router(probes.create_probes_router(services))
     app.include_router(metrics.create_metrics_router(services))
+    api_errors.install(app)  # problem details for /api paths no route answers (404, 405)
     if settings.demo_store:
         from webapp.demo_store import create_demo_store
 

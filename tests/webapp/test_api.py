@@ -27,7 +27,9 @@ from models.settings import Settings
 from models.states import TaskStatus
 from models.tables import Task, TaskEvent
 from tests.conftest import AuthUser, wait_for
+from tests.webapp.problems import conflict, not_found
 from webapp.api import create_router
+from webapp.api.errors import install as install_problems
 from webapp.demo_store import create_demo_store
 from webapp.services import Services
 
@@ -107,6 +109,7 @@ class Api:
 def build_app(services: Services) -> FastAPI:
     app = FastAPI()
     app.include_router(create_router(services))
+    install_problems(app)  # as webapp.main does
     app.include_router(create_demo_store(), prefix="/demo-store")
     return app
 
@@ -309,7 +312,7 @@ async def test_create_refuses_bad_input_and_writes_nothing(
     ("content", "headers", "message"),
     [
         (b"{not json", {"content-type": "application/json"}, "the body is not valid JSON"),
-        (b"[1, 2]", {"content-type": "application/json"}, "the body must be a JSON object"),
+        (b"[1, 2]", {"content-type": "application/json"}, "0: must be a JSON object"),
         (b"", {"content-type": "application/json"}, "a JSON body is required"),
         (b'{"name": "x"}', {"content-type": "application/json"}, "store: required"),
     ],
@@ -404,25 +407,25 @@ async def test_execute_refuses_a_queued_running_or_completed_task(api: Api) -> N
     queued = await api.create()
     response = await api.http.post("/api/tasks/execute", json={"taskId": queued["id"]})
     assert response.status_code == 409
-    assert response.json() == {"detail": "cannot execute: task is queued", "status": "queued"}
+    assert response.json() == conflict("cannot execute: task is queued", "queued")
 
     await api.run(queued["id"])
     response = await api.http.post("/api/tasks/execute", json={"taskId": queued["id"]})
-    assert (response.status_code, response.json()["status"]) == (409, "running")
+    assert (response.status_code, response.json()["taskStatus"]) == (409, "running")
     assert "running" in response.json()["detail"]
 
     done = await api.create()
     await api.complete(done["id"])
     response = await api.http.post("/api/tasks/execute", json={"taskId": done["id"]})
     assert response.status_code == 409
-    assert response.json() == {"detail": "cannot execute: task is completed", "status": "completed"}
+    assert response.json() == conflict("cannot execute: task is completed", "completed")
 
 
 async def test_execute_unknown_task_is_404(api: Api) -> None:
     missing = uuid.uuid4()
     response = await api.http.post("/api/tasks/execute", json={"taskId": str(missing)})
     assert response.status_code == 404
-    assert response.json() == {"detail": f"no task with id {missing}"}
+    assert response.json() == not_found(f"no task with id {missing}")
 
 
 @pytest.mark.parametrize(
@@ -573,7 +576,7 @@ async def test_detail_has_attempt_history_and_events(api: Api) -> None:
 async def test_detail_404_and_422(api: Api) -> None:
     missing = uuid.uuid4()
     response = await api.http.get(f"/api/tasks/{missing}")
-    assert (response.status_code, response.json()) == (404, {"detail": f"no task with id {missing}"})
+    assert (response.status_code, response.json()) == (404, not_found(f"no task with id {missing}"))
     response = await api.http.get("/api/tasks/not-a-uuid")
     assert response.status_code == 422
     assert response.json()["detail"] == "id: not a valid id (expected a UUID)"

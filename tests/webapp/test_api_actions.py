@@ -11,6 +11,7 @@ from sqlalchemy import update
 
 from models.tables import Task
 from tests.conftest import AuthUser
+from tests.webapp.problems import conflict, not_found
 from tests.webapp.test_api import TASK_KEYS, Api, api, soon
 
 __all__ = ["api"]  # the fixture, shared with test_api.py
@@ -34,7 +35,7 @@ async def test_pause_and_resume(api: Api) -> None:
     task = await api.create()
     assert (await act(api, task["id"], "pause"))["status"] == "paused"
     again = await act(api, task["id"], "pause", expected=409)
-    assert again == {"detail": "cannot pause: task is paused", "status": "paused"}
+    assert again == conflict("cannot pause: task is paused", "paused")
     assert (await act(api, task["id"], "resume"))["status"] == "queued"
     assert await api.status(task["id"]) == "queued"
 
@@ -99,7 +100,7 @@ async def test_retry_a_failed_task_starts_attempts_over(api: Api) -> None:
 async def test_actions_on_a_completed_task_are_409(api: Api, action: str, message: str) -> None:
     task = await api.create()
     await api.complete(task["id"])
-    assert await act(api, task["id"], action, expected=409) == {"detail": message, "status": "completed"}
+    assert await act(api, task["id"], action, expected=409) == conflict(message, "completed")
 
 
 async def test_illegal_actions_name_the_state(api: Api) -> None:
@@ -108,12 +109,12 @@ async def test_illegal_actions_name_the_state(api: Api) -> None:
     assert (await act(api, queued["id"], "retry", expected=409))["detail"] == "cannot retry: task is queued"
     await api.run(queued["id"])
     body = await act(api, queued["id"], "pause", expected=409)
-    assert body == {"detail": "cannot pause: task is running", "status": "running"}
+    assert body == conflict("cannot pause: task is running", "running")
 
 
 async def test_action_404_and_422(api: Api) -> None:
     missing = uuid.uuid4()
-    assert (await act(api, str(missing), "pause", expected=404)) == {"detail": f"no task with id {missing}"}
+    assert (await act(api, str(missing), "pause", expected=404)) == not_found(f"no task with id {missing}")
     bad_id = await act(api, "nope", "pause", expected=422)
     assert bad_id["detail"] == "id: not a valid id (expected a UUID)"
     task = await api.create()
@@ -142,10 +143,7 @@ async def test_delete_a_running_task_is_409(api: Api) -> None:
     await api.run(task["id"])
     response = await api.http.delete(f"/api/tasks/{task['id']}")
     assert response.status_code == 409
-    assert response.json() == {
-        "detail": "cannot delete: task is running; cancel it first",
-        "status": "running",
-    }
+    assert response.json() == conflict("cannot delete: task is running; cancel it first", "running")
     assert await api.rows() == 1
 
 

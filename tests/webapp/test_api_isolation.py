@@ -36,6 +36,7 @@ BODIES = {  # the smallest valid body of each route that wants one (else a 422 w
     ("PATCH", "/api/profiles/{profile_id}"): {"name": "taken"},
     ("PATCH", "/api/accounts/{account_id}"): {"password": "taken"},
     ("POST", "/api/tasks/{id}/mark-bought"): {"orderNumber": "DS-TAKEN"},
+    ("PATCH", "/api/tasks/{id}"): {"quantity": 2},
 }
 
 
@@ -188,7 +189,10 @@ def test_every_id_outside_the_path_is_tried(api: Api) -> None:
             return set()
         if "$ref" in body:
             body = components[body["$ref"].rsplit("/", 1)[-1]]
-        return set(body.get("properties", {}))
+        if "items" in body:  # a list of objects
+            return fields(body["items"])
+        alternatives = body.get("oneOf", []) + body.get("anyOf", [])  # one object or a list of them
+        return set(body.get("properties", {})).union(*(fields(b) for b in alternatives))
 
     found = set()
     for path, operations in schema["paths"].items():

@@ -9,6 +9,7 @@ import httpx
 
 from models.db import Database
 from tests.conftest import REDIS_URL, StartWebapp, wait_for
+from tests.webapp.problems import conflict
 
 
 async def test_api_in_the_real_webapp_with_its_embedded_worker(
@@ -22,7 +23,7 @@ async def test_api_in_the_real_webapp_with_its_embedded_worker(
 
         missing = await http.get(f"/api/tasks/{uuid.uuid4()}")
         assert missing.status_code == 404
-        assert missing.headers["content-type"].startswith("application/json")
+        assert missing.headers["content-type"] == "application/problem+json"
         bad = await http.post("/api/tasks", json={"name": "x", "store": "demo", "product": "unicorn"})
         assert bad.status_code == 422
         assert bad.json()["detail"].startswith("unknown product 'unicorn' in store demo; known: ")
@@ -40,7 +41,7 @@ async def test_api_in_the_real_webapp_with_its_embedded_worker(
         assert status["result"]["orderNumber"] == f"NOOP-{task_id[:8]}"
         again = await http.post("/api/tasks/execute", json={"taskId": task_id})
         assert again.status_code == 409
-        assert again.json() == {"detail": "cannot execute: task is completed", "status": "completed"}
+        assert again.json() == conflict("cannot execute: task is completed", "completed")
 
 
 async def test_api_on_redis_says_so(

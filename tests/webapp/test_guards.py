@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from models.db import Database
+from tests.webapp.problems import too_large
 from tests.webapp.test_api import api_settings, build_app, start_without_worker
 from webapp import guards
 from webapp.services import Services
@@ -101,7 +102,7 @@ async def test_a_50_mb_field_is_refused_by_size_and_not_echoed(http: httpx.Async
     body = json.dumps({"name": "A" * (50 << 20), "store": "demo", "product": "sneaker-drop"}).encode()
     response = await http.post("/api/tasks", content=body, headers=JSON)
     assert response.status_code == 413
-    assert response.json() == {"detail": "the body is larger than 1024 KiB"}
+    assert response.json() == too_large("the body is larger than 1024 KiB")
 
 
 async def test_a_streamed_body_is_counted_without_a_content_length(http: httpx.AsyncClient) -> None:

@@ -1,13 +1,14 @@
 """The JSON API under ``/api``: one router, built from the process's ``Services``.
 
 Every route first waits for ``services.wait_ready()`` (NiceGUI serves before its start-up
-coroutines have finished) and answers errors as JSON (``webapp.api.errors``). Every route but
+coroutines have finished) and answers errors as problem details (``webapp.api.errors``). Every route but
 ``/api/health`` sits behind ``webapp.auth.require_viewer``: a bearer token or the dashboard's
 session, else 401 with ``WWW-Authenticate: Bearer``.
 
     health.py     GET  /api/health
-    tasks.py      POST/GET /api/tasks, GET/DELETE /api/tasks/{id}, POST /api/tasks/{id}/{action},
+    tasks.py      POST/GET /api/tasks, GET/PATCH/DELETE /api/tasks/{id}, POST /api/tasks/{id}/{action},
                   POST /api/tasks/{id}/mark-bought, POST/GET /api/tasks/execute, POST /api/tasks/bulk
+    streams.py    GET  /api/events/stream, /api/tasks/{id}/events/stream (Server-Sent Events)
     artifacts.py  GET  /api/tasks/{id}/artifacts[/{name}]
     stats.py      GET  /api/stats
     purchases.py  GET  /api/purchases
@@ -32,6 +33,7 @@ from webapp.api.profiles import create_profiles_router
 from webapp.api.purchases import create_purchases_router
 from webapp.api.stats import create_stats_router
 from webapp.api.stores import create_stores_router
+from webapp.api.streams import create_streams_router
 from webapp.api.tasks import create_tasks_router
 from webapp.api.tokens import create_tokens_router
 from webapp.auth import require_viewer
@@ -50,6 +52,7 @@ def create_router(services: Services) -> APIRouter:
     router = api_router(prefix="/api", dependencies=[Depends(ready)])
     router.include_router(create_health_router(services))
     guarded = api_router(dependencies=[Depends(require_viewer(services))])
+    guarded.include_router(create_streams_router(services))  # before /tasks/{id}/{action}
     guarded.include_router(create_tasks_router(services))
     guarded.include_router(create_artifacts_router(services))
     guarded.include_router(create_stats_router(services))

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 
 from models import queries
 from models.access import Viewer
+from webapp.api import examples
 from webapp.api.errors import ERROR_RESPONSES, NotFound, api_router
 from webapp.api.schemas import ArtifactPublic
 from webapp.auth import ViewerDep
@@ -34,7 +35,12 @@ def create_artifacts_router(services: Services) -> APIRouter:
         async with services.db.session() as session:
             await queries.get_task(session, task_id, viewer=viewer)
 
-    @router.get("", response_model=list[ArtifactPublic], summary="A task's screenshots and traces")
+    @router.get(
+        "",
+        response_model=list[ArtifactPublic],
+        summary="A task's screenshots and traces",
+        responses=examples.answer(200, examples.ARTIFACTS),
+    )
     async def list_artifacts(task_id: TaskId, viewer: ViewerDep) -> list[ArtifactPublic]:
         await known(task_id, viewer)
         found = await asyncio.to_thread(services.artifacts.list, str(task_id))

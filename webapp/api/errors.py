@@ -1,18 +1,20 @@
-"""Errors of the JSON API, answered as JSON by the routes themselves.
+"""Errors of the JSON API, answered as RFC 9457 problem details (``webapp.problems``).
 
 A router cannot install exception handlers on the app that includes it (and NiceGUI's app renders
 HTML error pages for its own routes), so every API route uses ``ApiRoute``, whose handler turns
-exceptions into JSON responses:
+exceptions into problem details, and ``install(app)`` (once, in ``webapp.main``) does the same for
+what reaches no route under ``/api`` (unknown path, method not allowed):
 
-    RequestValidationError, BadInput   422  {"detail": "quantity: must be ≥ 1", "errors": [...]}
-    TaskNotFound                       404  {"detail": "no task with id …"}
-    InvalidTransition                  409  {"detail": "cannot pause: task is completed",
-                                             "status": "completed"}
-    Unauthorized                       401  {"detail": …}   with ``WWW-Authenticate: Bearer``
-    NotFound                           404  {"detail": …}   (artifacts and other non-task things)
-    Unavailable                        503  {"detail": …}   (not ready yet, a store catalogue unreachable)
-    HTTPException (Starlette's too)    its status, {"detail": …}  (FastAPI's "error parsing the body": 400)
-    anything else                      500  {"detail": "internal error"} (logged)
+    RequestValidationError, BadInput   422  /problems/validation  "quantity: must be ≥ 1", errors[]
+    IdempotencyMismatch                422  /problems/idempotency-mismatch
+    TaskNotFound, NotFound             404  /problems/not-found   "no task with id …"
+    InvalidTransition                  409  /problems/conflict    "cannot pause: task is completed",
+                                                                  taskStatus: "completed"
+    Unauthorized                       401  /problems/unauthorized  with ``WWW-Authenticate: Bearer``
+    Forbidden                          403  /problems/forbidden   (an admin editing another's task)
+    Unavailable                        503  /problems/unavailable (starting, a store catalogue down)
+    HTTPException (Starlette's too)    its status (400 "error parsing the body", 404, 405), its headers
+    anything else                      500  /problems/internal    "internal error" (logged, not shown)
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Coroutine, Sequence
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -29,7 +32,8 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 
 from models.errors import InvalidTransition, TaskNotFound, ValidationFailed
-from webapp.errors import BadInput, NotFound, Unauthorized, Unavailable
+from webapp.errors import BadInput, Forbidden, IdempotencyMismatch, NotFound, Unauthorized, Unavailable
+from webapp.problems import MEDIA_TYPE, Problem, problem
 
 __all__ = ["BadInput", "NotFound", "Unauthorized", "Unavailable", "api_router", "error_response"]
 
@@ -58,8 +62,8 @@ def _message(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         return f"{where}: unknown field"
     msg = msg.removeprefix("Value error, ")
-    if kind == "model_attributes_type" and not where:
-        return "the body must be a JSON object"
+    if kind == "model_attributes_type":
+        return f"{where}: must be a JSON object" if where else "the body must be a JSON object"
     return f"{where}: {msg}" if where else msg
 
 
@@ -86,37 +90,53 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+UNION_TAGS = frozenset({"task", "tasks"})  # tags of a one-or-many body union: not part of a field's path
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, Any]:
+    loc = [p for p in error.get("loc", ()) if p not in UNION_TAGS]
+    return {
+        "field": _loc(loc) or (loc[0] if loc and isinstance(loc[0], str) else "body"),
+        "detail": _short(str(error.get("msg", "invalid")).removeprefix("Value error, ")),
+        "type": str(error.get("type", "value_error")),
+        "loc": _plain(loc),
+    }
+
+
 def validation_response(errors: Sequence[Any], detail: str | None = None) -> JSONResponse:
-    """422 with a readable ``detail`` and pydantic's error list (JSON-safe) as ``errors``; the
-    input is never echoed back (it may be large, or secret)."""
-    plain = [
-        {"type": e.get("type"), "loc": _plain(list(e.get("loc", ()))), "msg": _short(str(e.get("msg", "")))}
-        for e in errors
-    ]
+    """422 with a readable ``detail`` and one ``errors`` entry per problem (JSON-safe); the input
+    is never echoed back (it may be large, or secret)."""
+    cleaned = [{**e, "loc": [p for p in e.get("loc", ()) if p not in UNION_TAGS]} for e in errors]
     if detail is None:
-        detail = "; ".join(dict.fromkeys(_message(e) for e in errors)) or "invalid input"
-    return JSONResponse({"detail": _text(_short(detail, 1000)), "errors": plain}, status_code=422)
+        detail = "; ".join(dict.fromkeys(_message(e) for e in cleaned)) or "invalid input"
+    return problem(422, _text(_short(detail, 1000)), errors=[_field_error(e) for e in errors])
 
 
 def error_response(exc: Exception) -> JSONResponse:
+    """The problem-details answer for any exception an API route raises (500 logged, not shown)."""
     if isinstance(exc, RequestValidationError):
         return validation_response(exc.errors())
     if isinstance(exc, BadInput):
         return validation_response(exc.errors(), detail=str(exc))
+    if isinstance(exc, IdempotencyMismatch):
+        return problem(422, str(exc), kind="idempotency-mismatch")
     if isinstance(exc, ValidationFailed):
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return problem(422, str(exc))
     if isinstance(exc, Unauthorized):
-        return JSONResponse({"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+        return problem(401, str(exc), headers={"WWW-Authenticate": "Bearer"})
+    if isinstance(exc, Forbidden):
+        return problem(403, str(exc))
     if isinstance(exc, TaskNotFound | NotFound):
-        return JSONResponse({"detail": str(exc)}, status_code=404)
+        return problem(404, str(exc))
     if isinstance(exc, InvalidTransition):
-        return JSONResponse({"detail": str(exc), "status": exc.status}, status_code=409)
+        return problem(409, str(exc), taskStatus=exc.status)
     if isinstance(exc, Unavailable):
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+        return problem(503, str(exc))
     if isinstance(exc, HTTPException):
-        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+        detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(exc.status_code).phrase
+        return problem(exc.status_code, detail, headers=exc.headers)
     log.exception("API request failed", exc_info=exc)
-    return JSONResponse({"detail": "internal error"}, status_code=500)
+    return problem(500, "internal error; it has been logged")
 
 
 class ApiRoute(APIRoute):
@@ -134,13 +154,49 @@ class ApiRoute(APIRoute):
         return handle
 
 
+def _documented(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"model": Problem, "description": description, "content": {MEDIA_TYPE: {"schema": schema}}}
+
+
+# every API route documents its errors as problem details (schemathesis checks each answer)
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    "4XX": _documented(
+        "Problem details: 400 malformed, 401 no valid token (`WWW-Authenticate`), "
+        "404 not found (or not yours), 409 the task's state forbids it (`taskStatus`), "
+        "413 body over 1 MiB, 422 invalid input (`errors` per field)"
+    ),
+    "5XX": _documented("Problem details: 503 starting or a store unreachable; 500 never expected"),
+}
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"description": "No such task (or artifact)"},
-    409: {"description": "The task's state does not allow this; `status` names it"},
-    422: {"description": "Invalid input; `detail` says what is wrong, `errors` lists each problem"},
+    404: _documented("No such task (or not yours)"),
+    409: _documented("The task's state does not allow this; `taskStatus` names it"),
+    422: _documented("Invalid input; `detail` says what is wrong, `errors` lists each field"),
 }
 
 
 def api_router(**kwargs: Any) -> APIRouter:
-    """An ``APIRouter`` whose routes answer errors as JSON."""
-    return APIRouter(route_class=ApiRoute, **kwargs)
+    """An ``APIRouter`` whose routes answer errors as problem details (and document them)."""
+    responses = {**PROBLEMS, **kwargs.pop("responses", {})}
+    return APIRouter(route_class=ApiRoute, responses=responses, **kwargs)
+
+
+def _under_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
+
+
+def install(app: Any) -> None:
+    """Once, on the whole app: what no API route handled under ``/api`` (an unknown path, a
+    method not allowed, a crash outside a route) is answered as problem details too; other
+    paths keep the app's own handlers (NiceGUI's error pages). Status handlers come before
+    class handlers in Starlette, so NiceGUI's 404 handler is wrapped as well."""
+    for key in (404, 405, HTTPException, Exception):
+        previous = app.exception_handlers.get(key)
+
+        async def handle(request: Request, exc: Exception, previous: Any = previous) -> Response:
+            if previous is None or _under_api(request.url.path):
+                return error_response(exc)
+            result: Response = await previous(request, exc)
+            return result
+
+        app.add_exception_handler(key, handle)

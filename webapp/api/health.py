@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from webapp.api import examples
 from webapp.api.errors import api_router
 from webapp.api.schemas import Health
 from webapp.services import Services
@@ -12,7 +13,12 @@ from webapp.services import Services
 def create_health_router(services: Services) -> APIRouter:
     router = api_router(tags=["health"])
 
-    @router.get("/health", response_model=Health, summary="Ready to serve (tests and probes wait on this)")
+    @router.get(
+        "/health",
+        response_model=Health,
+        summary="Ready to serve (tests and probes wait on this)",
+        responses=examples.answer(200, examples.HEALTH),
+    )
     async def health() -> Health:
         return Health(
             ok=True,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
 from models.schemas import Camel
+from webapp.api import examples
 from webapp.api.errors import BadInput, Unavailable, api_router
 from webapp.services import Services
 from workers.bots import registry
@@ -15,6 +16,8 @@ from workers.errors import BotError, PermanentError
 
 
 class LookupRequest(Camel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"store": "demo", "product": "gpu-founders"}]})
+
     store: Annotated[str, Field(min_length=1, max_length=64)]
     product: Annotated[str, Field(min_length=1, max_length=500)]
 
@@ -22,7 +25,11 @@ class LookupRequest(Camel):
 def create_lookup_router(services: Services) -> APIRouter:
     router = api_router(tags=["stores"])
 
-    @router.post("/lookup", summary="Preview a product: name, price, availability, image")
+    @router.post(
+        "/lookup",
+        summary="Preview a product: name, price, availability, image",
+        responses=examples.answer(200, examples.LOOKUP),
+    )
     async def lookup(body: LookupRequest) -> dict[str, Any]:
         if body.store not in registry.names():
             known = ", ".join(registry.names())

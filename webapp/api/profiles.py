@@ -18,6 +18,7 @@ from models import queries
 from models.access import Viewer
 from models.schemas import AccountCreate, AccountUpdate, ProfileCreate, ProfileUpdate
 from models.tables import Account, Profile
+from webapp.api import examples
 from webapp.api.errors import BadInput, NotFound, api_router
 from webapp.auth import ViewerDep
 from webapp.services import Services
@@ -47,7 +48,12 @@ def create_profiles_router(services: Services) -> APIRouter:
             raise NotFound(f"no account with id {account_id}")
         return account
 
-    @router.post("/profiles", status_code=201, summary="Create a checkout profile")
+    @router.post(
+        "/profiles",
+        status_code=201,
+        summary="Create a checkout profile",
+        responses=examples.answer(201, examples.PROFILE),
+    )
     async def create_profile(body: ProfileCreate, viewer: ViewerDep) -> dict[str, Any]:
         async with services.db.begin() as session:
             profile = await vault.create_profile(
@@ -55,18 +61,30 @@ def create_profiles_router(services: Services) -> APIRouter:
             )
         return vault.profile_view(profile)
 
-    @router.get("/profiles", summary="Checkout profiles (card masked)")
+    @router.get(
+        "/profiles",
+        summary="Checkout profiles (card masked)",
+        responses=examples.answer(200, {"data": [examples.PROFILE], "count": 1}),
+    )
     async def list_profiles(viewer: ViewerDep) -> dict[str, Any]:
         async with services.db.session() as session:
             rows = await queries.list_profiles(session, viewer=viewer)
         return {"data": [vault.profile_view(p) for p in rows], "count": len(rows)}
 
-    @router.get("/profiles/{profile_id}", summary="One checkout profile (card masked)")
+    @router.get(
+        "/profiles/{profile_id}",
+        summary="One checkout profile (card masked)",
+        responses=examples.answer(200, examples.PROFILE),
+    )
     async def read_profile(profile_id: uuid.UUID, viewer: ViewerDep) -> dict[str, Any]:
         async with services.db.session() as session:
             return vault.profile_view(await get_profile(session, profile_id, viewer))
 
-    @router.patch("/profiles/{profile_id}", summary="Change a checkout profile")
+    @router.patch(
+        "/profiles/{profile_id}",
+        summary="Change a checkout profile",
+        responses=examples.answer(200, examples.PROFILE),
+    )
     async def update_profile(profile_id: uuid.UUID, body: ProfileUpdate, viewer: ViewerDep) -> dict[str, Any]:
         async with services.db.begin() as session:
             profile = await get_profile(session, profile_id, viewer)
@@ -81,7 +99,12 @@ def create_profiles_router(services: Services) -> APIRouter:
                 raise NotFound(f"no profile with id {profile_id}")
         return Response(status_code=204)
 
-    @router.post("/accounts", status_code=201, summary="Add a store login")
+    @router.post(
+        "/accounts",
+        status_code=201,
+        summary="Add a store login",
+        responses=examples.answer(201, examples.ACCOUNT),
+    )
     async def create_account(body: AccountCreate, viewer: ViewerDep) -> dict[str, Any]:
         if body.store not in registry.names():
             known = ", ".join(registry.names())
@@ -99,13 +122,21 @@ def create_profiles_router(services: Services) -> APIRouter:
             raise BadInput(f"store {body.store} already has a login {body.login!r}", field="login") from None
         return vault.account_view(account)
 
-    @router.get("/accounts", summary="Store logins (passwords never shown)")
+    @router.get(
+        "/accounts",
+        summary="Store logins (passwords never shown)",
+        responses=examples.answer(200, {"data": [examples.ACCOUNT], "count": 1}),
+    )
     async def list_accounts(viewer: ViewerDep) -> dict[str, Any]:
         async with services.db.session() as session:
             rows = await queries.list_accounts(session, viewer=viewer)
         return {"data": [vault.account_view(a) for a in rows], "count": len(rows)}
 
-    @router.patch("/accounts/{account_id}", summary="Change a store login's password")
+    @router.patch(
+        "/accounts/{account_id}",
+        summary="Change a store login's password",
+        responses=examples.answer(200, examples.ACCOUNT),
+    )
     async def update_account(account_id: uuid.UUID, body: AccountUpdate, viewer: ViewerDep) -> dict[str, Any]:
         async with services.db.begin() as session:
             account = await get_account(session, account_id, viewer)

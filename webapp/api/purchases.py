@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from models import queries
+from webapp.api import examples
 from webapp.api.errors import api_router
 from webapp.api.schemas import PurchaseList, PurchasePublic
 from webapp.auth import ViewerDep
@@ -20,7 +21,12 @@ MAX_OFFSET = 1_000_000_000
 def create_purchases_router(services: Services) -> APIRouter:
     router = api_router(tags=["purchases"])
 
-    @router.get("/purchases", response_model=PurchaseList, summary="Purchases, newest first")
+    @router.get(
+        "/purchases",
+        response_model=PurchaseList,
+        summary="Purchases, newest first",
+        responses=examples.answer(200, examples.PURCHASES),
+    )
     async def list_purchases(
         viewer: ViewerDep,
         store: Annotated[str | None, Query(max_length=64)] = None,

@@ -4,14 +4,50 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 from pydantic.alias_generators import to_camel
 
-from models.schemas import Camel, Money
+from models.schemas import Camel, Money, TaskCreate
 
 MAX_BULK = 1000
+MAX_CREATE = 1000  # tasks in one POST /api/tasks
+
+
+def _one_or_many(value: Any) -> str:
+    return "tasks" if isinstance(value, list) else "task"
+
+
+# POST /api/tasks: one object, or a list of them (the tags never show in an error's field)
+CreateBody = Annotated[
+    Annotated[TaskCreate, Tag("task")]
+    | Annotated[list[TaskCreate], Tag("tasks"), Field(min_length=1, max_length=MAX_CREATE)],
+    Discriminator(_one_or_many),
+]
+CREATE_EXAMPLES: dict[str, Any] = {
+    "one": {
+        "summary": "One task, queued now",
+        "value": {"name": "GPU drop", "store": "demo", "product": "gpu-founders", "maxPrice": 700},
+    },
+    "monitor": {
+        "summary": "Buy when back in stock, checking every minute",
+        "value": {
+            "name": "Figure restock",
+            "store": "demo",
+            "product": "collector-figure",
+            "mode": "monitor",
+            "checkEvery": 60,
+        },
+    },
+    "many": {
+        "summary": "A list: all are created, or none",
+        "value": [
+            {"name": "Sneakers", "store": "demo", "product": "sneaker-drop"},
+            {"name": "Vinyl", "store": "demo", "product": "vinyl-box", "start": "later"},
+        ],
+    },
+}
 Action = Literal["start", "pause", "resume", "cancel", "retry", "mark-not-bought"]
 BulkAction = Literal["start", "pause", "resume", "cancel", "retry", "delete"]
 
@@ -28,11 +64,17 @@ class Health(CamelOut):
 
 
 class ExecuteRequest(Camel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"taskId": "3f2c8a9e-5b1d-4c3e-9a7f-0d2e4b6c8a10"}]}
+    )
+
     task_id: uuid.UUID
 
 
 class MarkBought(Camel):
     """``POST /api/tasks/{id}/mark-bought``: the order number a person found at the store."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"orderNumber": "DS-10042"}]})
 
     order_number: str = Field(min_length=1, max_length=100, pattern=r"\S")
 
@@ -64,6 +106,15 @@ class BulkFilter(Camel):
 
 
 class BulkRequest(Camel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"action": "pause", "ids": ["3f2c8a9e-5b1d-4c3e-9a7f-0d2e4b6c8a10"]},
+                {"action": "retry", "filter": {"status": "failed", "store": "demo"}},
+            ]
+        }
+    )
+
     action: BulkAction
     ids: list[uuid.UUID] | None = Field(None, max_length=MAX_BULK)
     filter: BulkFilter | None = None

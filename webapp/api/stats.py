@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from models import queries
+from webapp.api import examples
 from webapp.api.errors import api_router
 from webapp.api.schemas import Stats, ThroughputPoint, WorkerPublic
 from webapp.auth import ViewerDep
@@ -16,7 +17,12 @@ THROUGHPUT_MINUTES = 60
 def create_stats_router(services: Services) -> APIRouter:
     router = api_router(tags=["stats"])
 
-    @router.get("/stats", response_model=Stats, summary="Counts, throughput (last hour) and workers")
+    @router.get(
+        "/stats",
+        response_model=Stats,
+        summary="Counts, throughput (last hour) and workers",
+        responses=examples.answer(200, examples.STATS),
+    )
     async def stats(viewer: ViewerDep) -> Stats:
         """Your tasks' counts and tasks finished per minute (an admin's: everyone's); the workers."""
         async with services.db.session() as session:

@@ -1,4 +1,5 @@
-"""``/api/tasks``: create, list, read, execute, user actions, delete, bulk.
+"""``/api/tasks``: create (one or a list, ``Idempotency-Key``), list, read, edit, execute, user
+actions, delete, bulk.
 
 Reads go through ``models.queries`` and writes through ``webapp.commands`` (the same paths as
 the dashboard), both given the caller's ``viewer``: a user sees and acts on their own tasks
@@ -9,23 +10,28 @@ narrow a list to one ``owner``.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from fastapi.responses import JSONResponse
 
-from models import queries
+from models import idempotency, queries
 from models.access import Viewer
-from models.schemas import AttemptPublic, EventPublic, TaskCreate, TaskDetail, TaskList, TaskPublic
+from models.schemas import AttemptPublic, EventPublic, TaskDetail, TaskList, TaskPublic, TaskUpdate
 from models.states import TaskStatus
+from models.tables import Task
 from webapp import commands
+from webapp.api import examples
 from webapp.api.errors import ERROR_RESPONSES, BadInput, api_router
 from webapp.api.schemas import (
+    CREATE_EXAMPLES,
     MAX_BULK,
     Action,
     BulkFilter,
     BulkItem,
     BulkRequest,
     BulkResult,
+    CreateBody,
     ExecuteAccepted,
     ExecuteRequest,
     MarkBought,
@@ -75,14 +81,74 @@ def create_tasks_router(services: Services) -> APIRouter:
     router = api_router(prefix="/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
     db = services.db
 
-    @router.post("", status_code=201, response_model=TaskPublic, summary="Create a task")
-    async def create_task(data: TaskCreate, response: Response, viewer: ViewerDep) -> TaskPublic:
-        """Validate everything first (store, product, times, your own profile); then one insert."""
-        task = await commands.create_task(services, data, viewer=viewer)
-        response.headers["Location"] = f"/api/tasks/{task.id}"
+    @router.post(
+        "",
+        status_code=201,
+        response_model=TaskPublic | list[TaskPublic],
+        summary="Create a task, or a list of up to 1,000 (all or nothing)",
+        responses={
+            **examples.answer(201, examples.TASK),
+            200: {
+                "model": TaskPublic | list[TaskPublic],
+                "description": "The same Idempotency-Key and body again (within 24 h): the first answer",
+                "content": {"application/json": {"example": examples.TASK}},
+            },
+        },
+    )
+    async def create_task(
+        body: Annotated[CreateBody, Body(openapi_examples=CREATE_EXAMPLES)],
+        request: Request,
+        viewer: ViewerDep,
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias="Idempotency-Key",
+                min_length=1,
+                max_length=255,
+                pattern=r"^[\x21-\x7e]+$",
+                description="retry safely: the same key and body within 24 h return the same task(s)",
+            ),
+        ] = None,
+    ) -> JSONResponse:
+        """Validate everything first (store, product, times, your own profile); then one insert
+        per task in ONE transaction. A list answers a list; a refused item is named by its index
+        (``errors[].field`` like ``3.quantity``) and nothing is created."""
+        many = isinstance(body, list)
+        items = body if isinstance(body, list) else [body]
+        key = None
+        if idempotency_key is not None:
+            key = commands.Idempotency(idempotency_key, idempotency.body_hash(await request.json()))
+
+        def answer(tasks: list[Task]) -> Any:
+            out = [TaskPublic.model_validate(t).model_dump(mode="json", by_alias=True) for t in tasks]
+            return out if many else out[0]
+
+        created = await commands.create_tasks(
+            services, items, viewer=viewer, indexed=many, answer=answer, idempotency=key
+        )
+        headers = {"Idempotent-Replayed": "true"} if created.status_code == 200 else {}
+        if isinstance(created.answer, dict):
+            headers["Location"] = f"/api/tasks/{created.answer['id']}"
+        return JSONResponse(created.answer, status_code=created.status_code, headers=headers)
+
+    @router.patch(
+        "/{id}",
+        response_model=TaskPublic,
+        summary="Edit a task that no worker has (owner only)",
+        responses=examples.answer(200, examples.TASK),
+    )
+    async def edit_task(task_id: TaskId, body: TaskUpdate, viewer: ViewerDep) -> TaskPublic:
+        """Name, quantity, maxPrice, priority, runAt (reschedule), mode (with checkEvery, until);
+        409 while running (or once completed or unknown), 403 for an admin on another's task."""
+        task = await commands.edit_task(services, task_id, body, viewer=viewer)
         return TaskPublic.model_validate(task)
 
-    @router.get("", response_model=TaskList, summary="List tasks, newest first")
+    @router.get(
+        "",
+        response_model=TaskList,
+        summary="List tasks, newest first",
+        responses=examples.answer(200, examples.TASK_LIST),
+    )
     async def list_tasks(
         viewer: ViewerDep,
         status: Annotated[list[str] | None, Query(description="repeat or comma-separate")] = None,
@@ -111,7 +177,11 @@ def create_tasks_router(services: Services) -> APIRouter:
         return TaskList(data=[TaskPublic.model_validate(t) for t in rows], count=count)
 
     @router.post(
-        "/execute", status_code=202, response_model=ExecuteAccepted, summary="Queue a task to run now"
+        "/execute",
+        status_code=202,
+        response_model=ExecuteAccepted,
+        summary="Queue a task to run now",
+        responses=examples.answer(202, examples.EXECUTE_ACCEPTED),
     )
     async def execute(body: ExecuteRequest, viewer: ViewerDep) -> ExecuteAccepted:
         """Queue a pending, scheduled, paused, retrying, failed or cancelled task (409 otherwise)."""
@@ -119,7 +189,12 @@ def create_tasks_router(services: Services) -> APIRouter:
         assert task is not None
         return ExecuteAccepted(task_id=task.id, status=task.status)
 
-    @router.get("/execute", response_model=TaskStatusPublic, summary="A task's status in brief")
+    @router.get(
+        "/execute",
+        response_model=TaskStatusPublic,
+        summary="A task's status in brief",
+        responses=examples.answer(200, examples.TASK_STATUS),
+    )
     async def execution_status(
         task_id: Annotated[uuid.UUID, Query(alias="taskId")], viewer: ViewerDep
     ) -> TaskStatusPublic:
@@ -127,7 +202,12 @@ def create_tasks_router(services: Services) -> APIRouter:
             task = await queries.get_task(session, task_id, viewer=viewer)
         return TaskStatusPublic.model_validate(task)
 
-    @router.post("/bulk", response_model=BulkResult, summary="One action on many tasks")
+    @router.post(
+        "/bulk",
+        response_model=BulkResult,
+        summary="One action on many tasks",
+        responses=examples.answer(200, examples.BULK_RESULT),
+    )
     async def bulk(body: BulkRequest, viewer: ViewerDep) -> BulkResult:
         """Each task in its own transaction; at most 1000 tasks per call (``truncated`` says more
         matched). A filter selects among your own tasks only (an admin's: everyone's)."""
@@ -159,7 +239,12 @@ def create_tasks_router(services: Services) -> APIRouter:
             )
         return ids[:MAX_BULK], len(ids) > MAX_BULK
 
-    @router.get("/{id}", response_model=TaskDetail, summary="A task with its attempts and events")
+    @router.get(
+        "/{id}",
+        response_model=TaskDetail,
+        summary="A task with its attempts and events",
+        responses=examples.answer(200, examples.TASK_DETAIL),
+    )
     async def get_task(task_id: TaskId, viewer: ViewerDep) -> TaskDetail:
         async with db.session() as session:
             task = await queries.get_task(session, task_id, viewer=viewer)
@@ -175,7 +260,12 @@ def create_tasks_router(services: Services) -> APIRouter:
         await commands.apply(services, task_id, "delete", viewer=viewer)
         return Response(status_code=204)
 
-    @router.post("/{id}/mark-bought", response_model=TaskPublic, summary="An unknown task: the order exists")
+    @router.post(
+        "/{id}/mark-bought",
+        response_model=TaskPublic,
+        summary="An unknown task: the order exists",
+        responses=examples.answer(200, {**examples.TASK, "status": "completed"}),
+    )
     async def mark_bought(task_id: TaskId, body: MarkBought, viewer: ViewerDep) -> TaskPublic:
         """A person found the order at the store: ``unknown`` → ``completed``, purchase recorded."""
         task = await commands.apply(
@@ -188,7 +278,14 @@ def create_tasks_router(services: Services) -> APIRouter:
         "/{id}/{action}",
         response_model=TaskPublic,
         summary="start | pause | resume | cancel | retry | mark-not-bought",
-        responses={202: {"description": "cancel of a running task: the worker stops it (cancelRequested)"}},
+        responses={
+            **examples.answer(200, {**examples.TASK, "status": "paused"}),
+            **examples.answer(
+                202,
+                {**examples.TASK, "status": "running", "cancelRequested": True},
+                "cancel of a running task: the worker stops it (cancelRequested)",
+            ),
+        },
     )
     async def act(task_id: TaskId, action: Action, response: Response, viewer: ViewerDep) -> TaskPublic:
         task = await commands.apply(services, task_id, action, viewer=viewer)

@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Response
-from pydantic import StringConstraints
+from pydantic import ConfigDict, StringConstraints
 
 from models import users
 from models.schemas import Camel
 from models.tables import ApiToken
+from webapp.api import examples
 from webapp.api.errors import NotFound, api_router
 from webapp.api.schemas import CamelOut
 from webapp.auth import ViewerDep
@@ -23,6 +24,8 @@ TokenName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 
 
 class TokenCreate(Camel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "ci"}]})
+
     name: TokenName
 
 
@@ -49,14 +52,23 @@ class TokenList(CamelOut):
 def create_tokens_router(services: Services) -> APIRouter:
     router = api_router(tags=["tokens"])
 
-    @router.get("/tokens", response_model=TokenList, summary="Your API tokens (never the token itself)")
+    @router.get(
+        "/tokens",
+        response_model=TokenList,
+        summary="Your API tokens (never the token itself)",
+        responses=examples.answer(200, {"data": [examples.TOKEN], "count": 1}),
+    )
     async def list_tokens(viewer: ViewerDep) -> TokenList:
         async with services.db.session() as session:
             rows = await users.list_tokens(session, viewer=viewer)
         return TokenList(data=[TokenPublic.of(r) for r in rows], count=len(rows))
 
     @router.post(
-        "/tokens", status_code=201, response_model=TokenCreated, summary="Make an API token (shown once)"
+        "/tokens",
+        status_code=201,
+        response_model=TokenCreated,
+        summary="Make an API token (shown once)",
+        responses=examples.answer(201, {**examples.TOKEN, "token": "td_3q2-example-shown-once"}),
     )
     async def create_token(body: TokenCreate, viewer: ViewerDep) -> TokenCreated:
         async with services.db.begin() as session:

@@ -1,0 +1,177 @@
+"""Examples of the API's answers, shown in the OpenAPI schema (``/docs``) next to each route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+TASK_ID = "3f2c8a9e-5b1d-4c3e-9a7f-0d2e4b6c8a10"
+OWNER_ID = "8d1e4f2a-6c3b-4a5d-9e7f-1a2b3c4d5e6f"
+TASK: dict[str, Any] = {
+    "id": TASK_ID,
+    "name": "GPU drop",
+    "store": "demo",
+    "product": "gpu-founders",
+    "quantity": 1,
+    "maxPrice": 700.0,
+    "status": "queued",
+    "priority": 0,
+    "mode": "once",
+    "checkEvery": None,
+    "until": None,
+    "runAt": None,
+    "maxAttempts": 3,
+    "backoffSeconds": None,
+    "backoffCap": None,
+    "attempts": 0,
+    "checks": 0,
+    "lastCheck": None,
+    "lastCheckAt": None,
+    "progress": 0,
+    "step": None,
+    "error": None,
+    "result": None,
+    "cancelRequested": False,
+    "trace": False,
+    "profileId": None,
+    "ownerId": OWNER_ID,
+    "workerId": None,
+    "heartbeatAt": None,
+    "createdAt": "2026-11-30T21:00:00Z",
+    "updatedAt": "2026-11-30T21:00:00Z",
+    "startedAt": None,
+    "finishedAt": None,
+}
+EVENT = {
+    "id": 1042,
+    "at": "2026-11-30T21:00:00Z",
+    "kind": "state",
+    "status": "queued",
+    "step": None,
+    "progress": None,
+    "message": "created",
+    "data": None,
+}
+TASK_DETAIL = {
+    **TASK,
+    "attemptHistory": [],
+    "events": [EVENT],
+}
+TASK_LIST = {"data": [TASK], "count": 1}
+HEALTH = {"ok": True, "database": "postgresql", "queue": "redis", "live": True}
+EXECUTE_ACCEPTED = {"taskId": TASK_ID, "status": "queued"}
+TASK_STATUS = {
+    "taskId": TASK_ID,
+    "status": "running",
+    "attempts": 1,
+    "progress": 40,
+    "step": "checkout",
+    "error": None,
+    "result": None,
+    "createdAt": "2026-11-30T21:00:00Z",
+    "startedAt": "2026-11-30T21:00:01Z",
+    "finishedAt": None,
+}
+BULK_RESULT = {
+    "results": [
+        {"taskId": TASK_ID, "ok": True, "status": "paused", "error": None},
+        {
+            "taskId": "5a6b7c8d-9e0f-4a1b-8c2d-3e4f5a6b7c8d",
+            "ok": False,
+            "status": "completed",
+            "error": "cannot pause: task is completed",
+        },
+    ],
+    "ok": 1,
+    "failed": 1,
+    "truncated": False,
+}
+
+
+def answer(status: int, value: Any, description: str | None = None) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` of a route: ``value`` as the example of its ``status`` answer."""
+    documented: dict[str, Any] = {"content": {"application/json": {"example": value}}}
+    if description:
+        documented["description"] = description
+    return {status: documented}
+
+
+ARTIFACTS = [
+    {
+        "name": "01-product.png",
+        "kind": "screenshot",
+        "step": "product",
+        "url": f"/api/tasks/{TASK_ID}/artifacts/01-product.png",
+        "attempt": 1,
+        "createdAt": "2026-11-30T21:00:02Z",
+    }
+]
+STATS = {
+    "counts": {"queued": 2, "running": 1, "completed": 40, "failed": 3},
+    "throughput": [{"minute": "2026-11-30T21:00:00Z", "completed": 5, "failed": 0}],
+    "workers": [
+        {
+            "id": "host-1-4242-ab12",
+            "host": "host-1",
+            "pid": 4242,
+            "status": "up",
+            "running": [TASK_ID],
+            "processed": 128,
+            "lastSeen": "2026-11-30T21:00:05Z",
+            "startedAt": "2026-11-30T20:00:00Z",
+            "concurrency": 4,
+            "version": "0.1.0",
+        }
+    ],
+}
+PURCHASES = {
+    "data": [
+        {
+            "taskId": TASK_ID,
+            "ownerId": OWNER_ID,
+            "store": "demo",
+            "product": "gpu-founders",
+            "productName": "Founders GPU",
+            "quantity": 1,
+            "unitPrice": 649.0,
+            "total": 649.0,
+            "currency": "USD",
+            "orderNumber": "DS-10042",
+            "createdAt": "2026-11-30T21:00:09Z",
+        }
+    ],
+    "count": 1,
+}
+STORES = [{"name": "demo", "title": "Demo store", "needsBrowser": True}]
+LOOKUP = {
+    "store": "demo",
+    "product": "gpu-founders",
+    "name": "Founders GPU",
+    "price": 649.0,
+    "available": True,
+    "imageUrl": "/demo-store/static/gpu-founders.svg",
+    "canonicalUrl": "/demo-store/products/gpu-founders",
+}
+PROFILE = {
+    "id": "0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e",
+    "name": "Home",
+    "fullName": "Ada Lovelace",
+    "email": "ada@example.com",
+    "address": "12 Analytical Way, London",
+    "cardNumber": "•••• 4242",
+    "cardExpiry": "12/29",
+    "createdAt": "2026-11-30T20:00:00Z",
+    "updatedAt": "2026-11-30T20:00:00Z",
+}
+ACCOUNT = {
+    "id": "1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f",
+    "store": "demo",
+    "login": "ada@example.com",
+    "password": "********",
+    "createdAt": "2026-11-30T20:00:00Z",
+}
+TOKEN = {
+    "id": "2d3e4f5a-6b7c-4d8e-9f0a-1b2c3d4e5f6a",
+    "name": "ci",
+    "created": "2026-11-30T20:00:00Z",
+    "lastUsed": None,
+}
