@@ -17,6 +17,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy import (
     ColumnElement,
     Executable,
@@ -34,13 +35,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from pydantic.alias_generators import to_camel
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import col
 
-from models.clock import db_now
 from models import webhooks
+from models.clock import db_now
 from models.events import publish
 from models.settings import StoreLimit
 from models.states import TaskStatus, sources_for
@@ -407,7 +407,13 @@ async def record_outcome(
     postgres = session.get_bind().dialect.name == "postgresql"
     # webhooks (task.completed / task.failed): in the outcome's own statement on Postgres
     event = webhooks.OUTCOME_EVENTS.get(to) if task.owner_id is not None else None
-    outbox = webhooks.outbox_params(event, webhooks.task_payload(task, status=to.value, error=error), task.owner_id) if event else {}
+    outbox = (
+        webhooks.outbox_params(
+            event, webhooks.task_payload(task, status=to.value, error=error), task.owner_id
+        )
+        if event
+        else {}
+    )
     moved = await move_row(
         session,
         task_id=task.id,

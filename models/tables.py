@@ -232,7 +232,9 @@ class Webhook(SQLModel, table=True):
     ``secret`` (the signing secret) is sealed by the vault, shown once when the hook is made."""
 
     __tablename__ = "webhook"
-    __table_args__ = (sa.CheckConstraint("format IN ('json', 'discord', 'slack')", name="webhook_format_valid"),)
+    __table_args__ = (
+        sa.CheckConstraint("format IN ('json', 'discord', 'slack')", name="webhook_format_valid"),
+    )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     owner_id: uuid.UUID = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
@@ -250,7 +252,9 @@ class WebhookDelivery(SQLModel, table=True):
 
     __tablename__ = "webhook_delivery"
     __table_args__ = (
-        sa.CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="webhook_delivery_status_valid"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name="webhook_delivery_status_valid"
+        ),
         sa.Index("ix_webhook_delivery_due", "status", "next_at"),
         sa.Index("ix_webhook_delivery_hook", "webhook_id", "id"),
     )

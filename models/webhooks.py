@@ -41,8 +41,11 @@ from sqlmodel import col
 
 from models.access import Viewer
 from models.clock import db_now
+from models.errors import ValidationFailed
+from models.schemas import WebhookCreate
 from models.states import TaskStatus
-from models.tables import Task, User, Webhook, WebhookAttempt, WebhookDelivery
+from models.tables import Task, Webhook, WebhookAttempt, WebhookDelivery
+from models.vault import Vault
 
 EVENTS = ("task.completed", "task.failed", "purchase.created", "monitor.in_stock", "worker.lost")
 ADMIN_EVENTS = frozenset({"worker.lost"})
@@ -120,9 +123,9 @@ def outbox_cte(written: CTE, *, status: str | None = None) -> CTE:
     guard = select(literal(1)).select_from(written)
     if status is not None:
         guard = guard.where(written.c.status == literal(status, String))
-    return _outbox_insert(
-        [HOOKS.c.owner_id == bindparam("w_owner", type_=Uuid()), exists(guard)]
-    ).cte(f"outbox_{written.name}")
+    return _outbox_insert([HOOKS.c.owner_id == bindparam("w_owner", type_=Uuid()), exists(guard)]).cte(
+        f"outbox_{written.name}"
+    )
 
 
 async def enqueue(
@@ -213,20 +216,17 @@ class DeliveryLog:
 
 
 async def list_deliveries(
-    session: AsyncSession, *, viewer: Viewer, webhook_id: uuid.UUID, limit: int = 50
+    session: AsyncSession, *, viewer: Viewer, webhook_id: uuid.UUID, limit: int = 50, only: int | None = None
 ) -> list[DeliveryLog] | None:
-    """The hook's newest deliveries with their tries; None when the viewer has no such hook."""
+    """The hook's newest deliveries (or delivery ``only``) with their tries; None when the
+    viewer has no such hook."""
     if await get_webhook(session, viewer=viewer, webhook_id=webhook_id) is None:
         return None
+    query = select(WebhookDelivery).where(col(WebhookDelivery.webhook_id) == webhook_id)
+    if only is not None:
+        query = query.where(col(WebhookDelivery.id) == only)
     deliveries = list(
-        (
-            await session.scalars(
-                select(WebhookDelivery)
-                .where(col(WebhookDelivery.webhook_id) == webhook_id)
-                .order_by(col(WebhookDelivery.id).desc())
-                .limit(limit)
-            )
-        ).all()
+        (await session.scalars(query.order_by(col(WebhookDelivery.id).desc()).limit(limit))).all()
     )
     ids = [d.id for d in deliveries]
     tries: dict[int, list[WebhookAttempt]] = {i: [] for i in ids if i is not None}
@@ -257,9 +257,12 @@ class Due:
     sealed_secret: str
 
 
-async def claim_due(session: AsyncSession, *, limit: int, in_flight: float) -> list[Due]:
-    """Claim up to ``limit`` due pending deliveries: their try count goes up and ``next_at``
-    moves ``in_flight`` seconds ahead (a worker that dies mid-POST leaves them due again)."""
+async def claim_due(
+    session: AsyncSession, *, limit: int, in_flight: float, only: int | None = None
+) -> list[Due]:
+    """Claim up to ``limit`` due pending deliveries (or just delivery ``only``): their try count
+    goes up and ``next_at`` moves ``in_flight`` seconds ahead (a worker that dies mid-POST
+    leaves them due again)."""
     postgres = session.get_bind().dialect.name == "postgresql"
     due = (
         select(col(WebhookDelivery.id))
@@ -267,6 +270,8 @@ async def claim_due(session: AsyncSession, *, limit: int, in_flight: float) -> l
         .order_by(col(WebhookDelivery.next_at))
         .limit(limit)
     )
+    if only is not None:
+        due = due.where(col(WebhookDelivery.id) == only)
     if postgres:
         due = due.with_for_update(skip_locked=True)
     claimed = (
@@ -347,3 +352,23 @@ async def record_try(
         )
     ).first()
     return str(row[0]) if row else ""
+
+
+async def register(
+    session: AsyncSession, *, viewer: Viewer, data: WebhookCreate, vault: Vault
+) -> tuple[Webhook, str]:
+    """The one way a hook is made (API and Settings page): returns it and its secret, which is
+    stored sealed and shown this once."""
+    if not viewer.is_admin and ADMIN_EVENTS & set(data.events):
+        raise ValidationFailed("events: worker.lost is for admins only")
+    secret = new_secret()
+    hook = await create_webhook(
+        session,
+        owner_id=viewer.user_id,
+        url=str(data.url),
+        events=list(data.events),
+        format=data.format,
+        sealed_secret=vault.seal({"secret": secret}),
+        enabled=data.enabled,
+    )
+    return hook, secret

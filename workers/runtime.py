@@ -40,6 +40,7 @@ from workers.browser import BrowserPool, PageSession, find_chromium
 from workers.executor import Outcome, execute
 from workers.redact import Secrets
 from workers.tracing import TraceMode
+from workers.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -86,6 +87,7 @@ class WorkerRuntime:
     processed: int = 0
     stopping: bool = False
     vault: Vault | None = None  # checkout profiles and store accounts, decrypted per task
+    webhooks: WebhookSender | None = None  # the webhook delivery loop's client
     _free: int = 0
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -120,9 +122,11 @@ class WorkerRuntime:
             started_at=utcnow(),
         )
         await self._beat_worker("up")
+        self.webhooks = WebhookSender(db=self.db, vault=self.vault, settings=self.settings)
         self._loops = [
             asyncio.create_task(self._heartbeat_loop(), name="taskdeck-heartbeat"),
             asyncio.create_task(self._sweep_loop(), name="taskdeck-sweeper"),
+            asyncio.create_task(self.webhooks.run(self.settings.sweep_interval), name="taskdeck-webhooks"),
         ]
         log.info("worker %s up (concurrency %s)", self.worker_id, self.settings.worker_concurrency)
         return self
@@ -174,6 +178,8 @@ class WorkerRuntime:
                 await background
         with suppress(Exception):
             await self._beat_worker("gone")
+        if self.webhooks is not None:
+            await self.webhooks.close()
         if self.browser is not None:
             await self.browser.close()
 
