@@ -55,7 +55,7 @@ class Services:
             settings=settings,
             db=db,
             broker=queue.make_broker(settings),
-            hub=LiveHub(db),
+            hub=LiveHub(db, listen_url=settings.listen_database_url),
             artifacts=ArtifactStore(
                 settings.artifacts_dir,
                 keep_tasks=settings.artifacts_keep_tasks,
