@@ -241,3 +241,38 @@ async def test_no_hooks_no_rows(db: Database, runtimes: Start, api_user: AuthUse
     await until_status(db, task.id, "completed")
     async with db.session() as session:
         assert await session.scalar(select(func.count()).select_from(WebhookDelivery)) == 0
+
+
+async def test_embedded_sqlite_writes_the_same_outbox(tmp_path: Any) -> None:
+    """SQLite (``make run``): failure, completion and purchase deliveries are written with the
+    outcome there too, and only for the owner's subscribed hooks."""
+    from decimal import Decimal
+
+    from models import migrations, users
+    from models.states import TaskStatus
+
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'embedded.db'}")
+    try:
+        await migrations.upgrade(db)
+        async with db.begin() as session:
+            user = await users.create_user(session, email="e@example.com", password="pw-123456789")
+        owner = AuthUser(id=user.id, email=user.email, password="", token="")
+        hook_id, _ = await make_hook(db, owner, "http://127.0.0.1:9/x", ["task.failed", "purchase.created"])
+        for outcome in (TaskStatus.FAILED, TaskStatus.COMPLETED):
+            await create(db, store="noop", owner_id=user.id)
+            async with db.begin() as session:
+                claimed = await claims.claim_next(session, worker_id="w")
+            assert claimed is not None
+            async with db.begin() as session:
+                if outcome is TaskStatus.COMPLETED:
+                    bought = {
+                        "order_number": "N-1",
+                        "quantity": 1,
+                        "unit_price": Decimal(1),
+                        "total": Decimal(1),
+                    }
+                    await claims.record_purchase(session, task=claimed, purchase=bought)
+                await claims.record_outcome(session, task=claimed, worker_id="w", to=outcome, outcome="x")
+        assert [d.event for d in await deliveries(db, hook_id)] == ["task.failed", "purchase.created"]
+    finally:
+        await db.dispose()
