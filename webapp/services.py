@@ -38,14 +38,14 @@ class Services:
     artifacts: ArtifactStore
     vault: Vault
     catalogue: DemoCatalogue = field(init=False)  # the demo store's products, for task checks
-    webhooks: WebhookSender = field(init=False)  # "send test" from the web process
+    sender: WebhookSender = field(init=False)  # webhook "send test" from the web process
     runtime: WorkerRuntime | None = None  # embedded mode: the in-process worker
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _preview_browser: BrowserPool | None = None
 
     def __post_init__(self) -> None:
         self.catalogue = DemoCatalogue(self.settings)
-        self.webhooks = WebhookSender(db=self.db, vault=self.vault, settings=self.settings)
+        self.sender = WebhookSender(db=self.db, vault=self.vault, settings=self.settings)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -87,7 +87,7 @@ class Services:
         if self.runtime is not None:
             await self.runtime.stop(grace=5)
         await self.broker.shutdown()
-        await self.webhooks.close()
+        await self.sender.close()
         await self.db.dispose()
 
     async def wait_ready(self) -> None:
@@ -122,7 +122,7 @@ class Services:
                 session, limit=1, in_flight=self.settings.webhook_timeout + IN_FLIGHT_SLACK, only=delivery_id
             )
         for claimed in due:  # none: a worker's loop took it first
-            await self.webhooks.send(claimed)
+            await self.sender.send(claimed)
         async with self.db.session() as session:
             logs = await webhooks.list_deliveries(
                 session, viewer=viewer, webhook_id=webhook_id, only=delivery_id

@@ -70,7 +70,7 @@ def redis_target(url: str) -> SentinelTarget | None:
         master=path[0],
         db=int(path[1]) if len(path) > 1 else 0,
         password=password or None,
-        sentinel_password=(query.get("sentinel_password") or [None])[0],
+        sentinel_password=next(iter(query.get("sentinel_password", [])), None),
     )
 
 
@@ -79,7 +79,7 @@ class Reconnecting:
 
     queue_name: str
     consumer_group_name: str
-    additional_streams: dict[str, str]
+    additional_streams: Any
 
     def _admin(self) -> AbstractAsyncContextManager[Any]:
         raise NotImplementedError

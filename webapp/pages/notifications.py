@@ -14,7 +14,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from nicegui import Event, ui
 from sqlalchemy import select
@@ -27,7 +27,11 @@ from webapp.live import LiveHub
 
 KEEP = 20
 WORDS = {"failed": "failed", "completed": "bought", "unknown": "may have bought — check"}
-KINDS = {"failed": "negative", "completed": "positive", "unknown": "warning"}
+KINDS: dict[str, Literal["negative", "positive", "warning"]] = {
+    "failed": "negative",
+    "completed": "positive",
+    "unknown": "warning",
+}
 
 
 @dataclass(frozen=True)
@@ -125,7 +129,7 @@ def bell(inbox: Inbox, viewer: Viewer) -> None:
         if user != viewer.user_id:
             return
         if note is not None:
-            ui.notify(f"Task {note.text}", type=KINDS.get(note.status, "info"), position="top-right")
+            ui.notify(f"Task {note.text}", type=KINDS.get(note.status, "warning"), position="top-right")
         show()
 
     menu.on("show", lambda: inbox.mark_read(viewer.user_id))
