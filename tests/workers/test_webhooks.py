@@ -276,3 +276,83 @@ async def test_embedded_sqlite_writes_the_same_outbox(tmp_path: Any) -> None:
         assert [d.event for d in await deliveries(db, hook_id)] == ["task.failed", "purchase.created"]
     finally:
         await db.dispose()
+
+
+async def test_sweeps_emit_worker_lost_to_admins_and_expired_monitors_as_failed(
+    db: Database, api_user: AuthUser, admin_user: AuthUser
+) -> None:
+    from datetime import timedelta
+
+    from models.tables import Task, Worker
+    from models.types import utcnow
+
+    admin_hook, _ = await make_hook(db, admin_user, "http://127.0.0.1:9/a", ["worker.lost"])
+    user_hook, _ = await make_hook(db, api_user, "http://127.0.0.1:9/u", ["task.failed"])
+    long_ago = utcnow() - timedelta(hours=1)
+    async with db.begin() as session:
+        session.add(
+            Worker(id="w-lost", host="box-7", pid=1, version="t", started_at=long_ago, last_seen=long_ago)
+        )
+        session.add(
+            Task(
+                name="Watch",
+                store="noop",
+                product="p",
+                status="scheduled",
+                mode="monitor",
+                check_every=60,
+                run_at=utcnow() + timedelta(hours=1),
+                until=long_ago,
+                owner_id=api_user.id,
+            )
+        )
+    async with db.begin() as session:
+        assert await claims.mark_gone_workers(session, timeout=10) == 1
+        assert len(await claims.expire_monitors(session)) == 1
+    (lost,) = await deliveries(db, admin_hook)
+    assert lost.event == "worker.lost" and lost.payload == {"worker": {"id": "w-lost", "host": "box-7"}}
+    (expired,) = await deliveries(db, user_hook)
+    assert expired.event == "task.failed" and expired.payload["task"]["name"] == "Watch"
+
+
+async def test_the_outbox_adds_no_round_trip_to_an_outcome(db: Database, api_user: AuthUser) -> None:
+    """The hot path: recording a purchase and an outcome costs the same statements whether the
+    owner has webhooks or not, or the task has no owner at all (Postgres: the outbox is a CTE)."""
+    from decimal import Decimal
+
+    from sqlalchemy import event
+
+    from models.states import TaskStatus
+
+    async def statements(owner: uuid.UUID | None) -> int:
+        data = TaskCreate(name="t", store="noop", product="p")
+        async with db.begin() as session:
+            await ops.create_task(session, data=data, settings=Settings(), owner_id=owner)
+        async with db.begin() as session:
+            claimed = await claims.claim_next(session, worker_id="w")
+        assert claimed is not None
+        seen: list[str] = []
+
+        def count(*args: Any) -> None:
+            seen.append(str(args[2]))
+
+        event.listen(db.engine.sync_engine, "before_cursor_execute", count)
+        try:
+            async with db.begin() as session:
+                bought = {"order_number": "N", "quantity": 1, "unit_price": Decimal(1), "total": Decimal(1)}
+                await claims.record_purchase(session, task=claimed, purchase=bought)
+                await claims.record_outcome(
+                    session, task=claimed, worker_id="w", to=TaskStatus.COMPLETED, outcome="x"
+                )
+        finally:
+            event.remove(db.engine.sync_engine, "before_cursor_execute", count)
+        return len(
+            [s for s in seen if not s.lstrip().upper().startswith(("BEGIN", "COMMIT", "SELECT 1", ";"))]
+        )
+
+    unowned = await statements(None)
+    no_hooks = await statements(api_user.id)
+    hook_id, _ = await make_hook(db, api_user, "http://127.0.0.1:9/x", ["task.completed", "purchase.created"])
+    with_hooks = await statements(api_user.id)
+    assert unowned == no_hooks == with_hooks
+    assert sorted(d.event for d in await deliveries(db, hook_id)) == ["purchase.created", "task.completed"]
