@@ -28,7 +28,6 @@ from sqlalchemy import (
     case,
     delete,
     exists,
-    func,
     insert,
     literal,
     select,
@@ -84,7 +83,7 @@ def _subscribed(pattern: Any) -> Any:
     return (literal(",", String) + HOOKS.c.events + literal(",", String)).like(pattern)
 
 
-def _outbox_insert(where: list[Any]) -> Any:
+def _outbox_insert(where: list[Any], *, enabled_only: bool = True) -> Any:
     """``INSERT INTO webhook_delivery … SELECT <hook>, :event, :payload … FROM webhook WHERE
     enabled AND subscribed AND <where>`` (bind parameters ``w_event``, ``w_pattern``,
     ``w_payload``)."""
@@ -96,7 +95,9 @@ def _outbox_insert(where: list[Any]) -> Any:
         literal(0, Integer),
         db_now(),
         db_now(),
-    ).where(HOOKS.c.enabled, _subscribed(bindparam("w_pattern", type_=String())), *where)
+    ).where(_subscribed(bindparam("w_pattern", type_=String())), *where)
+    if enabled_only:
+        rows = rows.where(HOOKS.c.enabled)
     return insert(DELIVERIES).from_select(
         ["webhook_id", "event", "payload", "status", "tries", "next_at", "created_at"], rows
     )
@@ -106,7 +107,9 @@ _FOR_OWNER = _outbox_insert([HOOKS.c.owner_id == bindparam("w_owner", type_=Uuid
 _FOR_ADMINS = _outbox_insert(
     [HOOKS.c.owner_id.in_(select(USERS.c.id).where(USERS.c.is_admin, USERS.c.disabled.is_(False)))]
 )
-_FOR_HOOK = _outbox_insert([HOOKS.c.id == bindparam("w_hook", type_=Uuid())])
+_FOR_HOOK = _outbox_insert([HOOKS.c.id == bindparam("w_hook", type_=Uuid())], enabled_only=False).returning(
+    DELIVERIES.c.id
+)
 
 
 def outbox_params(event: str, payload: dict[str, Any], owner_id: uuid.UUID | None = None) -> dict[str, Any]:
@@ -150,17 +153,10 @@ async def enqueue(
 
 
 async def enqueue_test(session: AsyncSession, *, hook: Webhook) -> int:
-    """A ``webhook.test`` delivery to this one hook; returns its id."""
+    """A ``webhook.test`` delivery to this one hook (enabled or not); returns its id."""
     payload = {"message": "A test from Taskdeck: this webhook works."}
     params = {"w_event": TEST_EVENT, "w_pattern": "%", "w_payload": payload, "w_hook": hook.id}
-    await session.execute(_FOR_HOOK, params)
-    newest = await session.scalar(
-        select(func.max(col(WebhookDelivery.id))).where(
-            col(WebhookDelivery.webhook_id) == hook.id, col(WebhookDelivery.event) == TEST_EVENT
-        )
-    )
-    assert newest is not None
-    return int(newest)
+    return int((await session.execute(_FOR_HOOK, params)).scalar_one())
 
 
 # ---- a user's hooks -----------------------------------------------------------------------

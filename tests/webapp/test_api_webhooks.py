@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from models import webhooks
 from tests.conftest import AuthUser, free_port
 from tests.webapp.test_api import Api, api
 from tests.webhook_receiver import Receiver
@@ -106,3 +107,17 @@ async def test_admins_may_ask_for_worker_lost(api: Api, admin_user: AuthUser) ->
     )
     assert r.status_code == 201, r.text
     assert (await api.http.get("/api/webhooks")).json()["count"] == 0  # not the plain user's
+
+
+async def test_a_disabled_webhook_gets_no_events_but_can_be_tested(
+    api: Api, receiver: Receiver, api_user: AuthUser
+) -> None:
+    body = {"url": receiver.url, "events": ["task.failed"], "enabled": False}
+    hook = (await api.http.post("/api/webhooks", json=body)).json()
+    assert hook["enabled"] is False
+    async with api.db.begin() as session:
+        written = await webhooks.enqueue(session, event="task.failed", payload={}, owner_id=api_user.id)
+    assert written == 0
+    tried = await api.http.post(f"/api/webhooks/{hook['id']}/test")
+    assert tried.status_code == 200 and tried.json()["status"] == "delivered"
+    assert (await api.http.get(f"/api/webhooks/{hook['id']}/deliveries")).json()["count"] == 1

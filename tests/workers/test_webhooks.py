@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import col
 
 from models import claims, webhooks
@@ -18,7 +18,7 @@ from models.access import Viewer
 from models.db import Database
 from models.schemas import TaskCreate, WebhookCreate
 from models.settings import Settings
-from models.tables import WebhookAttempt, WebhookDelivery
+from models.tables import Webhook, WebhookAttempt, WebhookDelivery
 from models.vault import Vault
 from tests.conftest import TEST_SECRET_KEY, AuthUser, free_port, wait_for
 from tests.webhook_receiver import Receiver
@@ -26,7 +26,7 @@ from tests.workers.conftest import Start, until_status
 from workers.bots import registry
 from workers.errors import PermanentError
 from workers.webhook_formats import render
-from workers.webhooks import SIGNATURE_HEADER, sign, verify
+from workers.webhooks import SIGNATURE_HEADER, WebhookSender, sign, verify
 
 
 async def _refuse(ctx: Any) -> None:
@@ -274,6 +274,16 @@ async def test_embedded_sqlite_writes_the_same_outbox(tmp_path: Any) -> None:
                     await claims.record_purchase(session, task=claimed, purchase=bought)
                 await claims.record_outcome(session, task=claimed, worker_id="w", to=outcome, outcome="x")
         assert [d.event for d in await deliveries(db, hook_id)] == ["task.failed", "purchase.created"]
+        with Receiver(free_port()).start() as receiver:  # and the delivery loop's claim and log work there
+            async with db.begin() as session:
+                await session.execute(update(Webhook).values(url=receiver.url))
+            sender = WebhookSender(db=db, vault=Vault(db, TEST_SECRET_KEY.encode()), settings=Settings())
+            try:
+                assert await sender.send_due() == 2
+            finally:
+                await sender.close()
+        assert len(receiver.received) == 2
+        assert {d.status for d in await deliveries(db, hook_id)} == {"delivered"}
     finally:
         await db.dispose()
 
