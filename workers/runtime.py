@@ -90,6 +90,7 @@ class WorkerRuntime:
     webhooks: WebhookSender | None = None  # the webhook delivery loop's client
     _free: int = 0
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
+    _webhook_loop: asyncio.Task[None] | None = None
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
     _row: Worker | None = None
     _stop_began: float | None = None  # loop time of the shutdown signal
@@ -126,8 +127,10 @@ class WorkerRuntime:
         self._loops = [
             asyncio.create_task(self._heartbeat_loop(), name="taskdeck-heartbeat"),
             asyncio.create_task(self._sweep_loop(), name="taskdeck-sweeper"),
-            asyncio.create_task(self.webhooks.run(self.settings.sweep_interval), name="taskdeck-webhooks"),
         ]
+        self._webhook_loop = asyncio.create_task(
+            self.webhooks.run(self.settings.sweep_interval), name="taskdeck-webhooks"
+        )
         log.info("worker %s up (concurrency %s)", self.worker_id, self.settings.worker_concurrency)
         return self
 
@@ -171,6 +174,13 @@ class WorkerRuntime:
         settle = 15.0 if deadline is None else max(0.1, deadline - loop.time())
         with suppress(TimeoutError):
             await asyncio.wait_for(self._idle(), timeout=settle)
+        if self.webhooks is not None and self._webhook_loop is not None:
+            self.webhooks.stop()  # the POSTs under way finish and are recorded, not left in flight
+            wait_posts = self.settings.webhook_timeout + 2
+            if deadline is not None:  # inside taskiq's cut, after the hand-back
+                wait_posts = max(0.1, min(wait_posts, deadline - loop.time() - 0.5))
+            with suppress(TimeoutError, Exception):
+                await asyncio.wait_for(self._webhook_loop, timeout=wait_posts)
         for background in self._loops:
             background.cancel()
         for background in self._loops:

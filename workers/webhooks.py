@@ -5,7 +5,8 @@ SKIP LOCKED`` on Postgres, so many workers share the work), POSTs them with http
 the try (status code, error, duration). A 2xx delivers; anything else is tried again after
 ``backoff(tries)`` (``TASKDECK_WEBHOOK_RETRY_BASE`` doubling, at most an hour) until the delivery
 is ``TASKDECK_WEBHOOK_RETRY_FOR`` (24 h) old. The state is in the database, so a restart loses
-nothing: a row claimed by a worker that died is due again after its in-flight window.
+nothing: a stopping worker finishes the POSTs under way and records them, and a row claimed by
+a worker that died is due again after its in-flight window (the POST's timeout + 30 s).
 
 Signature, as Stripe does it: ``Taskdeck-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of
 "{t}.{body}" under the hook's secret>`` (``sign``/``verify``). Logs never name the URL (a
@@ -65,20 +66,26 @@ class WebhookSender:
         self.vault = vault
         self.settings = settings
         self.client = httpx.AsyncClient(timeout=settings.webhook_timeout, follow_redirects=False)
+        self._stopping = asyncio.Event()
 
     async def close(self) -> None:
         await self.client.aclose()
 
+    def stop(self) -> None:
+        """Claim nothing more; the pass under way finishes and records its tries."""
+        self._stopping.set()
+
     async def run(self, interval: float) -> None:
-        """Deliver what is due, forever; a failing pass is logged and the next one tries again."""
-        while True:
+        """Deliver what is due until ``stop``; a failing pass is logged and the next one tries again."""
+        while not self._stopping.is_set():
             sent = 0
             try:
                 sent = await self.send_due()
             except Exception as exc:
                 log.warning("webhook delivery pass failed: %s", exc)
             if sent < BATCH:
-                await asyncio.sleep(interval)
+                with suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=interval)
 
     async def send_due(self) -> int:
         async with self.db.begin() as session:
