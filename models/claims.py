@@ -13,9 +13,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from pydantic.alias_generators import to_camel
 from sqlalchemy import (
     ColumnElement,
     Executable,
@@ -37,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import col
 
+from models import webhooks
 from models.clock import db_now
 from models.events import publish
 from models.settings import StoreLimit
@@ -347,6 +350,16 @@ async def finish(
 def _closing_attempt(moved: Update) -> Executable:
     """The outcome's guarded UPDATE plus, in the same statement, the attempt row closed (once the
     task row moved): ``WITH moved AS (UPDATE task ...), closed AS (UPDATE task_attempt ...)``."""
+    return _closing(moved, outbox=False)
+
+
+def _closing_attempt_outbox(moved: Update) -> Executable:
+    """``_closing_attempt`` plus the owner's webhook deliveries (``models.webhooks.outbox_cte``),
+    written only if the task reached the expected state: still one statement."""
+    return _closing(moved, outbox=True)
+
+
+def _closing(moved: Update, *, outbox: bool) -> Executable:
     row = moved.cte("moved")
     outcome = select(  # a pending cancel turned the outcome into "cancelled" (see _guarded_update)
         case((row.c.status == S.CANCELLED.value, literal("cancelled")), else_=bindparam("a_outcome"))
@@ -365,7 +378,10 @@ def _closing_attempt(moved: Update) -> Executable:
             error=bindparam("a_error", type_=ATTEMPTS.c.error.type),
         )
     )
-    return select(*row.c).add_cte(closed.cte("closed"))
+    stmt = select(*row.c).add_cte(closed.cte("closed"))
+    if outbox:
+        stmt = stmt.add_cte(webhooks.outbox_cte(row, status=None))
+    return stmt
 
 
 async def record_outcome(
@@ -390,6 +406,15 @@ async def record_outcome(
         "a_error": error,
     }
     postgres = session.get_bind().dialect.name == "postgresql"
+    # webhooks (task.completed / task.failed): in the outcome's own statement on Postgres
+    event = webhooks.OUTCOME_EVENTS.get(to) if task.owner_id is not None else None
+    outbox = (
+        webhooks.outbox_params(
+            event, webhooks.task_payload(task, status=to.value, error=error), task.owner_id
+        )
+        if event
+        else {}
+    )
     moved = await move_row(
         session,
         task_id=task.id,
@@ -398,25 +423,39 @@ async def record_outcome(
         owner=task.lease,
         values=_outcome_values(to, worker_id, error, values),
         message=message or error or outcome,
-        wrap=_closing_attempt if postgres else None,
-        extra=closing if postgres else None,
+        wrap=(_closing_attempt_outbox if event else _closing_attempt) if postgres else None,
+        extra={**closing, **outbox} if postgres else None,
     )
     if not postgres:
         if moved.status == S.CANCELLED.value:  # a pending cancel won (see _guarded_update)
             closing["a_outcome"] = "cancelled"
         await session.execute(_CLOSE_ATTEMPT, closing)
+        if event and moved.status == to.value:
+            await webhooks.enqueue(session, event=event, payload=outbox["w_payload"], owner_id=task.owner_id)
 
 
 @lru_cache(maxsize=16)
-def _purchase_statement(postgres: bool, keys: tuple[str, ...]) -> Executable:
-    """``INSERT INTO purchase ... ON CONFLICT (task_id) DO NOTHING RETURNING id``, once per shape."""
+def _purchase_statement(postgres: bool, keys: tuple[str, ...], outbox: bool = False) -> Executable:
+    """``INSERT INTO purchase ... ON CONFLICT (task_id) DO NOTHING RETURNING id``, once per shape;
+    with ``outbox`` (Postgres) the owner's ``purchase.created`` deliveries ride in the same
+    statement, written only when the purchase row is new."""
     insert_ = pg_insert if postgres else sqlite_insert
-    return (
+    stmt = (
         insert_(PURCHASES)
         .values({key: bindparam(f"p_{key}", type_=PURCHASES.c[key].type) for key in keys})
         .on_conflict_do_nothing(index_elements=["task_id"])
         .returning(PURCHASES.c.id)
     )
+    if not outbox:
+        return stmt
+    written = stmt.cte("bought")
+    return select(written.c.id).add_cte(webhooks.outbox_cte(written))
+
+
+def _purchase_payload(task: Task, values: Mapping[str, Any]) -> dict[str, Any]:
+    keep = ("store", "product", "product_name", "quantity", "unit_price", "total", "currency", "order_number")
+    bought = {to_camel(k): str(v) if isinstance(v, Decimal) else v for k, v in values.items() if k in keep}
+    return {"purchase": {"taskId": str(task.id), **bought}, "task": {"id": str(task.id), "name": task.name}}
 
 
 async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mapping[str, Any]) -> bool:
@@ -431,8 +470,17 @@ async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mappin
         **purchase,
     }
     keys = tuple(sorted(values))
-    stmt = _purchase_statement(postgres, keys)
-    return (await session.execute(stmt, {f"p_{key}": values[key] for key in keys})).first() is not None
+    params = {f"p_{key}": values[key] for key in keys}
+    outbox = {}
+    if task.owner_id is not None:
+        outbox = webhooks.outbox_params("purchase.created", _purchase_payload(task, values), task.owner_id)
+    stmt = _purchase_statement(postgres, keys, bool(outbox) and postgres)
+    created = (await session.execute(stmt, {**params, **outbox} if postgres else params)).first() is not None
+    if created and outbox and not postgres:
+        await webhooks.enqueue(
+            session, event="purchase.created", payload=outbox["w_payload"], owner_id=task.owner_id
+        )
+    return created
 
 
 async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purchase | None:
@@ -494,6 +542,7 @@ async def expire_monitors(session: AsyncSession) -> list[uuid.UUID]:
         await session.execute(update(Task).where(col(Task.id) == task_id).values(error=error))
         await publish(session, task_id=task_id, kind="state", status=S.FAILED.value, message=error)
         ids.append(task_id)
+    await _outcome_webhooks(session, ids)
     return ids
 
 
@@ -545,7 +594,20 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
         )
         message = "worker lost; its purchase was recorded" if status == S.COMPLETED.value else "worker lost"
         await publish(session, task_id=task_id, kind="state", status=status, message=message)
+    await _outcome_webhooks(session, [t for t, s in rescued if s in (S.COMPLETED.value, S.FAILED.value)])
     return rescued
+
+
+async def _outcome_webhooks(session: AsyncSession, task_ids: list[uuid.UUID]) -> None:
+    """``task.completed`` / ``task.failed`` deliveries for tasks a sweep ended (rare: only then
+    is the task read)."""
+    if not task_ids:
+        return
+    for task in await session.scalars(select(Task).where(col(Task.id).in_(task_ids))):
+        event = webhooks.OUTCOME_EVENTS.get(S(task.status))
+        if event is not None and task.owner_id is not None:
+            payload = webhooks.task_payload(task, status=task.status, error=task.error)
+            await webhooks.enqueue(session, event=event, payload=payload, owner_id=task.owner_id)
 
 
 async def stale_queued(session: AsyncSession, *, after: float, limit: int) -> list[uuid.UUID]:
@@ -646,6 +708,10 @@ async def mark_gone_workers(session: AsyncSession, *, timeout: float) -> int:
         update(Worker)
         .where(col(Worker.status) != "gone", col(Worker.last_seen) < cutoff)
         .values(status="gone", running=[])
-        .returning(col(Worker.id))
+        .returning(col(Worker.id), col(Worker.host))
     )
-    return len(rows.all())
+    gone = rows.all()
+    for worker_id, host in gone:  # admins' worker.lost hooks
+        payload = {"worker": {"id": worker_id, "host": host}}
+        await webhooks.enqueue(session, event="worker.lost", payload=payload)
+    return len(gone)

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -50,7 +50,7 @@ class Database:
 
     def asyncpg_dsn(self) -> str:
         """The URL as plain asyncpg wants it (for the live hub's own LISTEN connection)."""
-        return self.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        return plain_dsn(self.url)
 
     async def dispose(self) -> None:
         if self.is_sqlite:
@@ -67,6 +67,11 @@ class Database:
                 listener(pending)
             except Exception:  # a broken listener must not break the writer
                 log.exception("local event listener failed")
+
+
+def plain_dsn(url: str | URL) -> str:
+    """A SQLAlchemy URL (``postgresql+asyncpg://…``) as plain asyncpg takes it."""
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
 def _drop_pending(session: Session) -> None:

@@ -9,12 +9,14 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
+    AnyHttpUrl,
     AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
     PlainSerializer,
     StringConstraints,
+    UrlConstraints,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -232,3 +234,15 @@ class AccountUpdate(Camel):
     model_config = ConfigDict(json_schema_extra={"examples": [{"password": "n3w-s3cret-example"}]})
 
     password: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+WebhookEvent = Literal["task.completed", "task.failed", "purchase.created", "monitor.in_stock", "worker.lost"]
+
+
+class WebhookCreate(Camel):
+    """A new webhook (``worker.lost`` is for admins only; the command path checks)."""
+
+    url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
+    events: Annotated[list[WebhookEvent], Field(min_length=1, max_length=5)]
+    format: Literal["json", "discord", "slack"] = "json"
+    enabled: bool = True

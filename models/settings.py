@@ -96,6 +96,17 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     retention_days: PositiveFloat = 30  # finished tasks, their events and artifacts older → pruned
 
+    # LISTEN needs a direct connection: behind PgBouncer (transaction mode) set this to Postgres itself
+    listen_database_url: str | None = None
+    # REDIS_URL names a Redis Cluster node (redis+sentinel://host:port,host:port/master is Sentinel)
+    redis_cluster: bool = False
+
+    # webhooks: a failed delivery is tried again after base * 2**(tries-1) s (at most an hour)
+    # until it is webhook_retry_for s old
+    webhook_retry_base: PositiveFloat = 10.0
+    webhook_retry_for: PositiveFloat = 24 * 3600.0
+    webhook_timeout: PositiveFloat = 10.0  # seconds for one POST
+
     # queue
     queue_name: str = "taskdeck"  # Redis stream key; tests give each run its own
     # the sweeper trims delivered and acknowledged doorbells once the stream is longer than this

@@ -254,3 +254,80 @@ class IdempotencyKey(SQLModel, table=True):
     status_code: int
     response: Any = Field(sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+WEBHOOK_FORMATS = ("json", "discord", "slack")
+
+
+class Webhook(SQLModel, table=True):
+    """Where a user's events are POSTed. ``events`` is a comma-separated list of event names;
+    ``secret`` (the signing secret) is sealed by the vault, shown once when the hook is made."""
+
+    __tablename__ = "webhook"
+    __table_args__ = (
+        sa.CheckConstraint("format IN ('json', 'discord', 'slack')", name="webhook_format_valid"),
+    )
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: uuid.UUID = Field(foreign_key="user.id", ondelete="CASCADE", index=True)
+    url: str = Field(max_length=2000)
+    events: str = Field(max_length=300)
+    format: str = Field(default="json", max_length=16)
+    secret: str = Field(sa_column=Column(sa.Text, nullable=False))
+    enabled: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one webhook: the outbox row, written in the transaction that records the
+    event, then POSTed (and retried) by the workers' delivery loop."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')", name="webhook_delivery_status_valid"
+        ),
+        sa.Index("ix_webhook_delivery_due", "status", "next_at"),
+        sa.Index("ix_webhook_delivery_hook", "webhook_id", "id"),
+    )
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    webhook_id: uuid.UUID = Field(foreign_key="webhook.id", ondelete="CASCADE")
+    event: str = Field(max_length=32)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default="pending", max_length=16)
+    tries: int = 0
+    next_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    delivered_at: datetime | None = _ts()
+    last_code: int | None = None
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One POST of a delivery: the answer's status code or the error, and how long it took."""
+
+    __tablename__ = "webhook_attempt"
+    __table_args__ = (sa.Index("ix_webhook_attempt_delivery", "delivery_id", "id"),)
+
+    id: int | None = Field(
+        default=None,
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+        ),
+    )
+    delivery_id: int = Field(
+        sa_column=Column(
+            sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+            sa.ForeignKey("webhook_delivery.id", ondelete="CASCADE"),
+            nullable=False,
+        )
+    )
+    at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+    status_code: int | None = None
+    error: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
+    duration_ms: int = 0

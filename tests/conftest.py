@@ -44,6 +44,9 @@ SERVER_URL = os.environ.get("TASKDECK_TEST_DATABASE_URL", "postgresql+asyncpg://
 REDIS_URL = os.environ.get("TASKDECK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RUN_ID = uuid.uuid4().hex[:8]
 TABLES = (
+    "webhook_attempt",
+    "webhook_delivery",
+    "webhook",
     "purchase",
     "task_event",
     "task_attempt",

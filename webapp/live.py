@@ -1,6 +1,7 @@
 """The live hub: one LISTEN connection per webapp process, fanned out to pages.
 
-Postgres: a dedicated asyncpg connection (never a pooled one) LISTENs on ``taskdeck``; each
+Postgres: a dedicated asyncpg connection (never a pooled one; to ``TASKDECK_LISTEN_DATABASE_URL``
+when set, for a pool behind PgBouncer in transaction mode) LISTENs on ``taskdeck``; each
 NOTIFY payload (committed events only) is buffered and emitted to pages in small batches
 through ``changes``. When the connection drops, the hub reconnects, catches up from
 ``task_event`` (re-reading an overlap before the last id it saw and dropping ids it already
@@ -27,7 +28,7 @@ from nicegui import Event
 from sqlalchemy import select
 
 from models.access import Viewer
-from models.db import Database
+from models.db import Database, plain_dsn
 from models.events import CHANNEL
 from models.tables import Task, TaskEvent
 
@@ -56,8 +57,13 @@ def _close_quietly(fut: asyncio.Future[asyncpg.Connection]) -> None:
 
 
 class LiveHub:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, listen_url: str | None = None) -> None:
         self.db = db
+        # LISTEN's own connection: TASKDECK_LISTEN_DATABASE_URL when the pool goes through
+        # PgBouncer in transaction mode (a LISTEN there would be lost), else DATABASE_URL
+        self.listen_dsn = (
+            plain_dsn(listen_url) if listen_url else (None if db.is_sqlite else db.asyncpg_dsn())
+        )
         self.changes: Event[list[dict[str, Any]]] = Event()  # a batch of event payloads
         self.resync: Event[[]] = Event()  # re-read everything: events may have been missed
         self.connected = False
@@ -126,7 +132,7 @@ class LiveHub:
         while True:
             try:
                 self._lost.clear()
-                connecting = asyncio.ensure_future(asyncpg.connect(self.db.asyncpg_dsn(), timeout=5))
+                connecting = asyncio.ensure_future(asyncpg.connect(self.listen_dsn, timeout=5))
                 try:
                     conn: asyncpg.Connection = await asyncio.shield(connecting)
                     self._conn = conn

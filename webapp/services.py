@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from taskiq import AsyncBroker
 
+from models import webhooks
+from models.access import Viewer
 from models.db import Database
 from models.settings import Settings
 from models.vault import Vault, load_key
@@ -21,6 +23,7 @@ from workers.bots.base import ProductInfo
 from workers.browser import BrowserPool, find_chromium
 from workers.lookup import lookup
 from workers.runtime import WorkerRuntime
+from workers.webhooks import IN_FLIGHT_SLACK, WebhookSender
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT = 30.0
@@ -35,12 +38,14 @@ class Services:
     artifacts: ArtifactStore
     vault: Vault
     catalogue: DemoCatalogue = field(init=False)  # the demo store's products, for task checks
+    sender: WebhookSender = field(init=False)  # webhook "send test" from the web process
     runtime: WorkerRuntime | None = None  # embedded mode: the in-process worker
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _preview_browser: BrowserPool | None = None
 
     def __post_init__(self) -> None:
         self.catalogue = DemoCatalogue(self.settings)
+        self.sender = WebhookSender(db=self.db, vault=self.vault, settings=self.settings)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -50,7 +55,7 @@ class Services:
             settings=settings,
             db=db,
             broker=queue.make_broker(settings),
-            hub=LiveHub(db),
+            hub=LiveHub(db, listen_url=settings.listen_database_url),
             artifacts=ArtifactStore(
                 settings.artifacts_dir,
                 keep_tasks=settings.artifacts_keep_tasks,
@@ -82,6 +87,7 @@ class Services:
         if self.runtime is not None:
             await self.runtime.stop(grace=5)
         await self.broker.shutdown()
+        await self.sender.close()
         await self.db.dispose()
 
     async def wait_ready(self) -> None:
@@ -102,6 +108,28 @@ class Services:
             browser = self._preview_browser
         url = self.settings.store_base_url() if store == "demo" else ""
         return await lookup(store=store, product=product, browser=browser, store_url=url)
+
+    async def send_test_webhook(
+        self, *, viewer: Viewer, webhook_id: uuid.UUID
+    ) -> webhooks.DeliveryLog | None:
+        """A ``webhook.test`` delivery for the viewer's hook, tried once now (a failure is retried
+        by the workers like any delivery); None when the viewer has no such hook."""
+        async with self.db.begin() as session:
+            hook = await webhooks.get_webhook(session, viewer=viewer, webhook_id=webhook_id)
+            if hook is None:
+                return None
+            delivery_id = await webhooks.enqueue_test(session, hook=hook)
+        async with self.db.begin() as session:
+            due = await webhooks.claim_due(
+                session, limit=1, in_flight=self.settings.webhook_timeout + IN_FLIGHT_SLACK, only=delivery_id
+            )
+        for claimed in due:  # none: a worker's loop took it first
+            await self.sender.send(claimed)
+        async with self.db.session() as session:
+            logs = await webhooks.list_deliveries(
+                session, viewer=viewer, webhook_id=webhook_id, only=delivery_id
+            )
+        return logs[0] if logs else None
 
     async def kick(self, task_id: uuid.UUID) -> None:
         """Ring the doorbell for a queued task. A failure leaves the row queued for the sweeper."""

@@ -1,7 +1,8 @@
 """The taskiq side: which broker, the one task, and how a doorbell is rung.
 
 With ``REDIS_URL``: ``RedisStreamBroker`` (the only taskiq-redis broker with acknowledgements;
-here its reconnecting subclass, ``workers/redis_broker.py``),
+here its reconnecting subclass, ``workers/redis_broker.py``; its Sentinel or Cluster sibling
+when ``REDIS_URL`` is ``redis+sentinel://…`` or ``TASKDECK_REDIS_CLUSTER=true``),
 JSON serializer; the stream is trimmed by the sweeper (``trim_stream``), never past an entry
 not yet delivered or acknowledged. Without it: ``InMemoryBroker``, which runs
 the task in this process (embedded mode). The message is only the task id.
@@ -10,7 +11,7 @@ the task in this process (embedded mode). The message is only the task id.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -18,7 +19,12 @@ from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.serializers import JSONSerializer
 
 from models.settings import Settings
-from workers.redis_broker import ResilientStreamBroker
+from workers.redis_broker import (
+    ResilientClusterBroker,
+    ResilientSentinelBroker,
+    ResilientStreamBroker,
+    redis_target,
+)
 
 TASK_NAME = "taskdeck.run_task"
 
@@ -30,20 +36,42 @@ async def run_task(task_id: str, context: Annotated[Context, TaskiqDepends()]) -
         await runtime.ring(task_id)
 
 
+def _redis_broker(settings: Settings, url: str) -> AsyncBroker:
+    """The stream broker ``REDIS_URL`` names: one Redis, a Sentinel set, or (with
+    ``TASKDECK_REDIS_CLUSTER=true``) a Redis Cluster — taskiq-redis's own brokers, reconnecting."""
+    common: dict[str, Any] = {
+        "queue_name": settings.queue_name,
+        "consumer_group_name": f"{settings.queue_name}-workers",
+        # Sentinel/Cluster: capped at XADD (the sweeper's safe trim needs the plain broker's pool)
+        "maxlen": settings.stream_maxlen,
+        "xread_block": 1000,
+    }
+    timeouts: dict[str, Any] = {"socket_timeout": 10, "socket_connect_timeout": 5}
+    sentinel = redis_target(url)
+    if sentinel is not None:
+        sentinel_kwargs = dict(timeouts)
+        if sentinel.sentinel_password:
+            sentinel_kwargs["password"] = sentinel.sentinel_password
+        return ResilientSentinelBroker(
+            sentinels=sentinel.sentinels,
+            master_name=sentinel.master,
+            sentinel_kwargs=sentinel_kwargs,
+            db=sentinel.db,
+            password=sentinel.password,
+            retry_on_timeout=True,
+            **common,
+            **timeouts,
+        )
+    if settings.redis_cluster:
+        return ResilientClusterBroker(url, **common, **timeouts)
+    plain = {**common, "maxlen": None}  # trimmed by the sweeper, never past an undelivered/pending entry
+    return ResilientStreamBroker(url, **plain, **timeouts, health_check_interval=10, retry_on_timeout=True)
+
+
 def make_broker(settings: Settings) -> AsyncBroker:
     broker: AsyncBroker
     if settings.redis_url:
-        broker = ResilientStreamBroker(
-            settings.redis_url,
-            queue_name=settings.queue_name,
-            consumer_group_name=f"{settings.queue_name}-workers",
-            maxlen=None,  # trimmed by the sweeper, never past an undelivered or pending entry
-            xread_block=1000,
-            socket_timeout=10,
-            socket_connect_timeout=5,
-            health_check_interval=10,
-            retry_on_timeout=True,
-        ).with_serializer(JSONSerializer())
+        broker = _redis_broker(settings, settings.redis_url).with_serializer(JSONSerializer())
     else:
         broker = InMemoryBroker(max_async_tasks=1000, propagate_exceptions=False)
     broker.register_task(run_task, task_name=TASK_NAME)

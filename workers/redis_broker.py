@@ -1,40 +1,97 @@
-"""taskiq-redis's stream broker, made to ride out a Redis restart.
+"""taskiq-redis's stream brokers (plain, Sentinel, Cluster), made to ride out a Redis restart or
+a failover.
 
-``RedisStreamBroker.listen`` raises on the first connection error, which ends the worker
-process (taskiq's process manager starts a new one) and with it every task that process was
-running. Here the listener waits and reconnects instead, and declares the consumer group again:
-a Redis that restarted without persistence comes back without the stream and the group
-(``NOGROUP``), and the group is then created at the start of the new stream, so doorbells rung
-while the workers were reconnecting are still delivered. Running tasks never notice.
+``listen`` of taskiq-redis's stream brokers raises on the first connection error, which ends the
+worker process (taskiq's process manager starts a new one) and with it every task that process
+was running. Here the listener waits and reconnects instead, and declares the consumer group
+again: a Redis that restarted without persistence (or a promoted replica that never saw the
+group) comes back without the stream and the group (``NOGROUP``), and the group is then created
+at the start of the new stream, so doorbells rung while the workers were reconnecting are still
+delivered. Running tasks never notice. With Sentinel, every reconnect asks the sentinels for the
+current master (redis-py's ``SentinelManagedConnection``; a demoted master's ``READONLY`` answer
+counts as a lost connection).
+
+``REDIS_URL`` chooses the broker (``redis_target``):
+    redis://host:port/db, rediss://…                          one Redis
+    redis+sentinel://[:password@]host:port[,host:port…]/<master>[/db]   Sentinel
+    TASKDECK_REDIS_CLUSTER=true with redis://node:port        Redis Cluster
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage
-from taskiq_redis import RedisStreamBroker
+from taskiq_redis import RedisStreamBroker, RedisStreamClusterBroker, RedisStreamSentinelBroker
 
 log = logging.getLogger(__name__)
 
 RECONNECT_MAX_DELAY = 5.0
+SENTINEL_PORT = 26379
+LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 
 
-class ResilientStreamBroker(RedisStreamBroker):
-    async def listen(self) -> AsyncGenerator[AckableMessage, None]:  # type: ignore[override]
+@dataclass(frozen=True)
+class SentinelTarget:
+    sentinels: list[tuple[str, int]]
+    master: str
+    db: int = 0
+    password: str | None = None
+    sentinel_password: str | None = None
+
+
+def redis_target(url: str) -> SentinelTarget | None:
+    """The Sentinel set a ``redis+sentinel://`` URL names; None for any other URL."""
+    parts = urlsplit(url)
+    if parts.scheme != "redis+sentinel":
+        return None
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    password = unquote(userinfo.partition(":")[2]) if userinfo else None
+    sentinels = []
+    for host in filter(None, hosts.split(",")):
+        name, _, port = host.rpartition(":") if ":" in host else (host, "", "")
+        sentinels.append((name or host, int(port) if port else SENTINEL_PORT))
+    path = [p for p in parts.path.split("/") if p]
+    if not sentinels or not path:
+        raise ValueError("REDIS_URL: redis+sentinel://host:port[,host:port…]/<master name>[/db] expected")
+    query = parse_qs(parts.query)
+    return SentinelTarget(
+        sentinels=sentinels,
+        master=path[0],
+        db=int(path[1]) if len(path) > 1 else 0,
+        password=password or None,
+        sentinel_password=next(iter(query.get("sentinel_password", [])), None),
+    )
+
+
+class Reconnecting:
+    """The reconnecting ``listen`` shared by the three stream brokers below."""
+
+    queue_name: str
+    consumer_group_name: str
+    additional_streams: Any
+
+    def _admin(self) -> AbstractAsyncContextManager[Any]:
+        raise NotImplementedError
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
         delay = 0.2
         while True:
             try:
-                async for message in super().listen():
+                async for message in super().listen():  # type: ignore[misc]
                     delay = 0.2
                     yield message
-            except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+            except LOST as exc:
                 log.warning("Redis unreachable (%s); reconnecting in %.1f s", exc, delay)
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
@@ -44,14 +101,30 @@ class ResilientStreamBroker(RedisStreamBroker):
             delay = min(delay * 2, RECONNECT_MAX_DELAY)
             try:
                 await self._redeclare_group()
-            except (RedisConnectionError, RedisTimeoutError, OSError):
+            except LOST:
                 continue
 
     async def _redeclare_group(self) -> None:
-        async with Redis(connection_pool=self.connection_pool) as redis:
+        async with self._admin() as redis:
             for stream in (self.queue_name, *self.additional_streams):
                 try:
                     await redis.xgroup_create(stream, self.consumer_group_name, id="0", mkstream=True)
                 except ResponseError as exc:  # BUSYGROUP: it survived, nothing to do
                     if "BUSYGROUP" not in str(exc):
                         raise
+
+
+class ResilientStreamBroker(Reconnecting, RedisStreamBroker):
+    def _admin(self) -> AbstractAsyncContextManager[Any]:
+        return Redis(connection_pool=self.connection_pool)
+
+
+class ResilientSentinelBroker(Reconnecting, RedisStreamSentinelBroker):
+    def _admin(self) -> AbstractAsyncContextManager[Any]:
+        return self._acquire_master_conn()
+
+
+class ResilientClusterBroker(Reconnecting, RedisStreamClusterBroker):
+    @asynccontextmanager
+    async def _admin(self) -> AsyncIterator[Any]:
+        yield self.redis

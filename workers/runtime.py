@@ -40,6 +40,7 @@ from workers.browser import BrowserPool, PageSession, find_chromium
 from workers.executor import Outcome, execute
 from workers.redact import Secrets
 from workers.tracing import TraceMode
+from workers.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
 S = TaskStatus
@@ -89,8 +90,10 @@ class WorkerRuntime:
     on_drain: Callable[[], None] | None = None  # how this process ends itself when asked to drain
     trim: Callable[[], Awaitable[int]] | None = None  # trims the Redis stream safely (retention)
     launch_browser: bool = False  # launch Chromium at start (a worker process) instead of on first use
+    webhooks: WebhookSender | None = None  # the webhook delivery loop's client
     _free: int = 0
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
+    _webhook_loop: asyncio.Task[None] | None = None
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
     _row: Worker | None = None
     _stop_began: float | None = None  # loop time of the shutdown signal
@@ -127,10 +130,14 @@ class WorkerRuntime:
         )
         await self._beat_worker("up")
         logs.worker.set(self.worker_id)  # the loops below (sweeps, heartbeats) log with it
+        self.webhooks = WebhookSender(db=self.db, vault=self.vault, settings=self.settings)
         self._loops = [
             asyncio.create_task(self._heartbeat_loop(), name="taskdeck-heartbeat"),
             asyncio.create_task(self._sweep_loop(), name="taskdeck-sweeper"),
         ]
+        self._webhook_loop = asyncio.create_task(
+            self.webhooks.run(self.settings.sweep_interval), name="taskdeck-webhooks"
+        )
         log.info("worker %s up (concurrency %s)", self.worker_id, self.settings.worker_concurrency)
         return self
 
@@ -174,6 +181,13 @@ class WorkerRuntime:
         settle = 15.0 if deadline is None else max(0.1, deadline - loop.time())
         with suppress(TimeoutError):
             await asyncio.wait_for(self._idle(), timeout=settle)
+        if self.webhooks is not None and self._webhook_loop is not None:
+            self.webhooks.stop()  # the POSTs under way finish and are recorded, not left in flight
+            wait_posts = self.settings.webhook_timeout + 2
+            if deadline is not None:  # inside taskiq's cut, after the hand-back
+                wait_posts = max(0.1, min(wait_posts, deadline - loop.time() - 0.5))
+            with suppress(TimeoutError, Exception):
+                await asyncio.wait_for(self._webhook_loop, timeout=wait_posts)
         for background in self._loops:
             background.cancel()
         for background in self._loops:
@@ -181,6 +195,8 @@ class WorkerRuntime:
                 await background
         with suppress(Exception):
             await self._beat_worker("gone")
+        if self.webhooks is not None:
+            await self.webhooks.close()
         if self.browser is not None:
             await self.browser.close()
 

@@ -52,7 +52,15 @@ async def owned_by_a(api: Api, tmp_path: Path) -> dict[str, str]:
     shots.mkdir(parents=True)
     (shots / SHOT).write_bytes(b"\x89PNG")
     token = (await api.http.get("/api/tokens")).json()["data"][0]["id"]  # A's own API token
-    return {"task": task["id"], "profile": profile["id"], "account": account["id"], "token": token}
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["task.failed"]}
+    webhook = (await api.http.post("/api/webhooks", json=hook)).json()["id"]
+    return {
+        "task": task["id"],
+        "profile": profile["id"],
+        "account": account["id"],
+        "token": token,
+        "webhook": webhook,
+    }
 
 
 async def task_of(api: Api, user: AuthUser) -> dict[str, Any]:
@@ -71,7 +79,12 @@ def fill(path: str, ids: dict[str, str]) -> str:
             return ids["task"]
         if param == "token_id":
             return ids["token"]
-        known = {"profile_id": ids["profile"], "account_id": ids["account"], "name": SHOT}
+        known = {
+            "profile_id": ids["profile"],
+            "account_id": ids["account"],
+            "name": SHOT,
+            "webhook_id": ids["webhook"],
+        }
         if param not in known:
             pytest.fail(f"{path}: which of user A's ids goes into {{{param}}}? add it to this test")
         return known[param]
@@ -113,6 +126,7 @@ async def test_every_route_with_an_id_answers_404_for_another_users_id(
     assert (await api.http.get(f"/api/tasks/{ids['task']}/artifacts/{SHOT}")).status_code == 200
     assert (await api.http.get(f"/api/profiles/{ids['profile']}")).json()["name"] == "Mine"
     assert (await api.http.get("/api/accounts")).json()["count"] == 1
+    assert (await api.http.get(f"/api/webhooks/{ids['webhook']}/deliveries")).json()["count"] == 0
 
 
 async def test_lists_stats_purchases_and_filters_leave_out_another_users(

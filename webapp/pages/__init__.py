@@ -15,6 +15,7 @@ from nicegui import app, ui
 from models.access import Viewer
 from webapp.auth import PageGuard, page_viewer
 from webapp.pages import login, purchases, queue, settings, task_detail, tasks, theme
+from webapp.pages.notifications import Inbox
 from webapp.pages.updates import HubWatch
 from webapp.services import Services
 
@@ -28,7 +29,9 @@ def signed_in() -> Viewer | None:
 
 
 def register(services: Services) -> None:
-    watch = HubWatch(services.hub)
+    inbox = Inbox(services.hub)
+    watch = HubWatch(services.hub, inbox)
+    app.on_startup(inbox.start)
     app.on_startup(watch.start)
     app.on_shutdown(watch.stop)
     app.add_middleware(PageGuard, services=services)

@@ -8,7 +8,7 @@ next to their fields.
 
 The viewer's own only (read through ``models.queries``; rows they add are theirs). Not live: only
 this page changes these rows, and each change re-reads its table. The API tokens card is
-``tokens_card.py``.
+``tokens_card.py``, the webhooks card ``webhooks_card.py``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from webapp.pages.task_form import readable
 from webapp.pages.tasks import confirm
 from webapp.pages.tokens_card import TokensCard
 from webapp.pages.updates import HubWatch
+from webapp.pages.webhooks_card import WebhooksCard
 from webapp.services import Services
 from workers.bots import registry
 
@@ -355,3 +356,6 @@ async def render(services: Services, watch: HubWatch, tz: tzinfo, *, viewer: Vie
         tokens = TokensCard(services, tz, viewer)
         tokens.build()
         await tokens.refresh()
+        hooks = WebhooksCard(services, tz, viewer)
+        hooks.build()
+        await hooks.refresh()

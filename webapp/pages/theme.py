@@ -20,6 +20,7 @@ from nicegui import ui
 
 from models.states import TaskStatus
 from webapp.auth import page_viewer
+from webapp.pages import notifications
 from webapp.pages.updates import HubWatch
 
 # Quasar colour names per state, used by badges, chips, cards and the chart.
@@ -151,6 +152,9 @@ def frame(title: str, watch: HubWatch, *, section: str | None = None) -> Iterato
             ui.tooltip("Changes appear here as they happen")
         _set_hub_state(indicator, watch.connected)
         watch.changed.subscribe(lambda connected: _set_hub_state(indicator, connected))
+        viewer = page_viewer()
+        if watch.inbox is not None and viewer is not None:
+            notifications.bell(watch.inbox, viewer)
         user_menu()
     with ui.column().classes("w-full max-w-[1400px] mx-auto px-6 py-5 gap-5") as content:
         yield content

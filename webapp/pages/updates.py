@@ -11,10 +11,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from nicegui import Event, background_tasks, context
 
 from webapp.live import LiveHub
+
+if TYPE_CHECKING:
+    from webapp.pages.notifications import Inbox
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +79,9 @@ class HubWatch:
 
     INTERVAL = 1.0
 
-    def __init__(self, hub: LiveHub) -> None:
+    def __init__(self, hub: LiveHub, inbox: Inbox | None = None) -> None:
         self.hub = hub
+        self.inbox = inbox  # the header's bell (``notifications.py``)
         self.changed: Event[bool] = Event()
         self._task: asyncio.Task[None] | None = None
         self._last: bool | None = None

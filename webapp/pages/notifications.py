@@ -1,0 +1,137 @@
+"""The header's bell: a toast and an unread count when one of the viewer's tasks fails or buys.
+
+One ``Inbox`` per web process listens to the live hub (the same owner-carrying payloads the
+pages get) and keeps each user's newest notifications in memory; every open page of that user
+shows the count and the list, and hears only about that user's tasks (admins included: the bell
+is about one's own tasks). Opening the list marks it read in every tab. The inbox holds what
+this process heard since it started; behind several web processes each has its own (the task
+list, not the bell, is the record).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from nicegui import Event, ui
+from sqlalchemy import select
+from sqlmodel import col
+
+from models.access import Viewer
+from models.tables import Task
+from models.types import utcnow
+from webapp.live import LiveHub
+
+KEEP = 20
+WORDS = {"failed": "failed", "completed": "bought", "unknown": "may have bought — check"}
+KINDS: dict[str, Literal["negative", "positive", "warning"]] = {
+    "failed": "negative",
+    "completed": "positive",
+    "unknown": "warning",
+}
+
+
+@dataclass(frozen=True)
+class Note:
+    task_id: str
+    name: str
+    status: str
+    at: datetime
+
+    @property
+    def text(self) -> str:
+        return f"“{self.name}” {WORDS.get(self.status, self.status)}"
+
+
+@dataclass
+class Box:
+    notes: deque[Note] = field(default_factory=lambda: deque(maxlen=KEEP))
+    unread: int = 0
+
+
+class Inbox:
+    def __init__(self, hub: LiveHub) -> None:
+        self.hub = hub
+        self.boxes: dict[uuid.UUID, Box] = {}
+        self.changed: Event[uuid.UUID, Note | None] = Event()  # (user, the new note or None: read)
+
+    def start(self) -> None:
+        self.hub.changes.subscribe(self._on_changes, unsubscribe_on_delete=False)
+
+    def box(self, user_id: uuid.UUID) -> Box:
+        return self.boxes.setdefault(user_id, Box())
+
+    def mark_read(self, user_id: uuid.UUID) -> None:
+        box = self.box(user_id)
+        if box.unread:
+            box.unread = 0
+            self.changed.emit(user_id, None)
+
+    async def _on_changes(self, batch: list[dict[str, Any]]) -> None:
+        ended = {
+            p["task"]: (p["owner"], p["status"])
+            for p in batch
+            if p.get("kind") == "state" and p.get("status") in WORDS and p.get("owner") and p.get("task")
+        }
+        if not ended:
+            return
+        async with self.hub.db.session() as session:
+            names = dict(
+                (
+                    await session.execute(
+                        select(col(Task.id), col(Task.name)).where(
+                            col(Task.id).in_([uuid.UUID(t) for t in ended])
+                        )
+                    )
+                ).all()
+            )
+        for task_id, (owner, status) in ended.items():
+            note = Note(task_id, names.get(uuid.UUID(task_id), task_id[:8]), status, utcnow())
+            user = uuid.UUID(owner)
+            box = self.box(user)
+            box.notes.appendleft(note)
+            box.unread += 1
+            self.changed.emit(user, note)
+
+
+def bell(inbox: Inbox, viewer: Viewer) -> None:
+    """The bell with its count and list, in the header; toasts a new note."""
+    box = inbox.box(viewer.user_id)
+    with ui.button(icon="notifications").props('flat dense round color=white data-testid="bell"') as button:
+        count = ui.badge("", color="red").props('floating data-testid="bell-count"')
+        with ui.menu().props('data-testid="bell-menu"') as menu, ui.list().classes("min-w-[280px]") as items:
+            pass
+
+    def show() -> None:
+        count.text = str(box.unread)
+        count.set_visibility(box.unread > 0)
+        button.props(f'aria-label="notifications ({box.unread} unread)"')
+        items.clear()
+        with items:
+            if not box.notes:
+                ui.item("Nothing yet").classes("text-grey-7")
+            for note in box.notes:
+                with ui.item(on_click=lambda n=note: ui.navigate.to(f"/tasks/{n.task_id}")).props(
+                    'clickable data-testid="notification"'
+                ):
+                    with ui.item_section().props("avatar"):
+                        ui.icon("error" if note.status == "failed" else "shopping_bag").classes(
+                            "text-red-7" if note.status == "failed" else "text-green-7"
+                        )
+                    with ui.item_section():
+                        ui.item_label(note.text)
+                        ui.item_label(note.at.strftime("%H:%M:%S UTC")).props("caption")
+
+    def changed(user: uuid.UUID, note: Note | None) -> None:
+        if user != viewer.user_id:
+            return
+        if note is not None:
+            ui.notify(f"Task {note.text}", type=KINDS.get(note.status, "warning"), position="top-right")
+        show()
+
+    menu.on("show", lambda: inbox.mark_read(viewer.user_id))
+    inbox.changed.subscribe(changed)
+    show()
