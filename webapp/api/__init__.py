@@ -8,6 +8,7 @@ session, else 401 with ``WWW-Authenticate: Bearer``.
     health.py     GET  /api/health
     tasks.py      POST/GET /api/tasks, GET/DELETE /api/tasks/{id}, POST /api/tasks/{id}/{action},
                   POST /api/tasks/{id}/mark-bought, POST/GET /api/tasks/execute, POST /api/tasks/bulk
+    handoff.py    GET  /api/tasks/{id}/live/frame, POST /api/tasks/{id}/takeover|input|finish
     artifacts.py  GET  /api/tasks/{id}/artifacts[/{name}]
     stats.py      GET  /api/stats
     purchases.py  GET  /api/purchases
@@ -26,6 +27,7 @@ from fastapi import APIRouter, Depends
 
 from webapp.api.artifacts import create_artifacts_router
 from webapp.api.errors import Unavailable, api_router
+from webapp.api.handoff import create_handoff_router
 from webapp.api.health import create_health_router
 from webapp.api.lookup import create_lookup_router
 from webapp.api.profiles import create_profiles_router
@@ -50,6 +52,7 @@ def create_router(services: Services) -> APIRouter:
     router = api_router(prefix="/api", dependencies=[Depends(ready)])
     router.include_router(create_health_router(services))
     guarded = api_router(dependencies=[Depends(require_viewer(services))])
+    guarded.include_router(create_handoff_router(services))  # before tasks' catch-all /{id}/{action}
     guarded.include_router(create_tasks_router(services))
     guarded.include_router(create_artifacts_router(services))
     guarded.include_router(create_stats_router(services))
