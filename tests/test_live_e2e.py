@@ -24,7 +24,7 @@ from models.tables import Purchase
 from tests.conftest import REDIS_URL, AuthUser, Proc, sign_in, wait_for
 from tests.stack import Stack
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # real processes on a loaded machine
 
 FAST = {
     "TASKDECK_HEARTBEAT_TIMEOUT": 3,  # a wait for a person outlives this: the heartbeat must go on
@@ -229,7 +229,9 @@ async def test_a_person_confirms_through_the_live_view_and_the_bot_completes(
             say = f"{live.url}/api/tasks/{task_id}/input"
             click = {"type": "click", "x": 0.5, "y": 0.5}
             assert (await http.post(takeover, headers=second_user.headers)).status_code == 404
-            assert (await http.post(takeover, headers=admin_user.headers)).status_code == 409  # one controller
+            assert (
+                await http.post(takeover, headers=admin_user.headers)
+            ).status_code == 409  # one controller
             assert (await http.post(say, json=click, headers=admin_user.headers)).status_code == 409
         # the person ticks the box and presses the button, through the live image
         for target in ("#confirm-me", "#confirm-order"):

@@ -56,14 +56,14 @@ class LiveRelay:
         await self.redis.set(self.keys(task_id).viewers, 1, ex=PRESENCE_TTL)
 
     async def latest(self, task_id: uuid.UUID) -> Frame | None:
-        entries = await self.redis.xrevrange(self.keys(task_id).frames, count=LOOK_BACK)
+        entries: Any = await self.redis.xrevrange(self.keys(task_id).frames, count=LOOK_BACK)
         for entry_id, fields in entries:
             if fields.get(b"kind") == b"frame" and b"jpeg" in fields:
                 return Frame(number=_frame_number(entry_id), jpeg=fields[b"jpeg"])
         return None
 
     async def state(self, task_id: uuid.UUID) -> CastState:
-        raw = await self.redis.hgetall(self.keys(task_id).state)
+        raw: Any = await self.redis.hgetall(self.keys(task_id).state)
         return CastState(
             casting=raw.get(b"casting") == b"1",
             secret=raw.get(b"secret") == b"1",
@@ -78,14 +78,14 @@ class LiveRelay:
         key, me = self.keys(task_id).control, str(user_id)
         if await self.redis.set(key, me, nx=True, ex=CONTROL_TTL):
             return True
-        holder = await self.redis.get(key)
+        holder: Any = await self.redis.get(key)
         if holder is not None and holder.decode() == me:
             await self.redis.expire(key, CONTROL_TTL)
             return True
         return False
 
     async def controller(self, task_id: uuid.UUID) -> str | None:
-        holder = await self.redis.get(self.keys(task_id).control)
+        holder: Any = await self.redis.get(self.keys(task_id).control)
         return holder.decode() if holder is not None else None
 
     async def release(self, task_id: uuid.UUID, user_id: uuid.UUID) -> None:

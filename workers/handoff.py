@@ -119,7 +119,7 @@ class Handoff:
             return last_id
         while (left := until - loop.time()) > 0:
             try:
-                found = await self.redis.xread(
+                found: Any = await self.redis.xread(
                     {self.keys.input: last_id}, count=20, block=max(1, int(left * 1000))
                 )
             except Exception as exc:  # Redis away: keep waiting on the database alone

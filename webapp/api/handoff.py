@@ -16,7 +16,7 @@ paused one. Typed text is relayed once and never stored or logged.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Path, Response
 
@@ -28,7 +28,9 @@ from webapp.auth import ViewerDep
 from webapp.services import Services
 
 TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
-JPEG = {200: {"content": {"image/jpeg": {}}, "description": "the newest frame"}}
+JPEG: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"image/jpeg": {}}, "description": "the newest frame"}
+}
 
 
 def create_handoff_router(services: Services) -> APIRouter:
