@@ -43,7 +43,7 @@ from models import webhooks
 from models.clock import db_now
 from models.events import publish
 from models.settings import StoreLimit
-from models.states import TaskStatus, sources_for
+from models.states import HELD, TaskStatus, sources_for
 from models.tables import Purchase, Task, TaskAttempt, Worker
 from models.tasks import TASKS, get_task, move_row, status_in
 from models.types import utcnow
@@ -54,8 +54,9 @@ CLAIM_LOCK = 0x7A5D_EC  # advisory lock key that serialises claims when store li
 
 
 def owned(task: Task) -> list[ColumnElement[bool]]:
-    """The run's guard: the task is still running under this run's lease."""
-    return [col(Task.status) == S.RUNNING.value, col(Task.lease) == task.lease]
+    """The run's guard: the task is still held (running, or waiting for a person) under this
+    run's lease."""
+    return [status_in(HELD), col(Task.lease) == task.lease]
 
 
 def _aware(value: Any) -> datetime:
@@ -225,7 +226,7 @@ async def heartbeat(session: AsyncSession, *, runs: Mapping[uuid.UUID, uuid.UUID
         .where(
             col(Task.id).in_(set(runs.values())),  # the primary key finds the rows; the lease decides
             col(Task.lease).in_(list(runs)),
-            col(Task.status) == S.RUNNING.value,
+            status_in(HELD),  # a run waiting for a person keeps its task alive too
         )
         .values(heartbeat_at=db_now())
         .returning(col(Task.lease), col(Task.cancel_requested))
@@ -419,7 +420,7 @@ async def record_outcome(
         session,
         task_id=task.id,
         to=to,
-        sources={S.RUNNING},
+        sources=HELD,
         owner=task.lease,
         values=_outcome_values(to, worker_id, error, values),
         message=message or error or outcome,
@@ -559,7 +560,7 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
     rows = await session.execute(
         update(Task)
         .where(
-            col(Task.status) == S.RUNNING.value,
+            status_in(HELD),  # a run waiting for a person heart-beats too; a dead one is rescued
             col(Task.heartbeat_at) < cutoff,
             or_(~checkpointed(), bought),  # past a checkpoint without a purchase: recovery asks first
         )

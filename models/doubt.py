@@ -20,7 +20,7 @@ from models import claims
 from models.claims import checkpointed
 from models.clock import NewLease, db_now
 from models.events import publish
-from models.states import ACTIONS, TaskStatus
+from models.states import ACTIONS, HELD, TaskStatus
 from models.tables import Purchase, Task
 from models.tasks import get_task, move
 from models.types import utcnow
@@ -34,7 +34,7 @@ async def adopt_stale(
 ) -> list[Task]:
     """Take over running tasks with a stale heartbeat and a checkpoint; the caller asks the store."""
     now = utcnow()
-    stale = [col(Task.status) == S.RUNNING.value, col(Task.heartbeat_at) < db_now(-timeout)]
+    stale = [col(Task.status).in_([s.value for s in HELD]), col(Task.heartbeat_at) < db_now(-timeout)]
     ids = select(col(Task.id)).where(*stale, checkpointed()).limit(limit)
     if session.get_bind().dialect.name == "postgresql":
         ids = ids.with_for_update(skip_locked=True)

@@ -10,10 +10,9 @@ from collections.abc import Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from redis.asyncio import Redis
 from sqlalchemy import text
 
-from models import migrations
+from models import migrations, redis_url
 from models.db import Database
 from models.settings import Settings, mask_url
 
@@ -65,7 +64,7 @@ async def check_redis(url: str | None) -> Check:
         return Check("redis", True, "not used (in-process queue)")
 
     async def probe() -> str:
-        client = Redis.from_url(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
+        client = redis_url.connect(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
         try:
             await client.ping()
         finally:

@@ -129,6 +129,8 @@ class Settings(BaseSettings):
     # this many times, this many seconds apart, before the task is left `unknown` for a person
     order_check_tries: PositiveInt = 3
     order_check_interval: NonNegativeFloat = 5.0
+    # a bot that asks for a person (ctx.needs_attention) waits this long by default before it fails
+    attention_timeout: PositiveFloat = 600.0
 
     # browser
     browser_path: str | None = None

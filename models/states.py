@@ -14,6 +14,7 @@ class TaskStatus(StrEnum):
     SCHEDULED = "scheduled"  # waits for run_at (start time or next monitor check)
     QUEUED = "queued"  # waiting for a worker; a doorbell is in the queue
     RUNNING = "running"  # claimed by a worker whose heartbeat is fresh
+    ACTION_NEEDED = "action_needed"  # the bot asked for a person and waits (its run holds the lease)
     RETRYING = "retrying"  # an attempt failed, attempts left; waits for run_at
     PAUSED = "paused"  # held by the user until resumed (to where it was: pending, scheduled, queued)
     COMPLETED = "completed"  # the bot finished: result and purchase recorded
@@ -32,7 +33,15 @@ MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     # running → queued: rescued after a dead worker, or handed back on shutdown;
     # running → scheduled: monitor mode, not available yet
     # running → unknown: past the place-order checkpoint, and the store could not be asked
-    S.RUNNING: frozenset({S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED, S.UNKNOWN}),
+    # running → action_needed: the bot asked for a person (``ctx.needs_attention``)
+    S.RUNNING: frozenset(
+        {S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED, S.UNKNOWN, S.ACTION_NEEDED}
+    ),
+    # the run still holds the task while it waits: handed back (→ running), or it ends as a run
+    # does; → completed also when a person finished the purchase by hand
+    S.ACTION_NEEDED: frozenset(
+        {S.RUNNING, S.COMPLETED, S.RETRYING, S.FAILED, S.CANCELLED, S.SCHEDULED, S.QUEUED, S.UNKNOWN}
+    ),
     S.RETRYING: frozenset({S.QUEUED, S.PAUSED, S.CANCELLED, S.FAILED}),
     # paused → pending: a "start later" task resumed; paused → failed: a monitor resumed too late
     S.PAUSED: frozenset({S.PENDING, S.QUEUED, S.SCHEDULED, S.CANCELLED, S.FAILED}),
@@ -43,7 +52,8 @@ MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.UNKNOWN: frozenset({S.COMPLETED, S.FAILED}),
 }
 
-ACTIVE = frozenset({S.QUEUED, S.RUNNING})
+ACTIVE = frozenset({S.QUEUED, S.RUNNING, S.ACTION_NEEDED})
+HELD = frozenset({S.RUNNING, S.ACTION_NEEDED})  # a run holds the task (its lease guards its writes)
 WAITING = frozenset({S.PENDING, S.SCHEDULED, S.RETRYING, S.PAUSED})
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
 IN_DOUBT = frozenset({S.UNKNOWN})  # final until a person decides; never retried by itself
@@ -62,12 +72,14 @@ def sources_for(dst: TaskStatus) -> frozenset[TaskStatus]:
 ACTIONS: dict[str, frozenset[TaskStatus]] = {
     "start": frozenset({S.PENDING, S.SCHEDULED, S.RETRYING, S.PAUSED, S.FAILED, S.CANCELLED}),
     "pause": frozenset({S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING}),
-    "resume": frozenset({S.PAUSED}),
-    "cancel": frozenset({S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING, S.PAUSED, S.RUNNING}),
+    "resume": frozenset({S.PAUSED, S.ACTION_NEEDED}),  # from action_needed: hand back to the bot
+    "take-over": frozenset({S.ACTION_NEEDED}),
+    "finish": frozenset({S.ACTION_NEEDED}),  # a person placed the order by hand
+    "cancel": frozenset({S.PENDING, S.SCHEDULED, S.QUEUED, S.RETRYING, S.PAUSED, S.RUNNING, S.ACTION_NEEDED}),
     "retry": frozenset({S.FAILED, S.CANCELLED}),
     "mark-bought": frozenset({S.UNKNOWN}),
     "mark-not-bought": frozenset({S.UNKNOWN}),
-    "delete": frozenset(set(S) - {S.RUNNING}),
+    "delete": frozenset(set(S) - {S.RUNNING, S.ACTION_NEEDED}),
 }
 
 # Where a person may edit a task's fields (``PATCH /api/tasks/{id}``): not while a worker has it,

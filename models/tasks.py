@@ -37,7 +37,7 @@ from models.errors import InvalidTransition, TaskNotFound
 from models.events import notify, publish
 from models.schemas import TaskCreate
 from models.settings import Settings
-from models.states import ACTIONS, TaskStatus, sources_for
+from models.states import ACTIONS, HELD, TaskStatus, sources_for
 from models.tables import Task
 from models.types import utcnow
 
@@ -316,7 +316,7 @@ async def resume_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
         session,
         task_id=task_id,
         to=to,
-        sources=ACTIONS["resume"],
+        sources={S.PAUSED},  # from action_needed, resume is a hand-back (models.attention)
         values={
             "queued_at": case((queued, now), else_=col(Task.queued_at)),
             "kicked_at": case((queued, now), else_=col(Task.kicked_at)),
@@ -335,19 +335,19 @@ async def cancel_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
             session,
             task_id=task_id,
             to=S.CANCELLED,
-            sources=ACTIONS["cancel"] - {S.RUNNING},
+            sources=ACTIONS["cancel"] - HELD,
             values={"finished_at": utcnow(), "error": "cancelled by user"},
             action="cancel",
             message="cancelled",
         )
     except InvalidTransition as exc:
-        if exc.status != S.RUNNING.value:
+        if exc.status not in HELD:
             raise
     task = (
         (
             await session.execute(
                 update(Task)
-                .where(col(Task.id) == task_id, col(Task.status) == S.RUNNING.value)
+                .where(col(Task.id) == task_id, status_in(HELD))
                 .values(cancel_requested=True, updated_at=utcnow())
                 .returning(Task)
                 .execution_options(populate_existing=True, synchronize_session=False)
@@ -366,7 +366,7 @@ async def cancel_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
 async def delete_task(session: AsyncSession, *, task_id: uuid.UUID) -> None:
     deleted = await session.execute(
         delete(Task)
-        .where(col(Task.id) == task_id, col(Task.status) != S.RUNNING.value)
+        .where(col(Task.id) == task_id, col(Task.status).not_in([s.value for s in HELD]))
         .returning(col(Task.id), col(Task.owner_id))
     )
     row = deleted.first()
@@ -398,6 +398,17 @@ async def apply_action(
         if action == "mark-bought":
             return await doubt.mark_bought(session, task_id=task_id, order_number=order_number or "")
         return await doubt.mark_not_bought(session, task_id=task_id)
+    if action in ("resume", "finish"):
+        from models import attention  # the hand-off builds on this module's moves
+
+        if action == "finish":
+            return await attention.finish_by_hand(session, task_id=task_id, order_number=order_number or "")
+        try:
+            return await resume_task(session, task_id=task_id)
+        except InvalidTransition as exc:
+            if exc.status != S.ACTION_NEEDED.value:
+                raise
+        return await attention.hand_back(session, task_id=task_id)
     if action == "delete":
         await delete_task(session, task_id=task_id)
         return None

@@ -26,9 +26,8 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
-from redis.asyncio import Redis
 
-from models import metrics
+from models import metrics, redis_url
 from webapp.api.errors import NotFound, Unavailable, api_router
 from webapp.auth import api_viewer, bearer_token
 from webapp.services import Services
@@ -105,7 +104,7 @@ async def queue_figures(services: Services) -> dict[str, int]:
     settings = services.settings
     if not settings.redis_url:
         return {}
-    client = Redis.from_url(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    client = redis_url.connect(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
     try:
         length = await client.xlen(settings.queue_name)
         pending = 0

@@ -16,6 +16,7 @@ from models.settings import Settings
 from models.vault import Vault, load_key
 from webapp.catalogue import DemoCatalogue
 from webapp.live import LiveHub
+from webapp.live_view import LiveRelay
 from workers import queue
 from workers.artifacts import ArtifactStore
 from workers.bots import registry
@@ -40,6 +41,7 @@ class Services:
     catalogue: DemoCatalogue = field(init=False)  # the demo store's products, for task checks
     sender: WebhookSender = field(init=False)  # webhook "send test" from the web process
     runtime: WorkerRuntime | None = None  # embedded mode: the in-process worker
+    live: LiveRelay | None = None  # the live view and hand-off (Redis only; None in embedded mode)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _preview_browser: BrowserPool | None = None
 
@@ -62,6 +64,7 @@ class Services:
                 traces_keep_days=settings.traces_keep_days,
             ),
             vault=Vault(db, load_key(settings.secret_key, settings.secret_key_file)),
+            live=LiveRelay.connect(settings.redis_url, settings.queue_name) if settings.redis_url else None,
         )
 
     async def start(self) -> None:
@@ -82,6 +85,8 @@ class Services:
 
     async def stop(self) -> None:
         await self.hub.stop()
+        if self.live is not None:
+            await self.live.close()
         if self._preview_browser is not None:
             await self._preview_browser.close()
         if self.runtime is not None:

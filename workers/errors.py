@@ -3,6 +3,7 @@
 BotError
 ├── RetryableError   transient: try again after a backoff while attempts are left
 ├── PermanentError   trying again cannot help: the task fails now
+│   └── NobodyCame   the bot asked for a person (ctx.needs_attention) and nobody came in time
 └── NotAvailableYet  monitor mode: not in stock yet; check again later, no attempt used
 BrowserLost          the Chromium under the task died; retried on a fresh browser
 """
@@ -30,6 +31,10 @@ class RetryableError(BotError):
 
 class PermanentError(BotError):
     """A failure that another attempt cannot fix."""
+
+
+class NobodyCame(PermanentError):
+    """Nobody took over in time."""
 
 
 class NotAvailableYet(BotError):

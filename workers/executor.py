@@ -21,6 +21,7 @@ from workers import retry
 from workers.bots import registry
 from workers.bots.base import DEMO_PROFILE, BotContext, BotTask, Purchase
 from workers.errors import BotError, BrowserLost, NotAvailableYet, PermanentError, RetryableError
+from workers.handoff import Handoff
 from workers.redact import Secrets
 from workers.tracing import PageGuard
 
@@ -197,6 +198,20 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
             page = session.page if session is not None else None
             guard = session.guard if session is not None else PageGuard(None, None)
             page_ref.update(page=page, guard=guard)
+            live = runtime.live_view(task, page)
+            if live is not None:  # screencast while someone watches; paused around secrets
+                await stack.enter_async_context(live.watching())
+            handoff = Handoff(
+                db=db,
+                task=task,
+                running=running,
+                page=page,
+                redis=runtime.redis,
+                keys=runtime.live_keys(task.id),
+                default_timeout=runtime.settings.attention_timeout,
+                lost=TaskLost,
+                say=say,
+            )
             ctx = BotContext(
                 task=bot_task(task),
                 page=page,
@@ -210,20 +225,23 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
                 account=account,
                 settings=runtime.store_settings(task.store),
                 timeout_ms=runtime.settings.step_timeout * 1000,
-                secret_input=guard.section,
+                secret_input=live.secret(guard.section) if live is not None else guard.section,
+                needs_attention=handoff.needs_attention,
             )
             bot = asyncio.ensure_future(spec.run(ctx))
             running.bot = bot
             if running.stop_reason is not None:  # stopped (shutdown, cancel) while the page opened
                 bot.cancel()
             try:
-                purchase = await asyncio.wait_for(bot, timeout=runtime.settings.bot_timeout)
+                async with asyncio.timeout(runtime.settings.bot_timeout) as running.deadline:
+                    purchase = await bot
             except BaseException as bot_exc:
                 if page is not None and not isinstance(bot_exc, asyncio.CancelledError | TaskLost):
                     await screenshot("failure")
                 raise
             finally:
                 running.bot = None
+                running.deadline = None
                 page_ref.clear()
     except asyncio.CancelledError:
         if running.stop_reason is None:  # the worker itself is being torn down

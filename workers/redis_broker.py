@@ -23,9 +23,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -34,44 +32,14 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage
 from taskiq_redis import RedisStreamBroker, RedisStreamClusterBroker, RedisStreamSentinelBroker
 
+from models.redis_url import SentinelTarget, redis_target
+
+__all__ = ["SentinelTarget", "redis_target"]
+
 log = logging.getLogger(__name__)
 
 RECONNECT_MAX_DELAY = 5.0
-SENTINEL_PORT = 26379
 LOST = (RedisConnectionError, RedisTimeoutError, OSError)
-
-
-@dataclass(frozen=True)
-class SentinelTarget:
-    sentinels: list[tuple[str, int]]
-    master: str
-    db: int = 0
-    password: str | None = None
-    sentinel_password: str | None = None
-
-
-def redis_target(url: str) -> SentinelTarget | None:
-    """The Sentinel set a ``redis+sentinel://`` URL names; None for any other URL."""
-    parts = urlsplit(url)
-    if parts.scheme != "redis+sentinel":
-        return None
-    userinfo, _, hosts = parts.netloc.rpartition("@")
-    password = unquote(userinfo.partition(":")[2]) if userinfo else None
-    sentinels = []
-    for host in filter(None, hosts.split(",")):
-        name, _, port = host.rpartition(":") if ":" in host else (host, "", "")
-        sentinels.append((name or host, int(port) if port else SENTINEL_PORT))
-    path = [p for p in parts.path.split("/") if p]
-    if not sentinels or not path:
-        raise ValueError("REDIS_URL: redis+sentinel://host:port[,host:port…]/<master name>[/db] expected")
-    query = parse_qs(parts.query)
-    return SentinelTarget(
-        sentinels=sentinels,
-        master=path[0],
-        db=int(path[1]) if len(path) > 1 else 0,
-        password=password or None,
-        sentinel_password=next(iter(query.get("sentinel_password", [])), None),
-    )
 
 
 class Reconnecting:

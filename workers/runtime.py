@@ -23,10 +23,12 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pydantic.alias_generators import to_camel
+from redis.asyncio import Redis
 
-from models import claims, logs
+from models import claims, logs, redis_url
 from models.db import Database
 from models.errors import InvalidTransition
+from models.live_keys import LiveKeys
 from models.settings import Settings
 from models.states import TaskStatus
 from models.tables import Task, Worker
@@ -39,6 +41,7 @@ from workers.bots.base import DEMO_PROFILE, CheckoutProfile, Purchase, StoreAcco
 from workers.browser import BrowserPool, PageSession, find_chromium
 from workers.executor import Outcome, execute
 from workers.redact import Secrets
+from workers.screencast import LiveView
 from workers.tracing import TraceMode
 from workers.webhooks import WebhookSender
 
@@ -63,6 +66,7 @@ class Running:
     bot: asyncio.Future[Any] | None = None
     stop_reason: str | None = None  # "cancel" | "lost" | "shutdown"
     checkpointed: bool = False  # past the irreversible click: a cancel or shutdown waits for its answer
+    deadline: asyncio.Timeout | None = None  # the bot's time limit (a wait for a person moves it out)
 
     def stop(self, reason: str) -> None:
         if self.stop_reason is None:
@@ -91,6 +95,7 @@ class WorkerRuntime:
     trim: Callable[[], Awaitable[int]] | None = None  # trims the Redis stream safely (retention)
     launch_browser: bool = False  # launch Chromium at start (a worker process) instead of on first use
     webhooks: WebhookSender | None = None  # the webhook delivery loop's client
+    redis: Redis | None = None  # live view and hand-off (None in embedded mode: no live view)
     _free: int = 0
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
     _webhook_loop: asyncio.Task[None] | None = None
@@ -120,6 +125,8 @@ class WorkerRuntime:
         await self.browser.start()
         if self.launch_browser:
             await self.browser.launch_check()  # BrowserUnavailable: the worker does not start
+        if self.settings.redis_url:
+            self.redis = redis_url.connect(self.settings.redis_url)
         self._row = Worker(
             id=self.worker_id,
             host=socket.gethostname(),
@@ -199,6 +206,9 @@ class WorkerRuntime:
             await self.webhooks.close()
         if self.browser is not None:
             await self.browser.close()
+        if self.redis is not None:
+            with suppress(Exception):
+                await self.redis.aclose()
 
     async def _idle(self) -> None:
         while self.running or self._drains:  # noqa: ASYNC110 - two collections, no single event to wait on
@@ -330,6 +340,15 @@ class WorkerRuntime:
         assert self.browser is not None
         mode: TraceMode = "always" if trace else "on_failure"
         return self.browser.session(trace=mode, trace_path=trace_path, secrets=secrets)
+
+    def live_view(self, task: Task, page: Any) -> LiveView | None:
+        """The task's live view (screencast while watched), or None without Redis or a page."""
+        if self.redis is None or page is None:
+            return None
+        return LiveView(self.redis, self.live_keys(task.id), page)
+
+    def live_keys(self, task_id: uuid.UUID) -> LiveKeys:
+        return LiveKeys.of(self.settings.queue_name, task_id)
 
     def store_url(self, store: str) -> str:
         return self.settings.store_base_url() if store == "demo" else ""

@@ -37,6 +37,16 @@ EXPECTED_LEGAL = {
     (S.RUNNING, S.SCHEDULED),
     (S.RUNNING, S.QUEUED),
     (S.RUNNING, S.UNKNOWN),
+    (S.RUNNING, S.ACTION_NEEDED),
+    # waiting for a person: handed back, or ended as its run ends (or finished by hand)
+    (S.ACTION_NEEDED, S.RUNNING),
+    (S.ACTION_NEEDED, S.COMPLETED),
+    (S.ACTION_NEEDED, S.RETRYING),
+    (S.ACTION_NEEDED, S.FAILED),
+    (S.ACTION_NEEDED, S.CANCELLED),
+    (S.ACTION_NEEDED, S.SCHEDULED),
+    (S.ACTION_NEEDED, S.QUEUED),
+    (S.ACTION_NEEDED, S.UNKNOWN),
     (S.RETRYING, S.QUEUED),
     (S.RETRYING, S.PAUSED),
     (S.RETRYING, S.CANCELLED),
@@ -54,9 +64,9 @@ EXPECTED_LEGAL = {
 ALL_PAIRS = list(itertools.product(S, S))
 
 
-def test_ten_states_with_seed_names() -> None:
+def test_eleven_states_with_seed_names() -> None:
     assert {s.value for s in S} >= {"queued", "running", "completed", "failed", "cancelled", "unknown"}
-    assert len(S) == 10
+    assert len(S) == 11
 
 
 @pytest.mark.parametrize(("src", "dst"), ALL_PAIRS, ids=[f"{a}->{b}" for a, b in ALL_PAIRS])
@@ -75,16 +85,18 @@ def test_completed_is_final_and_actions_are_legal_moves() -> None:
         "cancel": S.CANCELLED,
         "mark-bought": S.COMPLETED,
         "mark-not-bought": S.FAILED,
+        "finish": S.COMPLETED,
     }
     for action, target in targets.items():
-        for src in ACTIONS[action] - {S.RUNNING}:
+        for src in ACTIONS[action] - {S.RUNNING, S.ACTION_NEEDED}:
             assert can_move(src, target), (action, src)
-    assert S.RUNNING not in ACTIONS["delete"]
+    assert S.RUNNING not in ACTIONS["delete"] and S.ACTION_NEEDED not in ACTIONS["delete"]
+    assert can_move(S.ACTION_NEEDED, S.RUNNING) and S.ACTION_NEEDED in ACTIONS["resume"]  # a hand-back
 
 
 def test_unknown_waits_for_a_person() -> None:
     """Nothing moves an unknown task by itself: only the two marks leave it, and no retry."""
-    assert sources_for(S.UNKNOWN) == {S.RUNNING}
+    assert sources_for(S.UNKNOWN) == {S.RUNNING, S.ACTION_NEEDED}  # ended by its run
     assert MOVES[S.UNKNOWN] == {S.COMPLETED, S.FAILED}
     assert S.UNKNOWN not in ACTIONS["retry"] | ACTIONS["start"] | ACTIONS["cancel"]
 

@@ -37,6 +37,8 @@ BODIES = {  # the smallest valid body of each route that wants one (else a 422 w
     ("PATCH", "/api/accounts/{account_id}"): {"password": "taken"},
     ("POST", "/api/tasks/{id}/mark-bought"): {"orderNumber": "DS-TAKEN"},
     ("PATCH", "/api/tasks/{id}"): {"quantity": 2},
+    ("POST", "/api/tasks/{id}/input"): {"type": "click", "x": 0.5, "y": 0.5},
+    ("POST", "/api/tasks/{id}/finish"): {"orderNumber": "DS-TAKEN"},
 }
 
 

@@ -117,6 +117,7 @@ CONFIG_FIELDS = {
     "maxPerOrder",
     "soldOutAtCheckout",
     "requiresLogin",
+    "requiresConfirmation",
     "ordersApiDown",
     "layout",
 }
@@ -495,6 +496,38 @@ async def test_requires_login_sends_checkout_to_login(client: httpx.AsyncClient)
     assert (await client.get("/checkout")).status_code == 200
     assert (await client.post("/checkout", data=FORM)).status_code == 303
     assert (await client.get("/api/orders")).json()[0]["account"] == "demo"
+
+
+async def test_requires_confirmation_asks_confirm_its_you_before_the_order(client: httpx.AsyncClient) -> None:
+    await configure(client, "gpu-founders", requiresConfirmation=True)
+    _added, placed = await buy(client, "gpu-founders", reference="task-1")
+    assert (placed.status_code, placed.headers["location"]) == (303, "/demo-store/confirm")
+    page = (await follow(client, placed)).text
+    assert "<h1>Confirm it's you</h1>" in page and 'id="confirm-me"' in page and 'id="confirm-order"' in page
+    assert (await client.get("/api/orders")).json() == []  # nothing placed yet
+    unticked = await client.post("/confirm", data={})
+    assert unticked.status_code == 400 and "Tick the box to confirm it" in unticked.text
+    assert (await client.get("/api/orders")).json() == []
+    ticked = await client.post("/confirm", data={"confirm": "yes"})
+    assert ticked.status_code == 303 and ticked.headers["location"].startswith("/demo-store/orders/DS-")
+    [order] = (await client.get("/api/orders")).json()
+    assert order["reference"] == "task-1"
+    assert (await client.post("/confirm", data={"confirm": "yes"})).status_code == 303  # to the cart
+    assert len((await client.get("/api/orders")).json()) == 1  # never twice
+
+
+async def test_a_confirmation_from_outside_lets_the_order_through(client: httpx.AsyncClient) -> None:
+    await configure(client, "gpu-founders", requiresConfirmation=True)
+    _added, placed = await buy(client, "gpu-founders", reference="task-2")
+    assert placed.headers["location"] == "/demo-store/confirm"
+    for bad in ({}, {"reference": ""}, {"reference": "x", "extra": 1}):
+        assert (await client.post("/api/confirmations", json=bad)).status_code == 422
+    confirmed = await client.post("/api/confirmations", json={"reference": "task-2"})
+    assert confirmed.status_code == 201 and confirmed.json() == {"reference": "task-2", "confirmed": True}
+    assert (await client.post("/confirm", data={})).status_code == 303  # no tick needed any more
+    assert [o["reference"] for o in (await client.get("/api/orders")).json()] == ["task-2"]
+    _added, again = await buy(client, "gpu-founders", reference="task-2")  # confirmed: straight through
+    assert again.headers["location"].startswith("/demo-store/orders/")
 
 
 async def test_login_never_redirects_off_the_store(client: httpx.AsyncClient) -> None:

@@ -9,6 +9,7 @@ session, else 401 with ``WWW-Authenticate: Bearer``.
     tasks.py      POST/GET /api/tasks, GET/PATCH/DELETE /api/tasks/{id}, POST /api/tasks/{id}/{action},
                   POST /api/tasks/{id}/mark-bought, POST/GET /api/tasks/execute, POST /api/tasks/bulk
     streams.py    GET  /api/events/stream, /api/tasks/{id}/events/stream (Server-Sent Events)
+    handoff.py    GET  /api/tasks/{id}/live/frame, POST /api/tasks/{id}/takeover|input|finish
     artifacts.py  GET  /api/tasks/{id}/artifacts[/{name}]
     stats.py      GET  /api/stats
     purchases.py  GET  /api/purchases
@@ -28,6 +29,7 @@ from fastapi import APIRouter, Depends
 
 from webapp.api.artifacts import create_artifacts_router
 from webapp.api.errors import Unavailable, api_router
+from webapp.api.handoff import create_handoff_router
 from webapp.api.health import create_health_router
 from webapp.api.lookup import create_lookup_router
 from webapp.api.profiles import create_profiles_router
@@ -55,6 +57,7 @@ def create_router(services: Services) -> APIRouter:
     router.include_router(create_health_router(services))
     guarded = api_router(dependencies=[Depends(require_viewer(services))])
     guarded.include_router(create_streams_router(services))  # before /tasks/{id}/{action}
+    guarded.include_router(create_handoff_router(services))  # before tasks' catch-all /{id}/{action}
     guarded.include_router(create_tasks_router(services))
     guarded.include_router(create_artifacts_router(services))
     guarded.include_router(create_stats_router(services))

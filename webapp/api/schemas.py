@@ -197,3 +197,57 @@ class StorePublic(CamelOut):
     name: str
     title: str
     needs_browser: bool
+
+
+# ---- the hand-off (``webapp/api/handoff.py``) -------------------------------------------------
+
+
+class ClickInput(BaseModel):
+    """A click at a point of the live frame, as fractions of its width and height."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["click"]
+    x: float = Field(ge=0, le=1)
+    y: float = Field(ge=0, le=1)
+
+
+class ScrollInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["scroll"]
+    dy: float = Field(ge=-10_000, le=10_000)
+
+
+class KeyInput(BaseModel):
+    """A key by its Playwright name (``Enter``, ``Tab``, ``ArrowDown``, ``a``, ``Shift+Tab``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["key"]
+    key: str = Field(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9+]+$|^.$")
+
+
+class TextInput(BaseModel):
+    """Text typed into the focused field: relayed once, never stored or logged."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["text"]
+    text: str = Field(min_length=1, max_length=1000)
+
+    def __repr__(self) -> str:  # never in a log line or an error
+        return "TextInput(text=…)"
+
+
+InputEvent = Annotated[ClickInput | ScrollInput | KeyInput | TextInput, Field(discriminator="type")]
+
+
+class ControlLease(CamelOut):
+    """``POST /api/tasks/{id}/takeover`` and ``/input``: the caller holds the control lease."""
+
+    task_id: uuid.UUID
+    controller: uuid.UUID
+    expires_in: int  # seconds; renew by calling takeover again
+
+
+class FinishByHand(Camel):
+    """``POST /api/tasks/{id}/finish``: the order number of a purchase a person made by hand."""
+
+    order_number: str = Field(min_length=1, max_length=100, pattern=r"\S")

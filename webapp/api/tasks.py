@@ -17,8 +17,15 @@ from fastapi.responses import JSONResponse
 
 from models import idempotency, queries
 from models.access import Viewer
-from models.schemas import AttemptPublic, EventPublic, TaskDetail, TaskList, TaskPublic, TaskUpdate
-from models.states import TaskStatus
+from models.schemas import (
+    AttemptPublic,
+    EventPublic,
+    TaskDetail,
+    TaskList,
+    TaskPublic,
+    TaskUpdate,
+)
+from models.states import HELD, TaskStatus
 from models.tables import Task
 from webapp import commands
 from webapp.api import examples
@@ -57,7 +64,6 @@ Order = Literal[
 ]
 TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
 OwnerQuery = Annotated[uuid.UUID | None, Query(description="admins: only this user's (a user id)")]
-RUNNING = TaskStatus.RUNNING.value
 
 
 def parse_statuses(values: list[str] | str | None, *, where: str, field: str = "status") -> list[str]:
@@ -290,7 +296,7 @@ def create_tasks_router(services: Services) -> APIRouter:
     async def act(task_id: TaskId, action: Action, response: Response, viewer: ViewerDep) -> TaskPublic:
         task = await commands.apply(services, task_id, action, viewer=viewer)
         assert task is not None  # only delete returns None
-        if action == "cancel" and task.status == RUNNING:
+        if action == "cancel" and task.status in HELD:
             response.status_code = 202
         return TaskPublic.model_validate(task)
 

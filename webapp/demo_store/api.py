@@ -18,7 +18,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from webapp.demo_store.pages import IMAGE, PRODUCT
-from webapp.demo_store.schemas import AccountCreate, ProductUpdate, describe, plain_errors
+from webapp.demo_store.schemas import (
+    AccountCreate,
+    ConfirmationCreate,
+    ProductUpdate,
+    describe,
+    plain_errors,
+)
 from webapp.demo_store.state import DemoStore
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,7 +83,8 @@ def api_router(store: DemoStore) -> APIRouter:
     @router.put("/products/{slug}")
     async def update_product(request: Request, slug: str) -> JSONResponse:
         """Change any subset of price, stock, restockAt, failNext, delayMs, confirmDelayMs,
-        flakyRate, maxPerOrder, soldOutAtCheckout, requiresLogin, ordersApiDown, layout."""
+        flakyRate, maxPerOrder, soldOutAtCheckout, requiresLogin, requiresConfirmation,
+        ordersApiDown, layout."""
         product = store.product(slug)
         if product is None:
             return _unknown(slug)
@@ -115,5 +122,15 @@ def api_router(store: DemoStore) -> APIRouter:
         if not store.add_account(account.login, account.password):
             return JSONResponse({"detail": f"account {account.login!r} exists"}, status_code=409)
         return JSONResponse({"login": account.login}, status_code=201)
+
+    @router.post("/confirmations")
+    async def confirm(request: Request) -> JSONResponse:
+        """Confirm the order with ``reference`` from outside ("Confirm it's you" answered by
+        e-mail): its confirmation page then places the order without the checkbox."""
+        confirmation = await _validated(request, ConfirmationCreate)
+        if isinstance(confirmation, JSONResponse):
+            return confirmation
+        store.confirm(confirmation.reference)
+        return JSONResponse({"reference": confirmation.reference, "confirmed": True}, status_code=201)
 
     return router

@@ -23,7 +23,7 @@ COOKIE = "demo_sid"
 HOME = "demo_store_home"  # route names, unique within the hosting app
 PRODUCT = "demo_store_product"
 IMAGE = "demo_store_image"
-CHECKBOXES = ("soldOutAtCheckout", "requiresLogin", "ordersApiDown")
+CHECKBOXES = ("soldOutAtCheckout", "requiresLogin", "requiresConfirmation", "ordersApiDown")
 
 
 def base_path(request: Request) -> str:
@@ -165,15 +165,25 @@ def pages_router(store: DemoStore) -> APIRouter:
         if product.requires_login and not visit.session.account:
             return visit.login_redirect()
         try:
-            order = await store.place_order(visit.session, CheckoutForm.parse(values))
+            form = CheckoutForm.parse(values)
         except ValueError as problem:  # a missing field: show the form again
             body = templates.checkout_page(visit.base, product, line.quantity, values, error=str(problem))
             return visit.html("Checkout", body, 400)
+        if store.needs_confirmation(product, form):  # "Confirm it's you" first; no order yet
+            visit.session.pending = form
+            return visit.redirect("/confirm")
+        return await ordered(visit, product, line.quantity, form, values)
+
+    async def ordered(
+        visit: Visit, product: Product, quantity: int, form: CheckoutForm, values: dict[str, str]
+    ) -> Response:
+        """Place the order of the session's cart: its page, or the refusal."""
+        visit.session.pending = None
+        try:
+            order = await store.place_order(visit.session, form)
         except Refusal as refusal:
             if refusal.status == 400 and visit.session.cart:
-                body = templates.checkout_page(
-                    visit.base, product, line.quantity, values, error=refusal.message
-                )
+                body = templates.checkout_page(visit.base, product, quantity, values, error=refusal.message)
             else:
                 title = "Sold out" if refusal.status == 409 else "Order not placed"
                 body = templates.message_page(title, refusal.message)
@@ -181,6 +191,29 @@ def pages_router(store: DemoStore) -> APIRouter:
         if product.confirm_delay_ms:
             await asyncio.sleep(product.confirm_delay_ms / 1000)
         return visit.redirect(f"/orders/{order.number}")
+
+    @router.get("/confirm")
+    async def confirm_page(request: Request) -> Response:
+        visit = Visit(request, store)
+        product, line = visit.cart_product(), visit.session.cart
+        if product is None or line is None or visit.session.pending is None:
+            return visit.redirect("/cart")
+        return visit.html("Confirm it's you", templates.confirm_page(visit.base, product, line.quantity))
+
+    @router.post("/confirm")
+    async def confirm(request: Request) -> Response:
+        """Ticked (or confirmed from outside by reference): the waiting order is placed."""
+        visit = Visit(request, store)
+        product, line, form = visit.cart_product(), visit.session.cart, visit.session.pending
+        if product is None or line is None or form is None:
+            return visit.redirect("/cart")
+        ticked = (await read_form(request)).get("confirm") == "yes"
+        if not ticked and store.needs_confirmation(product, form):
+            body = templates.confirm_page(
+                visit.base, product, line.quantity, error="Tick the box to confirm it's you"
+            )
+            return visit.html("Confirm it's you", body, 400)
+        return await ordered(visit, product, line.quantity, form, {})
 
     @router.get("/orders/{number}")
     async def order_page(request: Request, number: str) -> Response:

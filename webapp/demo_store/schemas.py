@@ -28,6 +28,7 @@ class ProductUpdate(BaseModel):
     max_per_order: int | None = Field(None, alias="maxPerOrder", ge=1, le=1000)
     sold_out_at_checkout: bool | None = Field(None, alias="soldOutAtCheckout")
     requires_login: bool | None = Field(None, alias="requiresLogin")
+    requires_confirmation: bool | None = Field(None, alias="requiresConfirmation")
     orders_api_down: bool | None = Field(None, alias="ordersApiDown")
     layout: Literal["v1", "v2"] | None = None
 
@@ -51,6 +52,7 @@ class ProductUpdate(BaseModel):
         "flaky_rate",
         "sold_out_at_checkout",
         "requires_login",
+        "requires_confirmation",
         "orders_api_down",
         "layout",
         mode="before",
@@ -68,6 +70,14 @@ class AccountCreate(BaseModel):
 
     login: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9._@+-]+$")
     password: str = Field(min_length=1, max_length=128)
+
+
+class ConfirmationCreate(BaseModel):
+    """``POST /api/confirmations``: the order with this reference is confirmed from outside."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reference: str = Field(min_length=1, max_length=200)
 
 
 CHECKOUT_FIELDS = {

@@ -91,6 +91,7 @@ class Product:
     max_per_order: int | None = None
     sold_out_at_checkout: bool = False
     requires_login: bool = False
+    requires_confirmation: bool = False  # "Confirm it's you" between the checkout form and the order
     orders_api_down: bool = False  # while any product has it, the orders API answers 503
     layout: str = "v1"
 
@@ -136,6 +137,7 @@ class Product:
             "maxPerOrder": self.max_per_order,
             "soldOutAtCheckout": self.sold_out_at_checkout,
             "requiresLogin": self.requires_login,
+            "requiresConfirmation": self.requires_confirmation,
             "ordersApiDown": self.orders_api_down,
             "layout": self.layout,
         }
@@ -197,6 +199,7 @@ class Session:
     cart: CartLine | None = None
     account: str | None = None
     checkout: Checkout | None = None
+    pending: CheckoutForm | None = None  # a checkout form waiting for "Confirm it's you"
 
     @property
     def public_id(self) -> str:
@@ -222,6 +225,7 @@ class DemoStore:
         self.sessions: dict[str, Session] = {}
         self.orders: list[Order] = []
         self.checkouts: list[Checkout] = []
+        self.confirmed: set[str] = set()  # references confirmed from outside (an e-mail answered)
 
     # catalogue -----------------------------------------------------------------------------
 
@@ -349,6 +353,13 @@ class DemoStore:
         session.cart = None
         self._end_checkout(session, reference=reference)
         return order
+
+    def needs_confirmation(self, product: Product, form: CheckoutForm) -> bool:
+        return product.requires_confirmation and form.reference not in self.confirmed
+
+    def confirm(self, reference: str) -> None:
+        """Confirmed from outside, as a person answering an e-mail would."""
+        self.confirmed.add(reference)
 
     def find_order(self, number: str) -> Order | None:
         return next((o for o in self.orders if o.number == number), None)

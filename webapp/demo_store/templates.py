@@ -169,6 +169,18 @@ def checkout_page(
 <p><button id="{button.id}" type="submit">{button.label}</button></p></form>"""
 
 
+def confirm_page(base: str, product: Product, quantity: int, *, error: str | None = None) -> str:
+    """ "Confirm it's you": a checkbox and a button, before the order is placed."""
+    return f"""<h1>Confirm it's you</h1>{error_box(error)}
+<p data-testid="confirm-summary">{quantity} × {escape(product.name)} — <strong>
+{money(product.price * quantity)}</strong></p>
+<form method="post" action="{base}/confirm" style="max-width:28rem" data-testid="confirm-form">
+<p><label style="display:flex;gap:.6rem;align-items:center;font-size:1.2rem">
+<input id="confirm-me" name="confirm" type="checkbox" value="yes"
+ style="width:1.6rem;height:1.6rem;margin:0"> It's me: place this order</label></p>
+<p><button id="confirm-order" type="submit">Confirm and place order</button></p></form>"""
+
+
 def login_page(base: str, next_url: str, *, error: str | None = None, login: str = "") -> str:
     return f"""<h1>Log in</h1>{error_box(error)}
 <form method="post" action="{base}/login" style="max-width:22rem">
@@ -223,6 +235,7 @@ def _admin_row(base: str, p: Product) -> str:
 <label>Max per order {num("maxPerOrder", p.max_per_order)}</label>
 <label>{check("soldOutAtCheckout", p.sold_out_at_checkout)} Sold out at checkout</label>
 <label>{check("requiresLogin", p.requires_login)} Requires login</label>
+<label>{check("requiresConfirmation", p.requires_confirmation)} Requires confirmation</label>
 <label>{check("ordersApiDown", p.orders_api_down)} Orders API down</label>
 <label>Layout <select name="layout" aria-label="layout">{layouts}</select></label>
 <p><button type="submit" data-testid="admin-save">Save</button></p></form></td></tr>"""

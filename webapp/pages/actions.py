@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from nicegui import ui
 
 from models.access import Viewer
-from models.states import TaskStatus
+from models.states import HELD, TaskStatus
 from webapp import commands
 from webapp.services import Services
 
@@ -26,6 +26,7 @@ DONE = {
     "delete": "deleted",
     "mark-bought": "marked bought",
     "mark-not-bought": "marked not bought",
+    "finish": "finished by hand",
 }
 
 
@@ -54,7 +55,9 @@ async def run_action(
     if done.task is None:
         return Outcome(task_id, action, True, f"{label}: deleted")
     status = done.task.status
-    said = "cancel requested" if action == "cancel" and status == TaskStatus.RUNNING else DONE[action]
+    said = "cancel requested" if action == "cancel" and status in HELD else DONE[action]
+    if action == "resume" and status == TaskStatus.RUNNING:
+        said = "handed back to the bot"
     return Outcome(task_id, action, True, f"{label}: {said} ({status})", status)
 
 

@@ -1,5 +1,6 @@
-"""``/tasks/{id}``: one task — its facts, the bot's steps as they happen, attempts, events,
-purchase, screenshots and traces.
+"""``/tasks/{id}``: one task — its facts, the bot's steps as they happen, the live view (and the
+hand-off when the bot asks for a person: ``live_panel.py``), attempts, events, purchase,
+screenshots and traces.
 
 Live: payloads for this task from ``hub.changes`` light the step timeline, the progress bar and
 the status badge at once; every such batch also asks for one throttled re-read (at most four a
@@ -25,6 +26,7 @@ from models.states import ACTIONS, TaskStatus
 from models.tables import Purchase, Task, TaskAttempt, TaskEvent
 from webapp.pages import actions, theme
 from webapp.pages.doubt import DoubtBanner
+from webapp.pages.live_panel import LivePanel
 from webapp.pages.tasks import confirm
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.services import Services
@@ -93,6 +95,7 @@ class TaskDetailView:
         self.banner = ui.label("").classes("w-full p-3 rounded bg-red-1 text-red-9")
         self.banner.set_visibility(False)
         self.doubt = DoubtBanner(self.act)
+        self.live = LivePanel(self.services, self.id, viewer=self.viewer, act=self.act)
         with ui.grid().classes("w-full gap-5 grid-cols-1 lg:grid-cols-3"):
             with theme.card("Details", icon="info").classes("lg:col-span-1"):
                 self.facts = ui.grid(columns="auto 1fr").classes("w-full gap-x-6 gap-y-1 text-sm")
@@ -162,6 +165,7 @@ class TaskDetailView:
         self._take_events(events)
         self._render_header()
         self._render_banner()
+        await self.live.show(self.status, task.error if self.status == S.ACTION_NEEDED else None)
         self._render_facts()
         self._render_progress()
         self._render_result(purchase)
@@ -204,7 +208,8 @@ class TaskDetailView:
             if event_id in self.applied:
                 return
             self.applied.add(event_id)
-        if kind == "state" and status == S.RUNNING:  # a new attempt starts from the first step
+        if kind == "state" and status == S.RUNNING and self.status != S.ACTION_NEEDED:
+            # a new attempt starts from the first step (a hand-back continues where it was)
             self.steps_done = []
         elif kind == "progress" and step and step not in self.steps_done:
             self.steps_done.append(step)

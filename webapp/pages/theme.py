@@ -29,6 +29,7 @@ STATUS_COLORS: dict[str, str] = {
     TaskStatus.SCHEDULED: "indigo-5",
     TaskStatus.QUEUED: "blue-6",
     TaskStatus.RUNNING: "cyan-8",
+    TaskStatus.ACTION_NEEDED: "deep-orange-7",  # the bot waits for a person
     TaskStatus.RETRYING: "orange-8",
     TaskStatus.PAUSED: "blue-grey-5",
     TaskStatus.COMPLETED: "green-7",
@@ -41,6 +42,7 @@ STATUS_ICONS: dict[str, str] = {
     TaskStatus.SCHEDULED: "schedule",
     TaskStatus.QUEUED: "hourglass_empty",
     TaskStatus.RUNNING: "autorenew",
+    TaskStatus.ACTION_NEEDED: "front_hand",
     TaskStatus.RETRYING: "replay",
     TaskStatus.PAUSED: "pause_circle",
     TaskStatus.COMPLETED: "check_circle",
@@ -57,9 +59,12 @@ ACTION_ICONS: dict[str, str] = {
     "delete": "delete",
     "mark-bought": "shopping_cart_checkout",
     "mark-not-bought": "remove_shopping_cart",
+    "take-over": "pan_tool_alt",
+    "finish": "shopping_cart_checkout",
 }
 # a person's decisions on an unknown task: asked for on the task page, never a one-click row action
-DECISIONS = ("mark-bought", "mark-not-bought")
+# (and the hand-off's take-over / finish, offered by the task page's live view)
+DECISIONS = ("mark-bought", "mark-not-bought", "take-over", "finish")
 DOUBT_TEXT = "An order may have been placed — check the store"
 # the same as JavaScript object literals for slot templates (inside double-quoted attributes)
 STATUS_COLORS_JS = json.dumps({str(k): v for k, v in STATUS_COLORS.items()}).replace('"', "'")

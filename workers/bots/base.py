@@ -73,6 +73,12 @@ async def _nothing(*_: Any) -> None:
     return None
 
 
+async def _no_person(reason: str, timeout: float | None = None) -> None:
+    from workers.errors import PermanentError
+
+    raise PermanentError(f"needs a person, and none can be asked here: {reason}")
+
+
 @asynccontextmanager
 async def _unguarded() -> AsyncIterator[None]:
     yield
@@ -95,3 +101,6 @@ class BotContext:
     # ``async with ctx.secret_input():`` around typing a card, CVC or password and submitting it:
     # nothing inside is traced and no screenshot is taken; see workers.tracing.PageGuard
     secret_input: Callable[[], AbstractAsyncContextManager[None]] = _unguarded
+    # ``await ctx.needs_attention(reason, timeout=…)``: the task waits in ``action_needed`` for a
+    # person (watching live, taking over); returns when they hand back — see workers.handoff
+    needs_attention: Callable[..., Awaitable[None]] = _no_person

@@ -18,6 +18,10 @@ and the checkout form from typing until the store's answer, are entered inside
                   from an earlier attempt asks the store for an order with this reference first
                   (at the start and again before the click): found → returned, never bought twice;
                   the question failing → PermanentError "order may have been placed — check".
+    confirm it's you  (only when the store asks, after the click) ctx.needs_attention: a person
+                  ticks the box and confirms through the live view (or the store was told by
+                  reference) and hands back; the bot then confirms itself if still asked, and reads
+                  the order. Nobody in time → NobodyCame (past the checkpoint: the store is asked)
     confirm       HTTP 5xx → RetryableError; sold out → NotAvailableYet; else the Purchase
 
 Every Playwright wait is bounded by ``ctx.timeout_ms``; a timeout is a RetryableError, except an
@@ -312,7 +316,21 @@ class _Buyer:
             product_name=name.strip(),
         )
 
+    async def confirm_its_you(self) -> Response | None:
+        """The store wants a person to confirm: ask for one; then go on from where they left it."""
+        self.step = "confirm it's you"
+        await self.ctx.needs_attention("The store asks to confirm it's you")
+        await self.page.wait_for_load_state("domcontentloaded", timeout=self.timeout)
+        if not self.on_path("/confirm"):
+            return None  # the person confirmed through the live view: the order page is open
+        return await self.click(await self.button("#confirm-order", "Confirm and place order"))
+
     async def confirm(self, response: Response | None) -> Purchase:
+        if self.on_path("/confirm"):
+            response = await self.confirm_its_you()
+            if response is None:
+                self.step = "confirm"
+                return await self.read_placed()
         self.step = "confirm"
         response = self.check_status(response)
         if response.status == 409:
@@ -321,6 +339,9 @@ class _Buyer:
         if not response.ok:
             reason = await self.error_text() or f"HTTP {response.status}"
             raise PermanentError(f'step "{self.step}": the store refused the order: {reason}', step=self.step)
+        return await self.read_placed()
+
+    async def read_placed(self) -> Purchase:
         try:
             purchase = await self.read_confirmation()
         except (BotError, PlaywrightError, ValueError) as problem:
