@@ -26,11 +26,22 @@ from models.types import utcnow
 from webapp.live import LiveHub
 
 KEEP = 20
-WORDS = {"failed": "failed", "completed": "bought", "unknown": "may have bought — check"}
+WORDS = {
+    "failed": "failed",
+    "completed": "bought",
+    "unknown": "may have bought — check",
+    "action_needed": "needs a person — take over on its page",
+}
 KINDS: dict[str, Literal["negative", "positive", "warning"]] = {
     "failed": "negative",
     "completed": "positive",
     "unknown": "warning",
+}
+
+ICONS = {
+    "failed": ("error", "text-red-7"),
+    "unknown": ("help", "text-orange-8"),
+    "action_needed": ("front_hand", "text-orange-8"),
 }
 
 
@@ -118,9 +129,8 @@ def bell(inbox: Inbox, viewer: Viewer) -> None:
                     'clickable data-testid="notification"'
                 ):
                     with ui.item_section().props("avatar"):
-                        ui.icon("error" if note.status == "failed" else "shopping_bag").classes(
-                            "text-red-7" if note.status == "failed" else "text-green-7"
-                        )
+                        icon, colour = ICONS.get(note.status, ("shopping_bag", "text-green-7"))
+                        ui.icon(icon).classes(colour)
                     with ui.item_section():
                         ui.item_label(note.text)
                         ui.item_label(note.at.strftime("%H:%M:%S UTC")).props("caption")
