@@ -175,3 +175,32 @@ TOKEN = {
     "created": "2026-11-30T20:00:00Z",
     "lastUsed": None,
 }
+LEASE = {"taskId": TASK_ID, "controller": OWNER_ID, "expiresIn": 30}
+INPUTS: dict[str, Any] = {
+    "click": {"summary": "a click at a point of the frame", "value": {"type": "click", "x": 0.42, "y": 0.77}},
+    "scroll": {"summary": "scroll down", "value": {"type": "scroll", "dy": 300}},
+    "key": {"summary": "a key", "value": {"type": "key", "key": "Enter"}},
+    "text": {"summary": "typed text (never stored)", "value": {"type": "text", "text": "123456"}},
+}
+FINISH = {"orderNumber": "DS-1042"}
+WEBHOOK_ID = "5a7c1e3b-2d4f-4a6b-8c9d-0e1f2a3b4c5d"
+WEBHOOK = {
+    "id": WEBHOOK_ID,
+    "url": "https://hooks.example.com/taskdeck",
+    "events": ["task.failed", "purchase.created"],
+    "format": "json",
+    "enabled": True,
+    "created": "2026-11-30T21:00:00Z",
+}
+WEBHOOK_CREATE = {"url": "https://hooks.example.com/taskdeck", "events": ["task.failed", "purchase.created"]}
+DELIVERY = {
+    "id": 7,
+    "event": "task.failed",
+    "status": "delivered",
+    "tries": 1,
+    "lastCode": 200,
+    "created": "2026-11-30T21:00:00Z",
+    "nextAt": "2026-11-30T21:00:00Z",
+    "deliveredAt": "2026-11-30T21:00:01Z",
+    "attempts": [{"at": "2026-11-30T21:00:01Z", "statusCode": 200, "error": None, "durationMs": 84}],
+}

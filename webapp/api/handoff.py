@@ -22,6 +22,7 @@ from fastapi import APIRouter, Body, Path, Response
 
 from models.schemas import TaskPublic
 from webapp import commands, handoff
+from webapp.api import examples
 from webapp.api.errors import ERROR_RESPONSES, api_router
 from webapp.api.schemas import ControlLease, FinishByHand, InputEvent
 from webapp.auth import ViewerDep
@@ -29,7 +30,12 @@ from webapp.services import Services
 
 TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
 JPEG: dict[int | str, dict[str, Any]] = {
-    200: {"content": {"image/jpeg": {}}, "description": "the newest frame"}
+    200: {
+        "content": {
+            "image/jpeg": {"schema": {"type": "string", "format": "binary"}, "example": "(JPEG bytes)"}
+        },
+        "description": "the newest frame; its number in `X-Frame-Number`",
+    }
 }
 
 
@@ -45,20 +51,42 @@ def create_handoff_router(services: Services) -> APIRouter:
             headers={"X-Frame-Number": str(frame.number), "Cache-Control": "no-store"},
         )
 
-    @router.post("/takeover", response_model=ControlLease, summary="Take control of a waiting task")
+    @router.post(
+        "/takeover",
+        response_model=ControlLease,
+        responses=examples.answer(200, examples.LEASE),
+        summary="Take control of a waiting task",
+    )
     async def take_over(task_id: TaskId, viewer: ViewerDep) -> ControlLease:
         seconds = await handoff.take_over(services, task_id, viewer=viewer)
         return ControlLease(task_id=task_id, controller=viewer.user_id, expires_in=seconds)
 
-    @router.post("/input", status_code=202, response_model=ControlLease, summary="Input for the bot's page")
+    @router.post(
+        "/input",
+        status_code=202,
+        response_model=ControlLease,
+        responses=examples.answer(202, examples.LEASE),
+        summary="Input for the bot's page",
+    )
     async def send_input(
-        task_id: TaskId, event: Annotated[InputEvent, Body()], viewer: ViewerDep
+        task_id: TaskId,
+        event: Annotated[InputEvent, Body(openapi_examples=examples.INPUTS)],
+        viewer: ViewerDep,
     ) -> ControlLease:
         await handoff.send_input(services, task_id, event.model_dump(), viewer=viewer)
         return ControlLease(task_id=task_id, controller=viewer.user_id, expires_in=0)
 
-    @router.post("/finish", response_model=TaskPublic, summary="A purchase made by hand: completed")
-    async def finish(task_id: TaskId, body: FinishByHand, viewer: ViewerDep) -> TaskPublic:
+    @router.post(
+        "/finish",
+        response_model=TaskPublic,
+        responses=examples.answer(200, {**examples.TASK, "status": "completed"}),
+        summary="A purchase made by hand: completed",
+    )
+    async def finish(
+        task_id: TaskId,
+        body: Annotated[FinishByHand, Body(openapi_examples={"finish": {"value": examples.FINISH}})],
+        viewer: ViewerDep,
+    ) -> TaskPublic:
         task = await commands.apply(
             services, task_id, "finish", viewer=viewer, order_number=body.order_number
         )

@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Body, Response
 
 from models import webhooks
 from models.schemas import WebhookCreate
 from models.tables import Webhook
+from webapp.api import examples
 from webapp.api.errors import NotFound, api_router
 from webapp.api.schemas import CamelOut
 from webapp.auth import ViewerDep
@@ -100,7 +102,12 @@ class DeliveryList(CamelOut):
 def create_webhooks_router(services: Services) -> APIRouter:
     router = api_router(tags=["webhooks"])
 
-    @router.get("/webhooks", response_model=WebhookList, summary="Your webhooks (never their secrets)")
+    @router.get(
+        "/webhooks",
+        response_model=WebhookList,
+        responses=examples.answer(200, {"data": [examples.WEBHOOK], "count": 1}),
+        summary="Your webhooks (never their secrets)",
+    )
     async def list_webhooks(viewer: ViewerDep) -> WebhookList:
         async with services.db.session() as session:
             rows = await webhooks.list_webhooks(session, viewer=viewer)
@@ -110,9 +117,13 @@ def create_webhooks_router(services: Services) -> APIRouter:
         "/webhooks",
         status_code=201,
         response_model=WebhookCreated,
+        responses=examples.answer(201, {**examples.WEBHOOK, "secret": "whsec_…"}),
         summary="Make a webhook (secret shown once)",
     )
-    async def create_webhook(body: WebhookCreate, viewer: ViewerDep) -> WebhookCreated:
+    async def create_webhook(
+        body: Annotated[WebhookCreate, Body(openapi_examples={"hook": {"value": examples.WEBHOOK_CREATE}})],
+        viewer: ViewerDep,
+    ) -> WebhookCreated:
         async with services.db.begin() as session:
             hook, secret = await webhooks.register(session, viewer=viewer, data=body, vault=services.vault)
             public = WebhookPublic.of(hook)
@@ -128,6 +139,7 @@ def create_webhooks_router(services: Services) -> APIRouter:
     @router.post(
         "/webhooks/{webhook_id}/test",
         response_model=DeliveryPublic,
+        responses=examples.answer(200, {**examples.DELIVERY, "event": "test"}),
         summary="Send a test delivery now (retried like any other if it fails)",
     )
     async def test_webhook(webhook_id: uuid.UUID, viewer: ViewerDep) -> DeliveryPublic:
@@ -139,6 +151,7 @@ def create_webhooks_router(services: Services) -> APIRouter:
     @router.get(
         "/webhooks/{webhook_id}/deliveries",
         response_model=DeliveryList,
+        responses=examples.answer(200, {"data": [examples.DELIVERY], "count": 1}),
         summary="The webhook's newest deliveries, each try with its status code",
     )
     async def list_deliveries(webhook_id: uuid.UUID, viewer: ViewerDep) -> DeliveryList:
