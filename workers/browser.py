@@ -528,8 +528,12 @@ class BrowserPool:
 
     async def launch_check(self) -> None:
         """Launch Chromium now (a worker does this once at start-up): ``BrowserUnavailable`` here
-        beats every task burning its attempts on a browser that cannot start."""
-        await self._acquire()
+        beats every task burning its attempts on a browser that cannot start. Reserves no context
+        slot: the browser serves the first task and counts toward recycling from there."""
+        async with self._lock:
+            await self._start_driver()
+            if self._current is None:
+                self._current = await self._launch()
 
     async def _launch(self) -> _Chromium:
         assert self._playwright is not None
