@@ -41,7 +41,7 @@ async def test_stats_counts_throughput_and_workers(api: Api) -> None:
     stats = response.json()
     assert stats["counts"] == {
         "pending": 1, "scheduled": 0, "queued": 0, "running": 0, "retrying": 0, "paused": 0,
-        "completed": 1, "failed": 1, "cancelled": 0, "unknown": 0,
+        "completed": 1, "failed": 1, "cancelled": 0, "unknown": 0, "action_needed": 0,
     }  # fmt: skip
     points = stats["throughput"]
     assert len(points) == 60

@@ -49,7 +49,7 @@ async def test_mark_bought_completes_with_the_purchase(api: Api) -> None:
     purchases = (await api.http.get("/api/purchases")).json()
     assert [p["orderNumber"] for p in purchases["data"]] == ["DS-7"]
     again = await api.http.post(f"/api/tasks/{task['id']}/mark-bought", json={"orderNumber": "DS-8"})
-    assert again.status_code == 409 and again.json()["status"] == "completed"
+    assert again.status_code == 409 and again.json()["taskStatus"] == "completed"
 
 
 async def test_mark_not_bought_fails_it_and_allows_retry(api: Api) -> None:
@@ -66,7 +66,7 @@ async def test_unknown_is_never_retried_or_started_by_hand(api: Api) -> None:
     for action in ("retry", "start", "cancel"):
         response = await api.http.post(f"/api/tasks/{task['id']}/{action}")
         assert response.status_code == 409, (action, response.text)
-        assert response.json()["status"] == "unknown"
+        assert response.json()["taskStatus"] == "unknown"
 
 
 @pytest.mark.parametrize(
@@ -82,7 +82,7 @@ async def test_mark_bought_needs_an_order_number(api: Api, body: Any) -> None:
 async def test_marks_refused_outside_unknown(api: Api) -> None:
     task = await api.create()
     response = await api.http.post(f"/api/tasks/{task['id']}/mark-bought", json={"orderNumber": "DS-1"})
-    assert response.status_code == 409 and response.json()["status"] == "queued"
+    assert response.status_code == 409 and response.json()["taskStatus"] == "queued"
     response = await api.http.post(f"/api/tasks/{task['id']}/mark-not-bought")
     assert response.status_code == 409
     missing = await api.http.post(
