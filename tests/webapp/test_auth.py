@@ -39,7 +39,7 @@ async def test_every_api_route_but_health_needs_credentials(
                 r = await http.request(method, url, headers=headers)
                 assert r.status_code == 401, (method, path, headers, r.status_code, r.text)
                 assert r.headers["www-authenticate"] == "Bearer", (method, path)
-                assert r.headers["content-type"].startswith("application/json")
+                assert r.headers["content-type"].startswith("application/problem+json")
         assert (await http.get("/api/health")).status_code == 200
         assert (await http.get("/api/tasks", headers=auth_headers)).status_code == 200
 
