@@ -42,6 +42,7 @@ from sqlmodel import col
 from models import webhooks
 from models.clock import db_now
 from models.events import publish
+from models.pauses import claimable
 from models.settings import StoreLimit
 from models.states import HELD, TaskStatus, sources_for
 from models.tables import Purchase, Task, TaskAttempt, Worker
@@ -115,6 +116,7 @@ def _claim_statement(postgres: bool, filtered: bool) -> Executable:
         status_in({S.QUEUED}),
         t.c.attempt < t.c.max_attempts,
         or_(t.c.until.is_(None), t.c.until > now),  # a monitor past its window is expired, not run
+        claimable(t.c.store),  # no hold on the queue or the task's store (models.pauses)
     )
     if filtered:
         candidate = candidate.where(t.c.store.not_in(bindparam("c_blocked", expanding=True)))

@@ -331,3 +331,14 @@ class WebhookAttempt(SQLModel, table=True):
     status_code: int | None = None
     error: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
     duration_ms: int = 0
+
+
+class QueuePause(SQLModel, table=True):
+    """Processing held by an admin: ``store`` = ``*`` holds the whole queue, else that store's
+    tasks. While a row stands, the claim takes no queued task it covers (``models.pauses``)."""
+
+    __tablename__ = "queue_pause"
+
+    store: str = Field(primary_key=True, max_length=64)  # a store's name, or ALL_STORES ("*")
+    paused_by: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    paused_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))

@@ -52,6 +52,7 @@ TABLES = (
     "task_attempt",
     "task",
     "worker",
+    "queue_pause",
     "account",
     "profile",
     "idempotency_key",

@@ -12,6 +12,7 @@ session, else 401 with ``WWW-Authenticate: Bearer``.
     handoff.py    GET  /api/tasks/{id}/live/frame, POST /api/tasks/{id}/takeover|input|finish
     artifacts.py  GET  /api/tasks/{id}/artifacts[/{name}]
     stats.py      GET  /api/stats
+    queue.py      GET  /api/queue, POST /api/queue/pause|resume (admins), GET /api/workers
     purchases.py  GET  /api/purchases
     stores.py     GET  /api/stores
     lookup.py     POST /api/lookup   (product preview for the creation wizard)
@@ -34,6 +35,7 @@ from webapp.api.health import create_health_router
 from webapp.api.lookup import create_lookup_router
 from webapp.api.profiles import create_profiles_router
 from webapp.api.purchases import create_purchases_router
+from webapp.api.queue import create_queue_router
 from webapp.api.stats import create_stats_router
 from webapp.api.stores import create_stores_router
 from webapp.api.streams import create_streams_router
@@ -61,6 +63,7 @@ def create_router(services: Services) -> APIRouter:
     guarded.include_router(create_tasks_router(services))
     guarded.include_router(create_artifacts_router(services))
     guarded.include_router(create_stats_router(services))
+    guarded.include_router(create_queue_router(services))
     guarded.include_router(create_purchases_router(services))
     guarded.include_router(create_stores_router())
     guarded.include_router(create_lookup_router(services))

@@ -204,3 +204,39 @@ DELIVERY = {
     "deliveredAt": "2026-11-30T21:00:01Z",
     "attempts": [{"at": "2026-11-30T21:00:01Z", "statusCode": 200, "error": None, "durationMs": 84}],
 }
+# ---- queue, workers, failures (webapp/api/queue.py, webapp/api/failures.py) ---------------------
+QUEUE = {
+    "streamLength": 12,
+    "pending": 2,
+    "counts": {
+        "pending": 1, "scheduled": 0, "queued": 9, "running": 2, "action_needed": 0, "retrying": 0,
+        "paused": 0, "completed": 40, "failed": 3, "cancelled": 1, "unknown": 0,
+    },
+    "paused": False,
+    "pausedStores": ["demo"],
+    "holds": [{"store": "demo", "pausedAt": "2026-11-30T21:00:00Z", "pausedBy": OWNER_ID}],
+}  # fmt: skip
+PAUSE_EXAMPLES: dict[str, Any] = {
+    "all": {"summary": "The whole queue", "value": {}},
+    "store": {"summary": "One store", "value": {"store": "demo"}},
+}
+WORKERS = {
+    "data": [
+        {
+            "id": "host-1-4242-ab12",
+            "host": "host-1",
+            "pid": 4242,
+            "status": "up",
+            "version": "0.1.0",
+            "started": "2026-11-30T20:00:00Z",
+            "lastSeen": "2026-11-30T21:00:05Z",
+            "heartbeatAge": 1.8,
+            "running": [TASK_ID],
+            "concurrency": 4,
+            "processed": 128,
+            "browserContexts": 1,
+            "browserMemoryMb": 412.5,
+        }
+    ],
+    "count": 1,
+}
