@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from models import claims
+from models import claims, stock
 from models.clock import db_now
 from models.states import TaskStatus
 from models.tables import Task
@@ -176,6 +176,13 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
                 data={"name": artifact.name, "kind": "screenshot"},
             )
 
+    found: list[str] = []  # what this run told about the stock (monitor.in_stock once per run)
+
+    async def in_stock(observation: str = stock.IN_STOCK) -> None:
+        if task.mode == "monitor" and not found:
+            found.append(observation)
+            await write(stock.mark_in_stock, task=task, observation=observation)
+
     exc: BaseException | None = None
     purchase: Purchase | None = None
     try:
@@ -227,6 +234,7 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
                 timeout_ms=runtime.settings.step_timeout * 1000,
                 secret_input=live.secret(guard.section) if live is not None else guard.section,
                 needs_attention=handoff.needs_attention,
+                in_stock=in_stock,
             )
             bot = asyncio.ensure_future(spec.run(ctx))
             running.bot = bot
@@ -264,6 +272,8 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         outcome = classify(
             task, exc, stop_reason=running.stop_reason, settings=runtime.settings, bought=purchase is not None
         )
+    if purchase is not None and not found:  # a monitor's bot that bought without saying so
+        await in_stock()
     if exc is not None and outcome.to is not S.SCHEDULED:
         log.info("task %s attempt %s: %s", task.id, task.attempt, outcome.error)
     await runtime.record(

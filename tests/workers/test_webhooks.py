@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -24,7 +25,8 @@ from tests.conftest import TEST_SECRET_KEY, AuthUser, free_port, wait_for
 from tests.webhook_receiver import Receiver
 from tests.workers.conftest import Start, until_status
 from workers.bots import registry
-from workers.errors import PermanentError
+from workers.bots.base import Purchase as Bought
+from workers.errors import NotAvailableYet, PermanentError, RetryableError
 from workers.webhook_formats import render
 from workers.webhooks import SIGNATURE_HEADER, WebhookSender, sign, verify
 
@@ -34,6 +36,26 @@ async def _refuse(ctx: Any) -> None:
 
 
 registry.register(registry.StoreBot(name="webhook-fail", run=_refuse, needs_browser=False))
+
+# what each check of a "webhook-stock" task finds, in order (keyed by product): "out" = not
+# there; "found+hiccup" / "found+sold-out" / "found+buy" = in stock, then that ending
+stock_checks: dict[str, list[str]] = {}
+
+
+async def _stock(ctx: Any) -> Bought:
+    script = stock_checks[ctx.task.product]
+    check = script.pop(0) if len(script) > 1 else script[0]
+    if check == "out":
+        raise NotAvailableYet(observation="out of stock")
+    await ctx.in_stock("back at 10.00 USD")
+    if check == "found+hiccup":
+        raise RetryableError("checkout hiccup", retry_after=0.2)
+    if check == "found+sold-out":
+        raise NotAvailableYet(observation="sold out at checkout")
+    return Bought(order_number=f"S-{ctx.task.id[:6]}", quantity=1, unit_price=Decimal(10), total=Decimal(10))
+
+
+registry.register(registry.StoreBot(name="webhook-stock", run=_stock, needs_browser=False))
 
 
 @pytest.fixture
@@ -366,3 +388,55 @@ async def test_the_outbox_adds_no_round_trip_to_an_outcome(db: Database, api_use
     with_hooks = await statements(api_user.id)
     assert unowned == no_hooks == with_hooks
     assert sorted(d.event for d in await deliveries(db, hook_id)) == ["purchase.created", "task.completed"]
+
+
+async def test_monitor_in_stock_is_posted_once_per_transition_not_per_check(
+    db: Database, runtimes: Start, api_user: AuthUser, receiver: Receiver
+) -> None:
+    """Out, out, found (checkout hiccup: a retry), found again (sold out at checkout), out, found
+    and bought: two transitions to "in stock", so two ``monitor.in_stock`` deliveries, signed;
+    a "once" task that finds its product tells nobody."""
+    hook_id, secret = await make_hook(db, api_user, receiver.url, ["monitor.in_stock"])
+    stock_checks["restock"] = ["out", "out", "found+hiccup", "found+sold-out", "out", "found+buy"]
+    stock_checks["at-once"] = ["found+buy"]
+    rt = await runtimes(**settings())
+    monitor = await create(
+        db,
+        rt,
+        store="webhook-stock",
+        product="restock",
+        owner_id=api_user.id,
+        mode="monitor",
+        check_every=0.5,
+    )
+    once = await create(db, rt, store="webhook-stock", product="at-once", owner_id=api_user.id)
+    await until_status(db, once.id, "completed")
+    done = await until_status(db, monitor.id, "completed", timeout=40)
+    assert done.checks == 6 and done.last_check == "bought"
+
+    async def both_delivered() -> list[WebhookDelivery] | None:
+        rows = await deliveries(db, hook_id)
+        return rows if len(rows) == 2 and {r.status for r in rows} == {"delivered"} else None
+
+    rows = await wait_for(both_delivered, timeout=20, what="two monitor.in_stock deliveries delivered")
+    assert [r.event for r in rows] == ["monitor.in_stock", "monitor.in_stock"]
+    assert len(receiver.received) == 2
+    for got in receiver.received:
+        assert verify(secret, got.headers[SIGNATURE_HEADER], got.body)
+        assert got.headers["Taskdeck-Event"] == "monitor.in_stock"
+        body = json.loads(got.body)["data"]
+        assert body["task"]["id"] == str(monitor.id) and body["task"]["product"] == "restock"
+        assert body["check"]["result"] == "in stock" and body["check"]["observation"] == "back at 10.00 USD"
+    assert [json.loads(r.body)["data"]["check"]["check"] for r in receiver.received] == [3, 6]
+
+
+async def test_a_monitor_bot_that_buys_without_saying_in_stock_still_tells(
+    db: Database, runtimes: Start, api_user: AuthUser, receiver: Receiver
+) -> None:
+    """A store bot that never calls ``ctx.in_stock`` (a plugin's): the purchase itself says so."""
+    hook_id, _ = await make_hook(db, api_user, receiver.url, ["monitor.in_stock"])
+    rt = await runtimes(**settings())
+    task = await create(db, rt, store="noop", owner_id=api_user.id, mode="monitor", check_every=0.5)
+    await until_status(db, task.id, "completed")
+    (row,) = await deliveries(db, hook_id)
+    assert row.event == "monitor.in_stock" and row.payload["task"]["id"] == str(task.id)

@@ -104,3 +104,6 @@ class BotContext:
     # ``await ctx.needs_attention(reason, timeout=…)``: the task waits in ``action_needed`` for a
     # person (watching live, taking over); returns when they hand back — see workers.handoff
     needs_attention: Callable[..., Awaitable[None]] = _no_person
+    # ``await ctx.in_stock(observation)``: the product is there to buy (a monitor's owner hears
+    # ``monitor.in_stock`` once per transition — see models/stock.py); a no-op for "once" tasks
+    in_stock: Callable[..., Awaitable[None]] = _nothing

@@ -367,6 +367,7 @@ class _Buyer:
         await self.done("open product")
         name, price = await self.check_stock()
         await self.ctx.log(f"{name}: {price:.2f} USD, in stock")
+        await self.ctx.in_stock(f"{name} at {price:.2f} USD")
         await self.done("check stock")
         await self.add_to_cart()
         await self.done("add to cart")
