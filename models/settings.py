@@ -106,6 +106,8 @@ class Settings(BaseSettings):
     webhook_retry_base: PositiveFloat = 10.0
     webhook_retry_for: PositiveFloat = 24 * 3600.0
     webhook_timeout: PositiveFloat = 10.0  # seconds for one POST
+    # seconds between the SSE streams' keep-alive comments (proxies close silent streams)
+    sse_heartbeat: PositiveFloat = 15.0
 
     # queue
     queue_name: str = "taskdeck"  # Redis stream key; tests give each run its own

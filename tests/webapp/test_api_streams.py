@@ -10,16 +10,20 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import httpx
 import pytest
 
 from models.db import Database
+from models.settings import Settings
 from tests.conftest import AuthUser, Proc, StartWebapp
 
 LATER = {"name": "Later", "store": "demo", "product": "sneaker-drop", "start": "later"}
 WAIT = 30.0  # seconds: a loaded machine; the hub itself delivers in milliseconds
+HEARTBEAT = 0.5  # TASKDECK_SSE_HEARTBEAT for these tests (15 s by default)
 
 
 class Stream:
@@ -47,7 +51,7 @@ class Stream:
 
 @pytest.fixture
 async def served(db: Database, pg_url: str, start_webapp: StartWebapp) -> Proc:
-    proc: Proc = await start_webapp(DATABASE_URL=pg_url)
+    proc: Proc = await start_webapp(DATABASE_URL=pg_url, TASKDECK_SSE_HEARTBEAT=HEARTBEAT)
     return proc
 
 
@@ -130,3 +134,25 @@ async def test_another_users_task_and_changes_stay_hidden(
         own = await call(served, second_user, "POST", "/api/tasks", json=LATER)
         _, first = await events.next()  # nothing of the first user's, replayed or live
         assert first["taskId"] == own["id"]
+
+
+async def test_a_quiet_stream_gets_a_heartbeat_comment_every_interval(
+    served: Proc, api_user: AuthUser
+) -> None:
+    """With nothing happening the stream still speaks: a ``: ping - <server time>`` comment every
+    ``TASKDECK_SSE_HEARTBEAT`` seconds (0.5 here; 15 by default), never more often."""
+    assert Settings().sse_heartbeat == 15.0
+    sent: list[datetime] = []
+    async with stream(served, api_user) as events:
+
+        async def pings() -> None:
+            async for line in events.lines:
+                assert not line.startswith(("data:", "id:")), f"an event on a quiet stream: {line}"
+                if line.startswith(": ping - "):
+                    sent.append(datetime.fromisoformat(line.removeprefix(": ping - ")))
+                    if len(sent) == 4:
+                        return
+
+        await asyncio.wait_for(pings(), timeout=WAIT)
+    gaps = [(b - a).total_seconds() for a, b in pairwise(sent)]
+    assert all(gap >= HEARTBEAT * 0.9 for gap in gaps), gaps  # the interval is the setting's

@@ -58,7 +58,9 @@ def create_router(services: Services) -> APIRouter:
     router = api_router(prefix="/api", dependencies=[Depends(ready)])
     router.include_router(create_health_router(services))
     guarded = api_router(dependencies=[Depends(require_viewer(services))])
-    guarded.include_router(create_streams_router(services))  # before /tasks/{id}/{action}
+    guarded.include_router(
+        create_streams_router(services, heartbeat=services.settings.sse_heartbeat)
+    )  # before /tasks/{id}/{action}
     guarded.include_router(create_handoff_router(services))  # before tasks' catch-all /{id}/{action}
     guarded.include_router(create_tasks_router(services))
     guarded.include_router(create_artifacts_router(services))

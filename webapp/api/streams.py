@@ -6,8 +6,8 @@ event's type and the task's new state (a deleted task: type ``deleted``, no id).
 reconnects with ``Last-Event-ID`` first gets every event of its tasks after that id, read from
 ``task_event`` (``models.queries.events_after``), then the live ones from the live hub
 (``webapp.live``), which it subscribed to before reading, so nothing falls in between; ids sent
-from the table are not sent twice. A comment line every 15 s keeps proxies from closing the
-stream (sse-starlette's ping).
+from the table are not sent twice. A comment line every ``TASKDECK_SSE_HEARTBEAT`` seconds
+(15 by default) keeps proxies from closing the stream (sse-starlette's ping).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from webapp.api.errors import ERROR_RESPONSES, api_router
 from webapp.auth import ViewerDep
 from webapp.services import Services
 
-HEARTBEAT = 15.0  # seconds between keep-alive comments
+HEARTBEAT = 15.0  # seconds between keep-alive comments (Settings.sse_heartbeat)
 REPLAY_LIMIT = 10_000  # events replayed after Last-Event-ID
 STREAM_EXAMPLE = (
     'id: 1042\ndata: {"id": 1042, "taskId": "3f2c8a9e-5b1d-4c3e-9a7f-0d2e4b6c8a10", '
