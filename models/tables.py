@@ -54,6 +54,7 @@ class Task(SQLModel, table=True):
     backoff_base: float | None = None  # seconds; None = settings default
     backoff_cap: float | None = None
     attempt: int = 0  # attempts used so far (the running one included)
+    attempts_per_run: int | None = None  # a retry's fresh attempts (None: max_attempts, never retried)
     checks: int = 0  # monitor checks made
     last_check: str | None = Field(default=None, max_length=500)
     last_check_at: datetime | None = _ts()

@@ -24,6 +24,7 @@ from sqlalchemy import (
     bindparam,
     case,
     delete,
+    func,
     literal,
     literal_column,
     select,
@@ -269,8 +270,12 @@ async def get_task(session: AsyncSession, task_id: uuid.UUID) -> Task:
 
 
 async def start_task(session: AsyncSession, *, task_id: uuid.UUID, action: str = "start") -> Task:
-    """Queue now. From failed or cancelled the attempts start over (history is kept)."""
+    """Queue now. From failed or cancelled (a retry) the numbering continues: the task gets as
+    many attempts again as it was created with (``attempts_per_run``; ``max_attempts`` becomes the
+    attempts used plus those), so attempt #2 follows #1 and every attempt's history, screenshots
+    and trace stay apart."""
     now = utcnow()
+    budget = func.coalesce(col(Task.attempts_per_run), col(Task.max_attempts))
     fresh = col(Task.status).in_([S.FAILED.value, S.CANCELLED.value])
     return await move(
         session,
@@ -278,7 +283,8 @@ async def start_task(session: AsyncSession, *, task_id: uuid.UUID, action: str =
         to=S.QUEUED,
         sources=ACTIONS["retry"] if action == "retry" else ACTIONS["start"],
         values={
-            "attempt": case((fresh, 0), else_=col(Task.attempt)),
+            "max_attempts": case((fresh, col(Task.attempt) + budget), else_=col(Task.max_attempts)),
+            "attempts_per_run": case((fresh, budget), else_=col(Task.attempts_per_run)),
             "error": case((fresh, None), else_=col(Task.error)),
             "finished_at": None,
             "cancel_requested": False,

@@ -559,11 +559,11 @@ async def test_detail_has_attempt_history_and_events(api: Api) -> None:
     assert response.status_code == 200
     detail = response.json()
     assert set(detail) == TASK_KEYS | {"attemptHistory", "events"}
-    assert (detail["status"], detail["attempts"], detail["workerId"]) == ("completed", 1, "worker-2")
+    assert (detail["status"], detail["attempts"], detail["workerId"]) == ("completed", 2, "worker-2")
     history = detail["attemptHistory"]
     assert [(a["number"], a["workerId"], a["outcome"]) for a in history] == [
         (1, "worker-1", "permanent"),
-        (1, "worker-2", "completed"),
+        (2, "worker-2", "completed"),  # a retry continues the numbering
     ]
     assert history[0]["error"] == "price too high"
     assert all(a["startedAt"] and a["finishedAt"] for a in history)

@@ -80,11 +80,29 @@ async def test_cancel_a_running_task_is_a_request(api: Api) -> None:
     assert (body["status"], body["cancelRequested"]) == ("running", True)
 
 
-async def test_retry_a_failed_task_starts_attempts_over(api: Api) -> None:
-    task = await api.create()
-    await api.fail(task["id"])
+async def test_retry_continues_the_attempt_numbering(api: Api, tmp_path: Path) -> None:
+    task = await api.create(maxAttempts=1)
+    await api.fail(task["id"])  # attempt #1 of 1: no attempt left
     retried = await act(api, task["id"], "retry")
-    assert (retried["status"], retried["attempts"], retried["error"]) == ("queued", 0, None)
+    assert (retried["status"], retried["attempts"], retried["maxAttempts"]) == ("queued", 1, 2)
+    assert retried["error"] is None
+    await api.fail(task["id"])  # the claim takes it again: attempt #2
+    await act(api, task["id"], "retry")
+    await api.fail(task["id"])
+    shots = tmp_path / "artifacts" / task["id"]
+    shots.mkdir(parents=True)
+    for n in (1, 2, 3):  # what each attempt's worker saved, named by its attempt
+        (shots / f"a{n}-01-open-product.png").write_bytes(b"\x89PNG")
+        (shots / f"a{n}-trace.zip").write_bytes(b"PK")
+    detail = (await api.http.get(f"/api/tasks/{task['id']}")).json()
+    assert [a["number"] for a in detail["attemptHistory"]] == [1, 2, 3]
+    assert [a["outcome"] for a in detail["attemptHistory"]] == ["permanent"] * 3
+    assert (detail["attempts"], detail["maxAttempts"], detail["status"]) == (3, 3, "failed")
+    listed = (await api.http.get(f"/api/tasks/{task['id']}/artifacts")).json()
+    traces = sorted((a["attempt"], a["name"]) for a in listed if a["kind"] == "trace")
+    assert traces == [(1, "a1-trace.zip"), (2, "a2-trace.zip"), (3, "a3-trace.zip")]
+    for artifact in listed:
+        assert (await api.http.get(artifact["url"])).status_code == 200
 
 
 @pytest.mark.parametrize(

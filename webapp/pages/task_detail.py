@@ -22,9 +22,9 @@ from nicegui import ui
 from models import queries
 from models.access import Viewer
 from models.errors import TaskNotFound
-from models.states import ACTIONS, TaskStatus
+from models.states import TaskStatus
 from models.tables import Purchase, Task, TaskAttempt, TaskEvent
-from webapp.pages import actions, theme
+from webapp.pages import actions, offered, theme
 from webapp.pages.doubt import DoubtBanner
 from webapp.pages.live_panel import LivePanel
 from webapp.pages.tasks import confirm
@@ -215,6 +215,8 @@ class TaskDetailView:
             self.steps_done.append(step)
         elif kind == "artifact":
             self.gallery_stale = True
+        if kind == "state" and status != S.RUNNING:  # an attempt ended: its trace was saved before
+            self.gallery_stale = True
 
     def _mark_deleted(self) -> None:
         self.deleted = True
@@ -231,16 +233,16 @@ class TaskDetailView:
         self._actions_for = self.status
         self.action_bar.clear()
         with self.action_bar:
-            for action, sources in ACTIONS.items():
-                if self.status in sources and action not in theme.DECISIONS:
-                    ui.button(
-                        action.capitalize(),
-                        icon=theme.ACTION_ICONS[action],
-                        on_click=lambda a=action: self.act(a),
-                    ).props(
-                        f'unelevated no-caps data-testid="action-{action}" '
-                        + ("color=negative outline" if action in ("cancel", "delete") else "")
-                    )
+            for action in offered.offered(self.status, was_started=offered.started(self.task)):
+                with ui.button(
+                    action.capitalize(),
+                    icon=theme.ACTION_ICONS[action],
+                    on_click=lambda a=action: self.act(a),
+                ).props(
+                    f'unelevated no-caps data-testid="action-{action}" '
+                    + ("color=negative outline" if action in ("cancel", "delete") else "")
+                ):
+                    ui.tooltip(offered.tip(action, self.status))
 
     def _render_banner(self) -> None:
         error = self.task.error if self.status in (S.FAILED, S.RETRYING) else None

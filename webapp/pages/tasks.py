@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import queries
 from models.access import Viewer
-from models.states import ACTIONS, TaskStatus
+from models.states import TaskStatus
 from models.tables import Task
-from webapp.pages import actions, theme
+from webapp.pages import actions, offered, theme
 from webapp.pages.task_form import NewTaskDialog
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.services import Services
@@ -86,14 +86,15 @@ SLOT_ACTIONS = f"""
   <q-btn v-for="a in props.value.split(',').filter(x => x && x !== 'delete')" :key="a"
     flat dense round size="sm" color="grey-8" :icon="({theme.ACTION_ICONS_JS})[a]" :data-testid="'row-' + a"
     @click.stop="() => $parent.$emit('row_action', {{id: props.row.id, name: props.row.name, action: a}})">
-    <q-tooltip>{{{{ a }}}}</q-tooltip>
+    <q-tooltip>{{{{ (props.row.tips || {{}})[a] || a }}}}</q-tooltip>
   </q-btn>
 </q-td>
 """
 
 
-def legal_actions(status: str) -> str:
-    return ",".join(a for a, sources in ACTIONS.items() if status in sources and a not in theme.DECISIONS)
+def legal_actions(status: str, *, was_started: bool = True) -> str:
+    """The row's actions (``webapp.pages.offered``: one clear one per state)."""
+    return ",".join(offered.offered(status, was_started=was_started))
 
 
 def task_row(task: Task, tz: tzinfo, owners: dict[uuid.UUID, str] | None = None) -> dict[str, Any]:
@@ -114,7 +115,9 @@ def task_row(task: Task, tz: tzinfo, owners: dict[uuid.UUID, str] | None = None)
         "error": task.error or "",
         "error_short": theme.truncate(task.error, 40),
         "created": theme.fmt_time(task.created_at, tz),
-        "actions": legal_actions(task.status),
+        "actions": legal_actions(task.status, was_started=offered.started(task)),
+        "tips": offered.tips(task.status, was_started=offered.started(task)),
+        "was_started": offered.started(task),
     }
 
 
@@ -321,7 +324,9 @@ class TasksView:
                     row["attempt"] = min(row["attempt"] + 1, row["max_attempts"])
                     row["attempts"] = f"{row['attempt']}/{row['max_attempts']}"
                 row["status"] = status
-                row["actions"] = legal_actions(status)
+                row["was_started"] = row.get("was_started") or status not in (S.PENDING, S.PAUSED)
+                row["actions"] = legal_actions(status, was_started=row["was_started"])
+                row["tips"] = offered.tips(status, was_started=row["was_started"])
             if payload.get("progress") is not None:
                 row["progress"] = payload["progress"]
             if kind == "progress" or status == S.RUNNING:

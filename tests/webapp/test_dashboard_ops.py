@@ -1,0 +1,74 @@
+"""The operator's pages in a real Chromium: retry numbering and one action per state (the tasks
+list and the task page), failure triage, the queue page's pause, charts and workers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import Page, expect
+
+from tests.webapp.test_dashboard import App, app, page, row
+
+__all__ = ["app", "page"]
+pytestmark = pytest.mark.timeout(180)
+
+
+async def wait_status(app: App, task_id: str, status: str, timeout: float = 60) -> dict[str, Any]:
+    from tests.conftest import wait_for
+
+    async def reached() -> bool:
+        return (await app.http.get(f"/api/tasks/{task_id}")).json()["status"] == status
+
+    await wait_for(reached, timeout=timeout, what=f"task {task_id} {status}")
+    return dict((await app.http.get(f"/api/tasks/{task_id}")).json())
+
+
+async def failed_task(app: App, name: str) -> dict[str, Any]:
+    """A demo-store task that fails for good at its first attempt (price above its limit)."""
+    task = await app.create(name, maxPrice=1, maxAttempts=1, trace=True)
+    await app.execute(task["id"])
+    return await wait_status(app, task["id"], "failed")
+
+
+async def test_retry_continues_the_numbering_on_the_task_page(app: App, page: Page) -> None:
+    task = await failed_task(app, "Too dear")
+    await page.goto(f"{app.url}/tasks/{task['id']}")
+    await expect(page.get_by_test_id("action-retry")).to_be_visible()
+    await expect(page.get_by_test_id("action-start")).to_have_count(0)  # one clear action
+    await page.get_by_test_id("action-retry").hover()
+    await expect(page.get_by_role("tooltip")).to_contain_text("numbered after the last one")
+    await page.get_by_test_id("action-retry").click()
+    done = await wait_status(app, task["id"], "failed")
+    assert [a["number"] for a in done["attemptHistory"]] == [1, 2]
+    attempts = page.get_by_test_id("attempts").locator("tbody tr")
+    await expect(attempts).to_have_count(2, timeout=15_000)
+    await expect(attempts.nth(0).locator("td").first).to_have_text("2")  # newest first
+    await expect(attempts.nth(1).locator("td").first).to_have_text("1")
+    await expect(page.get_by_test_id("trace")).to_have_text(
+        ["Trace of attempt 1", "Trace of attempt 2"], timeout=15_000
+    )
+    labels = await page.get_by_text("#2 ·").count()
+    assert labels >= 1 and await page.get_by_text("#1 ·").count() >= 1  # each attempt's screenshots
+
+
+async def test_one_action_per_state_on_the_list(app: App, page: Page) -> None:
+    later = await app.create("Never started")
+    await app.http.post(f"/api/tasks/{later['id']}/pause")  # paused before it ever started
+    queued = await app.create("Was queued", start="at", runAt="2099-01-01T00:00:00Z")
+    await app.http.post(f"/api/tasks/{queued['id']}/pause")  # paused with a start time: resumable
+    failed = await failed_task(app, "Gave up")
+    await page.goto(f"{app.url}/tasks")
+    never = row(page, "Never started")
+    await expect(never.get_by_test_id("row-start")).to_be_visible()
+    await expect(never.get_by_test_id("row-resume")).to_have_count(0)
+    await never.get_by_test_id("row-start").hover()
+    await expect(page.get_by_role("tooltip")).to_contain_text("never started")
+    was = row(page, "Was queued")
+    await expect(was.get_by_test_id("row-resume")).to_be_visible()
+    await expect(was.get_by_test_id("row-start")).to_have_count(0)
+    gave_up = row(page, "Gave up")
+    await expect(gave_up.get_by_test_id("row-retry")).to_be_visible()
+    await expect(gave_up.get_by_test_id("row-start")).to_have_count(0)
+    await expect(gave_up.get_by_test_id("row-cancel")).to_have_count(0)  # failed → cancelled is illegal
+    assert failed["status"] == "failed"
