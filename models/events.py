@@ -12,7 +12,7 @@ import time
 import uuid
 from typing import Any
 
-from sqlalchemy import String, bindparam, cast, func, insert, literal, select
+from sqlalchemy import ColumnElement, String, bindparam, cast, func, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Uuid
 
@@ -36,17 +36,22 @@ _OWNER_JSON = func.coalesce(
     literal('"', String) + cast(_OWNER.scalar_subquery(), String) + literal('"', String),
     literal("null", String),
 )
-_INSERT_AND_NOTIFY = select(
-    _inserted.c.id,
-    func.pg_notify(
+
+
+def pg_notify_sql(event_id: ColumnElement[Any], owner_json: ColumnElement[Any]) -> ColumnElement[Any]:
+    """``pg_notify('taskdeck', '{"id":<event_id>,"owner":<owner_json>' || :e_rest)``: the
+    payload built in SQL around the new event id (``e_rest`` from ``payload_tail``)."""
+    return func.pg_notify(
         literal(CHANNEL, String),
         literal('{"id":', String)
-        + cast(_inserted.c.id, String)
+        + cast(event_id, String)
         + literal(',"owner":', String)
-        + _OWNER_JSON
+        + owner_json
         + bindparam("e_rest", type_=String),
-    ),
-)
+    )
+
+
+_INSERT_AND_NOTIFY = select(_inserted.c.id, pg_notify_sql(_inserted.c.id, _OWNER_JSON))
 
 
 async def publish(
@@ -76,6 +81,28 @@ async def publish(
         "e_message": message[:2000] if message else None,
         "e_data": data,
     }
+    payload = _payload(task_id, kind, status=status, step=step, progress=progress, attempt=attempt)
+    if session.get_bind().dialect.name == "postgresql":
+        params["e_rest"] = payload_tail(payload)
+        params["e_owner_of"] = task_id
+        result = await session.execute(_INSERT_AND_NOTIFY, params)
+        return int(result.scalar_one())
+    new_id = (await session.execute(_INSERT, params)).scalar_one()
+    assert new_id is not None
+    owner = await session.scalar(select(_TASKS.c.owner_id).where(_TASKS.c.id == task_id))
+    await notify(session, {"id": new_id, "owner": str(owner) if owner else None, **payload})
+    return int(new_id)
+
+
+def _payload(
+    task_id: uuid.UUID,
+    kind: str,
+    *,
+    status: str | None = None,
+    step: str | None = None,
+    progress: int | None = None,
+    attempt: int | None = None,
+) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "task": str(task_id),
         "kind": kind,
@@ -86,18 +113,17 @@ async def publish(
     }
     if attempt is not None:
         payload["attempt"] = attempt
-    if session.get_bind().dialect.name == "postgresql":
-        params["e_rest"] = (
-            "," + json.dumps(payload, separators=(",", ":"))[1:]
-        )  # ',"task":…}' after the owner
-        params["e_owner_of"] = task_id
-        result = await session.execute(_INSERT_AND_NOTIFY, params)
-        return int(result.scalar_one())
-    new_id = (await session.execute(_INSERT, params)).scalar_one()
-    assert new_id is not None
-    owner = await session.scalar(select(_TASKS.c.owner_id).where(_TASKS.c.id == task_id))
-    await notify(session, {"id": new_id, "owner": str(owner) if owner else None, **payload})
-    return int(new_id)
+    return payload
+
+
+def payload_tail(payload: dict[str, Any]) -> str:
+    """``',"task":…}'``: the NOTIFY payload after ``{"id":N,"owner":…`` (spliced in SQL)."""
+    return "," + json.dumps(payload, separators=(",", ":"))[1:]
+
+
+def created_tail(task_id: uuid.UUID, status: str) -> str:
+    """The payload tail of a new task's ``state`` event (``models.task_insert``)."""
+    return payload_tail(_payload(task_id, "state", status=status))
 
 
 async def notify(session: AsyncSession, payload: dict[str, Any]) -> None:

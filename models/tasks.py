@@ -228,9 +228,18 @@ def initial_state(data: TaskCreate, now: datetime) -> tuple[TaskStatus, datetime
 async def create_task(
     session: AsyncSession, *, data: TaskCreate, settings: Settings, owner_id: uuid.UUID | None = None
 ) -> Task:
+    task = build_task(data, settings=settings, owner_id=owner_id)
+    session.add(task)
+    await session.flush()
+    await publish(session, task_id=task.id, kind="state", status=task.status, message="created")
+    return task
+
+
+def build_task(data: TaskCreate, *, settings: Settings, owner_id: uuid.UUID | None = None) -> Task:
+    """The new row (not yet added anywhere): its initial state from ``data.start``."""
     now = utcnow()
     status, run_at = initial_state(data, now)
-    task = Task(
+    return Task(
         name=data.name,
         store=data.store,
         product=data.product,
@@ -253,10 +262,6 @@ async def create_task(
         created_at=now,
         updated_at=now,
     )
-    session.add(task)
-    await session.flush()
-    await publish(session, task_id=task.id, kind="state", status=status.value, message="created")
-    return task
 
 
 async def get_task(session: AsyncSession, task_id: uuid.UUID) -> Task:

@@ -24,6 +24,9 @@ from models.tables import ApiToken, User
 from models.types import utcnow
 
 TOKEN_PREFIX = "td_"
+# NOTIFYed (empty payload) in the transaction that revokes a token or disables a user: web
+# processes that remember token → user for a few seconds (webapp/token_cache.py) forget it
+AUTH_CHANNEL = "taskdeck_auth"
 _hasher = PasswordHash.recommended()
 # a real hash to verify against when the email is unknown: the answer takes as long either way
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
@@ -116,6 +119,7 @@ async def set_disabled(session: AsyncSession, *, email: str, disabled: bool = Tr
     user = await require_user(session, email)
     user.disabled = disabled
     await session.flush()
+    await _announce(session)
     return user
 
 
@@ -161,7 +165,14 @@ async def revoke_token(
         return False
     await session.delete(row)
     await session.flush()
+    await _announce(session)
     return True
+
+
+async def _announce(session: AsyncSession) -> None:
+    """Tell every web process, at commit, that a token or a user's standing changed."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(select(func.pg_notify(AUTH_CHANNEL, "")))
 
 
 async def user_for_token(session: AsyncSession, token: str) -> User | None:

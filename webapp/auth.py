@@ -8,8 +8,9 @@ Pages read the signed-in user from ``app.storage.user`` (NiceGUI's server-side
 per-browser storage, keyed by a cookie signed with the storage secret) through
 ``page_viewer()``. ``PageGuard`` (a middleware over NiceGUI's page routes) sends a signed-out
 browser to ``/login`` before a page is built, so its websocket never carries anything; it and
-the API guard re-read the user row on every request, so a disabled user's session and tokens
-stop working at once.
+the API guard re-read the user row on every request (a bearer token's user is remembered for a
+few seconds, ``webapp/token_cache.py``, and forgotten at once on a revocation or a disabling
+NOTIFY), so a disabled user's session and tokens stop working at once.
 
     app.storage.user[SESSION_KEY] = {"id": "<user uuid>", "email": ..., "admin": bool, "exp": <unix time>}
 """
@@ -121,11 +122,18 @@ def api_viewer(services: Services) -> Callable[[Request], Awaitable[Viewer]]:
     async def current_viewer(request: Request) -> Viewer:
         token = bearer_token(request)
         if token is not None:
+            digest = users.token_digest(token)
+            cached = services.tokens.get(digest)
+            if cached is not None:
+                return cached
+            generation = services.tokens.generation
             async with services.db.begin() as session:
                 user = await users.user_for_token(session, token)
             if user is None:
                 raise Unauthorized("the API token is not valid (revoked, or its user is disabled)")
-            return users.viewer_of(user)
+            found = users.viewer_of(user)
+            services.tokens.put(digest, found, generation=generation)
+            return found
         viewer = await checked_session_viewer(services)
         if viewer is None:
             raise Unauthorized("sign in, or send Authorization: Bearer <token>")

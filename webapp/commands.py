@@ -2,7 +2,8 @@
 
 Create: validate (``webapp.validation``: store, product, URL, times, the owner's profile) →
 insert with the viewer as owner (one task or a list, one transaction; with an idempotency key
-its answer stored alongside) → commit → ring the doorbell. Edit: validate as on create → one
+its answer stored alongside) → commit → ring the doorbell. A single task without a profile or
+a key is one autocommitted statement on Postgres (``models.task_insert``). Edit: validate as on create → one
 guarded UPDATE while the task is not running (``models.edits``). Actions and deletes first read the
 task through ``models.queries`` in their transaction, so another user's task is ``TaskNotFound``
 (404), the same as an unknown id; a deleted task loses its artifacts too. A task that became
@@ -32,6 +33,7 @@ from models.errors import InvalidTransition, TaskNotFound
 from models.schemas import TaskCreate, TaskUpdate
 from models.states import TaskStatus
 from models.tables import Task
+from models.task_insert import insert_task
 from webapp.errors import BadInput, Forbidden, IdempotencyMismatch
 from webapp.validation import check_create, check_profile
 
@@ -97,6 +99,17 @@ async def create_tasks(
             await check_create(data, catalogue=services.catalogue)
         except BadInput as exc:
             raise exc.at(index) if indexed else exc from None
+    if idempotency is None and len(items) == 1 and items[0].profile_id is None and not services.db.is_sqlite:
+        # the common case in one round trip: row + event + NOTIFY as one autocommitted statement
+        task = task_ops.build_task(items[0], settings=services.settings, owner_id=viewer.user_id)
+        try:
+            async with services.db.autocommit() as conn:
+                await insert_task(conn, task)
+        except IntegrityError as exc:  # its owner was deleted meanwhile
+            log.info("task not created: %s", exc.orig)
+            raise BadInput("the task conflicts with the stored data", field="name") from None
+        await _kick_if_queued(services, task)
+        return Created(tasks=[task], answer=answer([task]) if answer is not None else None, status_code=201)
     try:
         async with services.db.begin() as session:
             tasks = []

@@ -2,8 +2,9 @@
 
 Postgres: a dedicated asyncpg connection (never a pooled one; to ``TASKDECK_LISTEN_DATABASE_URL``
 when set, for a pool behind PgBouncer in transaction mode) LISTENs on ``taskdeck``; each
-NOTIFY payload (committed events only) is buffered and emitted to pages in small batches
-through ``changes``. When the connection drops, the hub reconnects, catches up from
+NOTIFY payload (committed events only) reaches pages through ``changes`` at once while the hub
+is quiet, and in batches (at most one per ``BATCH_WINDOW``) once a burst has used up ``BURST``.
+When the connection drops, the hub reconnects, catches up from
 ``task_event`` (re-reading an overlap before the last id it saw and dropping ids it already
 delivered, since sequence order is not commit order) and fires ``resync`` so pages re-read
 what they show. Embedded SQLite: the database hands committed payloads over in-process.
@@ -31,10 +32,16 @@ from models.access import Viewer
 from models.db import Database, plain_dsn
 from models.events import CHANNEL
 from models.tables import Task, TaskEvent
+from models.users import AUTH_CHANNEL
 
 log = logging.getLogger(__name__)
 
-BATCH_WINDOW = 0.025  # seconds: at most one batch per window reaches pages; the first goes at once
+# Batching only under load: a token bucket of BURST batches, refilled at one per BATCH_WINDOW.
+# A quiet hub (fewer than one batch per window on average) delivers each payload at once; a busy
+# one (a burst past BURST) holds payloads and sends at most one batch per BATCH_WINDOW, which is
+# what keeps a thousand changes a second from being a thousand page updates a second.
+BATCH_WINDOW = 0.025  # seconds between batches under load
+BURST = 8  # batches that may go out back to back before the window applies
 CATCH_UP_OVERLAP = 1000  # event ids re-read before the last one seen, after a reconnect
 SEEN_MAX = 20_000
 
@@ -71,13 +78,17 @@ class LiveHub:
         self.on_lag: Callable[[float], None] | None = None  # seconds from an event's write to here
         self._buffer: list[dict[str, Any]] = []
         self._flush: asyncio.Handle | None = None
-        self._last_emit = float("-inf")
+        self._tokens = float(BURST)
+        self._refilled = 0.0
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._last_id = 0
         self._task: asyncio.Task[None] | None = None
         self._conn: asyncpg.Connection | None = None
         self._lost = asyncio.Event()
         self._listeners: list[Callable[[list[dict[str, Any]]], None]] = []
+        # called when a token was revoked or a user disabled (``AUTH_CHANNEL``), and after a
+        # reconnect (such a NOTIFY may have been missed): the token cache empties
+        self.auth_changed: list[Callable[[], None]] = []
 
     def subscribe(self, viewer: Viewer, handler: Callable[[list[dict[str, Any]]], Any]) -> None:
         """Hand ``handler`` (a page's, in its client's context) the batches of changes to tasks
@@ -141,6 +152,8 @@ class LiveHub:
                     raise
                 conn.add_termination_listener(lambda _c: self._lost.set())
                 await conn.add_listener(CHANNEL, self._on_notify)
+                await conn.add_listener(AUTH_CHANNEL, self._on_auth)
+                self._auth_changed()
                 self.connected = True
                 if first:
                     self._last_id = await self._max_event_id()
@@ -170,6 +183,16 @@ class LiveHub:
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         with suppress(ValueError):
             self._accept(json.loads(payload))
+
+    def _on_auth(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        self._auth_changed()
+
+    def _auth_changed(self) -> None:
+        for callback in list(self.auth_changed):
+            try:
+                callback()
+            except Exception:
+                log.exception("live hub: an auth-change callback failed")
 
     async def _max_event_id(self) -> int:
         from sqlalchemy import func
@@ -220,14 +243,23 @@ class LiveHub:
                 self._seen.popitem(last=False)
             self._last_id = max(self._last_id, event_id)
         self._buffer.append(payload)
-        if self._flush is None:  # idle: deliver at once (same-tick payloads ride along); busy: batch
+        if self._flush is None:  # quiet: deliver at once (same-tick payloads ride along); busy: batch
             loop = asyncio.get_running_loop()
-            wait = self._last_emit + BATCH_WINDOW - loop.time()
-            self._flush = loop.call_later(wait, self._emit) if wait > 0 else loop.call_soon(self._emit)
+            tokens = self._refill(loop.time())
+            if tokens >= 1:
+                self._flush = loop.call_soon(self._emit)
+            else:
+                self._flush = loop.call_later((1 - tokens) * BATCH_WINDOW, self._emit)
+
+    def _refill(self, now: float) -> float:
+        self._tokens = min(float(BURST), self._tokens + (now - self._refilled) / BATCH_WINDOW)
+        self._refilled = now
+        return self._tokens
 
     def _emit(self) -> None:
         batch, self._buffer, self._flush = self._buffer, [], None
-        self._last_emit = asyncio.get_running_loop().time()
+        self._refill(asyncio.get_running_loop().time())
+        self._tokens -= 1
         if batch:
             self.changes.emit(batch)
             for listener in list(self._listeners):

@@ -17,6 +17,7 @@ from models.vault import Vault, load_key
 from webapp.catalogue import DemoCatalogue
 from webapp.live import LiveHub
 from webapp.live_view import LiveRelay
+from webapp.token_cache import TokenCache
 from workers import queue
 from workers.artifacts import ArtifactStore
 from workers.bots import registry
@@ -40,6 +41,7 @@ class Services:
     vault: Vault
     catalogue: DemoCatalogue = field(init=False)  # the demo store's products, for task checks
     sender: WebhookSender = field(init=False)  # webhook "send test" from the web process
+    tokens: TokenCache = field(init=False)  # bearer token → viewer for a few seconds
     runtime: WorkerRuntime | None = None  # embedded mode: the in-process worker
     live: LiveRelay | None = None  # the live view and hand-off (Redis only; None in embedded mode)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
@@ -48,6 +50,9 @@ class Services:
     def __post_init__(self) -> None:
         self.catalogue = DemoCatalogue(self.settings)
         self.sender = WebhookSender(db=self.db, vault=self.vault, settings=self.settings)
+        # trusted only while the hub hears revocations (Postgres, LISTEN connection up)
+        self.tokens = TokenCache(live=lambda: not self.db.is_sqlite and self.hub.connected)
+        self.hub.auth_changed.append(self.tokens.clear)
 
     @classmethod
     def build(cls, settings: Settings) -> Services:

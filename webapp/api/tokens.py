@@ -81,6 +81,7 @@ def create_tokens_router(services: Services) -> APIRouter:
         async with services.db.begin() as session:
             if not await users.revoke_token(session, token_id=token_id, owner_id=viewer.user_id):
                 raise NotFound(f"no token with id {token_id}")
+        services.tokens.clear()  # this process at once; others through the NOTIFY
         return Response(status_code=204)
 
     return router

@@ -107,5 +107,6 @@ class TokensCard:
             return
         async with self.services.db.begin() as session:
             await users.revoke_token(session, token_id=uuid.UUID(e.args["id"]), owner_id=self.viewer.user_id)
+        self.services.tokens.clear()  # this process at once; others through the NOTIFY
         ui.notify(f"Token “{name}” revoked")
         await self.refresh()
