@@ -59,14 +59,21 @@ async def check_schema(db: Database) -> Check:
     return await _bounded("schema", probe(), "at head")
 
 
-async def check_redis(url: str | None) -> Check:
+async def check_redis(url: str | None, *, cluster: bool = False) -> Check:
+    """Redis answers; a Redis Cluster also says ``cluster_state:ok`` (every slot served)."""
     if not url:
         return Check("redis", True, "not used (in-process queue)")
 
     async def probe() -> str:
-        client = redis_url.connect(url, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT)
+        client = redis_url.connect(
+            url, cluster=cluster, socket_connect_timeout=TIMEOUT, socket_timeout=TIMEOUT
+        )
         try:
             await client.ping()
+            if cluster:
+                state = (await client.execute_command("CLUSTER INFO")).get("cluster_state")
+                if state != "ok":
+                    raise RuntimeError(f"cluster_state is {state}")
         finally:
             await client.aclose()
         return "answers"
@@ -80,4 +87,4 @@ async def check_redis(url: str | None) -> Check:
 async def check_all(settings: Settings, db: Database) -> list[Check]:
     database = await check_database(db)
     schema = await check_schema(db) if database.ok else Check("schema", False, "database unreachable")
-    return [database, schema, await check_redis(settings.redis_url)]
+    return [database, schema, await check_redis(settings.redis_url, cluster=settings.redis_cluster)]

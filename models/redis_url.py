@@ -1,5 +1,7 @@
-"""Which Redis ``REDIS_URL`` names, and a client for it: one Redis (``redis://``, ``rediss://``)
-or the current master of a Sentinel set (``redis+sentinel://[:pw@]host:port[,host:port…]/<master>[/db]``).
+"""Which Redis ``REDIS_URL`` names, and a client for it: one Redis (``redis://``, ``rediss://``),
+the current master of a Sentinel set (``redis+sentinel://[:pw@]host:port[,host:port…]/<master>[/db]``),
+or, with ``TASKDECK_REDIS_CLUSTER=true``, a Redis Cluster reached through the node the URL names
+(a cluster client: it learns the slot map and follows redirections).
 
 Everything that talks to Redis outside taskiq's broker (readiness, metrics, the live view) connects
 through ``connect`` so a Sentinel URL works everywhere, not only in the broker."""
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from redis.asyncio import Redis
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 
 SENTINEL_PORT = 26379
@@ -49,8 +51,11 @@ def redis_target(url: str) -> SentinelTarget | None:
     )
 
 
-def connect(url: str, **kwargs: Any) -> Redis:
-    """A client for ``url``; with Sentinel, one that follows the current master."""
+def connect(url: str, *, cluster: bool = False, **kwargs: Any) -> Redis:
+    """A client for ``url``; with Sentinel, one that follows the current master; with
+    ``cluster`` (``Settings.redis_cluster``), a cluster client (the same commands, per slot)."""
+    if cluster:
+        return RedisCluster.from_url(url, **kwargs)  # type: ignore[return-value]
     target = redis_target(url)
     if target is None:
         return Redis.from_url(url, **kwargs)

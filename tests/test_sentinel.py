@@ -7,7 +7,6 @@ go through the promoted master's stream."""
 
 from __future__ import annotations
 
-import asyncio
 import shutil
 import signal
 from collections.abc import AsyncIterator
@@ -17,11 +16,10 @@ from typing import Any
 import httpx
 import pytest
 import redis.asyncio as aioredis
-from sqlalchemy import func, select
 
 from models.db import Database
-from models.tables import Purchase, TaskAttempt
 from tests.conftest import AuthUser, Procs, free_port, wait_for
+from tests.noop_batch import NoopBatch
 
 pytestmark = pytest.mark.slow
 MASTER = "taskdeck-test"
@@ -90,45 +88,22 @@ async def test_sentinel_failover_mid_run_loses_and_doubles_nothing(
     env = {"DATABASE_URL": pg_url, "REDIS_URL": sentinel_set.url, "TASKDECK_QUEUE_NAME": redis_queue}
     web = await start_webapp(**env)
     worker = start_worker(**env, TASKDECK_WORKER_CONCURRENCY=2)
-    ids: list[str] = []
     async with httpx.AsyncClient(base_url=web.url or "", timeout=30, headers=api_user.headers) as http:
-
-        async def create(n: int) -> None:
-            for i in range(n):
-                made = await http.post(
-                    "/api/tasks", json={"name": f"s{len(ids)}-{i}", "store": "noop", "product": "x"}
-                )
-                assert made.status_code == 201, made.text
-                ids.append(made.json()["id"])
-
-        await create(15)
+        tasks = NoopBatch(http, prefix="s")
+        await tasks.create(15)
         assert await sentinel_set.master_port_now() == sentinel_set.master_port
         sentinel_set.master.stop(signal.SIGKILL)  # the master dies mid-run
-        await create(10)  # while the Sentinel fails over: doorbells may not ring; rows stay queued
+        await tasks.create(10)  # while the Sentinel fails over: doorbells may not ring; rows stay queued
 
         async def promoted() -> bool:
             return await sentinel_set.master_port_now() == sentinel_set.replica_port
 
         await wait_for(promoted, timeout=60, interval=0.5, what="the replica promoted")
-        await create(15)
+        await tasks.create(15)
+        await tasks.wait_all_done("every task completed")
 
-        async def all_done() -> bool:
-            answers = await asyncio.gather(*(http.get(f"/api/tasks/{i}") for i in ids))
-            return all(a.json()["status"] == "completed" for a in answers)
-
-        await wait_for(all_done, timeout=120, interval=1, what="every task completed")
-
-    async with db.session() as session:
-        attempts = dict(
-            (
-                await session.execute(select(TaskAttempt.task_id, func.count()).group_by(TaskAttempt.task_id))
-            ).all()
-        )
-        purchases = dict(
-            (await session.execute(select(Purchase.task_id, func.count()).group_by(Purchase.task_id))).all()
-        )
-    assert len(ids) == 40 and len(attempts) == 40 and set(attempts.values()) == {1}  # none ran twice
-    assert len(purchases) == 40 and set(purchases.values()) == {1}  # none bought twice
+    assert len(tasks.ids) == 40
+    await tasks.assert_each_ran_and_bought_once(db)
 
     # the worker rode the failover out and reads doorbells from the promoted master
     assert worker.popen.poll() is None and "restarted with pid" not in worker.log()

@@ -41,8 +41,8 @@ class LiveRelay:
         self.prefix = prefix
 
     @classmethod
-    def connect(cls, url: str, prefix: str) -> LiveRelay:
-        return cls(redis_url.connect(url), prefix)
+    def connect(cls, url: str, prefix: str, *, cluster: bool = False) -> LiveRelay:
+        return cls(redis_url.connect(url, cluster=cluster), prefix)
 
     async def close(self) -> None:
         await self.redis.aclose()

@@ -104,7 +104,9 @@ async def queue_figures(services: Services) -> dict[str, int]:
     settings = services.settings
     if not settings.redis_url:
         return {}
-    client = redis_url.connect(settings.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    client = redis_url.connect(
+        settings.redis_url, cluster=settings.redis_cluster, socket_connect_timeout=3, socket_timeout=3
+    )
     try:
         length = await client.xlen(settings.queue_name)
         pending = 0

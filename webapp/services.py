@@ -69,7 +69,9 @@ class Services:
                 traces_keep_days=settings.traces_keep_days,
             ),
             vault=Vault(db, load_key(settings.secret_key, settings.secret_key_file)),
-            live=LiveRelay.connect(settings.redis_url, settings.queue_name) if settings.redis_url else None,
+            live=LiveRelay.connect(settings.redis_url, settings.queue_name, cluster=settings.redis_cluster)
+            if settings.redis_url
+            else None,
         )
 
     async def start(self) -> None:

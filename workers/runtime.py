@@ -126,7 +126,7 @@ class WorkerRuntime:
         if self.launch_browser:
             await self.browser.launch_check()  # BrowserUnavailable: the worker does not start
         if self.settings.redis_url:
-            self.redis = redis_url.connect(self.settings.redis_url)
+            self.redis = redis_url.connect(self.settings.redis_url, cluster=self.settings.redis_cluster)
         self._row = Worker(
             id=self.worker_id,
             host=socket.gethostname(),
