@@ -236,13 +236,15 @@ class AccountUpdate(Camel):
     password: Annotated[str, Field(min_length=1, max_length=200)]
 
 
-WebhookEvent = Literal["task.completed", "task.failed", "purchase.created", "monitor.in_stock", "worker.lost"]
+WebhookEvent = Literal[
+    "task.completed", "task.failed", "purchase.created", "monitor.in_stock", "worker.lost", "watch.bought"
+]
 
 
 class WebhookCreate(Camel):
     """A new webhook (``worker.lost`` is for admins only; the command path checks)."""
 
     url: Annotated[AnyHttpUrl, UrlConstraints(max_length=2000, allowed_schemes=["http", "https"])]
-    events: Annotated[list[WebhookEvent], Field(min_length=1, max_length=5)]
+    events: Annotated[list[WebhookEvent], Field(min_length=1, max_length=6)]
     format: Literal["json", "discord", "slack"] = "json"
     enabled: bool = True

@@ -128,7 +128,17 @@ class Purchase(SQLModel, table=True):
     """An order placed for a task; the unique key makes a second one impossible."""
 
     __tablename__ = "purchase"
-    __table_args__ = (sa.CheckConstraint("quantity >= 1", name="purchase_quantity_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("quantity >= 1", name="purchase_quantity_positive"),
+        # at most one purchase per watch, whatever the code does (models/watches.py)
+        sa.Index(
+            "uq_purchase_watch",
+            "watch_id",
+            unique=True,
+            postgresql_where=sa.text("watch_id IS NOT NULL"),
+            sqlite_where=sa.text("watch_id IS NOT NULL"),
+        ),
+    )
 
     id: int | None = Field(
         default=None,
@@ -147,6 +157,7 @@ class Purchase(SQLModel, table=True):
     currency: str = Field(default="USD", max_length=3)
     order_number: str = Field(max_length=100)
     screenshot: str | None = Field(default=None, max_length=200)
+    watch_id: uuid.UUID | None = Field(default=None, foreign_key="watch.id", ondelete="SET NULL")
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
@@ -343,3 +354,7 @@ class QueuePause(SQLModel, table=True):
     store: str = Field(primary_key=True, max_length=64)  # a store's name, or ALL_STORES ("*")
     paused_by: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     paused_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+# the watch tables live in their own module; imported here so the metadata holds them
+from models.watch_tables import Watch, WatchListing, WatchObservation  # noqa: E402, F401

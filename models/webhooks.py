@@ -46,7 +46,14 @@ from models.states import TaskStatus
 from models.tables import Task, Webhook, WebhookAttempt, WebhookDelivery
 from models.vault import Vault
 
-EVENTS = ("task.completed", "task.failed", "purchase.created", "monitor.in_stock", "worker.lost")
+EVENTS = (
+    "task.completed",
+    "task.failed",
+    "purchase.created",
+    "monitor.in_stock",
+    "worker.lost",
+    "watch.bought",
+)
 ADMIN_EVENTS = frozenset({"worker.lost"})
 TEST_EVENT = "webhook.test"
 FORMATS = ("json", "discord", "slack")

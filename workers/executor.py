@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from models import claims, stock
+from models import claims, stock, watch_claims
 from models.clock import db_now
 from models.states import TaskStatus
 from models.tables import Task
@@ -118,7 +118,7 @@ def classify(
     return Outcome(S.RETRYING, "retrying", message, {"run_at": db_now(delay.total_seconds()), **checks})
 
 
-def bot_task(task: Task) -> BotTask:
+def bot_task(task: Task, *, watch: bool = False) -> BotTask:
     return BotTask(
         id=str(task.id),
         name=task.name,
@@ -128,6 +128,7 @@ def bot_task(task: Task) -> BotTask:
         max_price=task.max_price,
         mode=task.mode,
         attempt=task.attempt,
+        watch=watch,
     )
 
 
@@ -150,12 +151,32 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         log.info("task %s: %s", task.id, message)
         await write(claims.log, task_id=task.id, message=message)
 
+    listing = None
+    if task.mode == "monitor":  # a monitor may be a listing of a watch
+        async with db.session() as session:
+            listing = await watch_claims.listing_of(session, task.id)
+
     async def checkpoint(name: str) -> None:
-        if not await write(claims.checkpoint, task=task, worker_id=worker_id, name=name, known=known):
-            raise TaskLost()
+        async with db.begin() as session:  # a watch's listing claims the watch with its checkpoint
+            if listing is not None and not await watch_claims.claim(
+                session, task_id=task.id, watch_id=listing.watch_id
+            ):
+                raise NotAvailableYet(
+                    "another listing of this watch is buying",
+                    step="place order",
+                    observation="another listing of this watch is buying",
+                )
+            if not await claims.checkpoint(session, task=task, worker_id=worker_id, name=name, known=known):
+                raise TaskLost()
         if name not in known:
             known.append(name)
         running.checkpointed = True  # from here on a cancel or shutdown waits for the answer
+
+    async def observe(price: Any, in_stock: bool) -> None:
+        if listing is not None:
+            await write(
+                watch_claims.observe, task_id=task.id, listing=listing, price=price, in_stock=in_stock
+            )
 
     async def screenshot(label: str) -> None:
         page, guard = page_ref.get("page"), page_ref.get("guard")
@@ -220,7 +241,7 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
                 say=say,
             )
             ctx = BotContext(
-                task=bot_task(task),
+                task=bot_task(task, watch=listing is not None),
                 page=page,
                 store_url=runtime.store_url(task.store),
                 progress=progress,
@@ -235,6 +256,7 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
                 secret_input=live.secret(guard.section) if live is not None else guard.section,
                 needs_attention=handoff.needs_attention,
                 in_stock=in_stock,
+                observe=observe,
             )
             bot = asyncio.ensure_future(spec.run(ctx))
             running.bot = bot

@@ -25,7 +25,7 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 from redis.asyncio import Redis
 
-from models import claims, logs, redis_url
+from models import claims, logs, redis_url, watch_claims
 from models.db import Database
 from models.errors import InvalidTransition
 from models.live_keys import LiveKeys
@@ -296,12 +296,17 @@ class WorkerRuntime:
             values["result"] = {
                 to_camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
             }
+        listing = None
         while True:
             try:
+                if task.mode == "monitor":  # a watch's listing: its purchase names the watch
+                    async with self.db.session() as session:
+                        listing = await watch_claims.listing_of(session, task.id)
                 if bought is not None:
+                    watch = {"watch_id": listing.watch_id} if listing is not None else {}
                     async with self.db.begin() as session:
                         await claims.record_purchase(
-                            session, task=task, purchase={**bought, "screenshot": screenshot}
+                            session, task=task, purchase={**bought, "screenshot": screenshot, **watch}
                         )
                 async with self.db.begin() as session:
                     await claims.record_outcome(
@@ -313,6 +318,8 @@ class WorkerRuntime:
                         error=outcome.error,
                         values=values,
                     )
+                    if listing is not None:  # bought, in doubt, or the claim goes back: same transaction
+                        await watch_claims.settle(session, task_id=task.id, listing=listing)
                 break
             except Exception as exc:
                 if isinstance(exc, InvalidTransition):  # rescued elsewhere meanwhile: not ours to write

@@ -21,7 +21,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from models import claims, retention
+from models import claims, retention, watch_claims
 from workers import recovery
 
 if TYPE_CHECKING:
@@ -40,6 +40,8 @@ async def sweep(runtime: WorkerRuntime) -> None:
     settings, db = runtime.settings, runtime.db
     async with db.begin() as session:
         await claims.expire_monitors(session)
+    async with db.begin() as session:
+        await watch_claims.expire(session)
     async with db.begin() as session:
         due = await claims.stage_due(session)
     if not runtime.stopping:

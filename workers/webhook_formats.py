@@ -8,7 +8,12 @@ from typing import Any
 
 from models.webhooks import Due
 
-COLORS = {"task.completed": 0x2E7D32, "purchase.created": 0x2E7D32, "monitor.in_stock": 0x1565C0}
+COLORS = {
+    "task.completed": 0x2E7D32,
+    "purchase.created": 0x2E7D32,
+    "monitor.in_stock": 0x1565C0,
+    "watch.bought": 0x2E7D32,
+}
 FAILURE_COLOR = 0xC62828
 
 
@@ -28,6 +33,13 @@ def summary(event: str, payload: dict[str, Any]) -> str:
         ).strip()
     if event == "monitor.in_stock":
         return f"In stock: {task.get('product') or name}"
+    if event == "watch.bought":
+        watch, bought = payload.get("watch") or {}, payload.get("purchase") or {}
+        return (
+            f"Watch “{watch.get('name')}” bought at {task.get('store')}: "
+            f"{bought.get('productName') or task.get('product')}"
+            f" for {bought.get('total')} {bought.get('currency', '')} (order {bought.get('orderNumber')})"
+        ).strip()
     if event == "worker.lost":
         worker = payload.get("worker") or {}
         return f"Worker {worker.get('id')} on {worker.get('host')} stopped answering"

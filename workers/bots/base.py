@@ -44,6 +44,9 @@ class BotTask:
     max_price: Decimal | None
     mode: str  # "once" | "monitor"
     attempt: int
+    # a listing of a watch (``models/watch_claims.py``): a price above ``max_price`` is waited
+    # out (not available yet) instead of failing, and the first checkpoint claims the watch
+    watch: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,3 +110,5 @@ class BotContext:
     # ``await ctx.in_stock(observation)``: the product is there to buy (a monitor's owner hears
     # ``monitor.in_stock`` once per transition — see models/stock.py); a no-op for "once" tasks
     in_stock: Callable[..., Awaitable[None]] = _nothing
+    # ``await ctx.observe(price, in_stock)``: what a check saw (a watch keeps its price history)
+    observe: Callable[[Decimal | None, bool], Awaitable[None]] = _nothing

@@ -11,6 +11,8 @@ and the checkout form from typing until the store's answer, are entered inside
     open product  404 → PermanentError "unknown product"; 5xx, timeout, unreachable → RetryableError
     check stock   out of stock (or fewer than wanted) → NotAvailableYet("out of stock; restock at …");
                   price above max_price, quantity above the store's per-order limit → PermanentError
+                  (a watch's listing waits out a price above its maximum: NotAvailableYet);
+                  the price and stock seen go to ``ctx.observe``
     add to cart   button missing → PermanentError; refused: limit → Permanent, stock → NotAvailableYet
     log in        (only when the store asks) no account → PermanentError; refused → PermanentError
     checkout      form filled from ctx.profile, reference = task id
@@ -189,9 +191,13 @@ class _Buyer:
         self.step = "check stock"
         task = self.ctx.task
         name, price, stock = await self.product_info()
+        await self.ctx.observe(price, stock > 0)
         if stock <= 0:
             restock = await self.page.locator("[data-testid=stock]").first.get_attribute("data-restock-at")
             observation = f"out of stock; restock at {restock}" if restock else "out of stock"
+            raise NotAvailableYet(f"{name}: {observation}", step=self.step, observation=observation)
+        if task.max_price is not None and price > task.max_price and task.watch:
+            observation = f"price {price:.2f} is above your maximum {task.max_price:.2f}"
             raise NotAvailableYet(f"{name}: {observation}", step=self.step, observation=observation)
         if task.max_price is not None and price > task.max_price:
             raise PermanentError(
