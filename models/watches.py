@@ -39,16 +39,18 @@ def listing_task(data: WatchCreate, index: int) -> TaskCreate:
     """The monitor task of ``data.listings[index]``."""
     listing = data.listings[index]
     name = f"{data.name} · {listing.product}"
-    return TaskCreate(
-        name=name[:200],
-        store=listing.store,
-        product=listing.product,
-        quantity=data.quantity,
-        max_price=listing.max_price,
-        mode="monitor",
-        check_every=data.check_every,
-        until=data.until,
-        profile_id=data.profile_id,
+    return TaskCreate.model_validate(
+        {
+            "name": name[:200],
+            "store": listing.store,
+            "product": listing.product,
+            "quantity": data.quantity,
+            "max_price": listing.max_price,
+            "mode": "monitor",
+            "check_every": data.check_every,
+            "until": data.until,
+            "profile_id": data.profile_id,
+        }
     )
 
 

@@ -39,6 +39,7 @@ BODIES = {  # the smallest valid body of each route that wants one (else a 422 w
     ("PATCH", "/api/tasks/{id}"): {"quantity": 2},
     ("POST", "/api/tasks/{id}/input"): {"type": "click", "x": 0.5, "y": 0.5},
     ("POST", "/api/tasks/{id}/finish"): {"orderNumber": "DS-TAKEN"},
+    ("PATCH", "/api/watches/{id}"): {"name": "taken"},
 }
 
 
@@ -56,7 +57,10 @@ async def owned_by_a(api: Api, tmp_path: Path) -> dict[str, str]:
     token = (await api.http.get("/api/tokens")).json()["data"][0]["id"]  # A's own API token
     hook = {"url": "http://127.0.0.1:9/hook", "events": ["task.failed"]}
     webhook = (await api.http.post("/api/webhooks", json=hook)).json()["id"]
+    listings = [{"store": "demo", "product": "sneaker-drop", "maxPrice": 150}]
+    watch = (await api.http.post("/api/watches", json={"name": "Mine", "listings": listings})).json()["id"]
     return {
+        "watch": watch,
         "task": task["id"],
         "profile": profile["id"],
         "account": account["id"],
@@ -79,6 +83,8 @@ def fill(path: str, ids: dict[str, str]) -> str:
         param = match[1]
         if param == "id" and path.startswith("/api/tasks/"):
             return ids["task"]
+        if param == "id" and path.startswith("/api/watches/"):
+            return ids["watch"]
         if param == "token_id":
             return ids["token"]
         known = {
@@ -129,6 +135,7 @@ async def test_every_route_with_an_id_answers_404_for_another_users_id(
     assert (await api.http.get(f"/api/profiles/{ids['profile']}")).json()["name"] == "Mine"
     assert (await api.http.get("/api/accounts")).json()["count"] == 1
     assert (await api.http.get(f"/api/webhooks/{ids['webhook']}/deliveries")).json()["count"] == 0
+    assert (await api.http.get(f"/api/watches/{ids['watch']}")).json()["status"] == "watching"
 
 
 async def test_lists_stats_purchases_and_filters_leave_out_another_users(
@@ -148,6 +155,7 @@ async def test_lists_stats_purchases_and_filters_leave_out_another_users(
     assert (await get("/api/purchases")).json() == {"data": [], "count": 0}
     assert (await get("/api/profiles")).json()["count"] == 0
     assert (await get("/api/accounts")).json()["count"] == 0
+    assert (await get("/api/watches")).json() == {"data": [], "count": 0}
     everything = (
         await api.http.post("/api/tasks/bulk", json={"action": "delete", "filter": {}}, headers=b.headers)
     ).json()
@@ -169,6 +177,17 @@ async def test_a_task_may_use_its_owners_profile_only(api: Api, second_user: Aut
     assert (await api.http.post("/api/tasks", json=body)).status_code == 201  # A's own: fine
 
 
+async def test_a_watch_may_use_its_owners_profile_only(api: Api, second_user: AuthUser) -> None:
+    a_profile = (await api.http.post("/api/profiles", json=PROFILE)).json()["id"]
+    listings = [{"store": "demo", "product": "sneaker-drop", "maxPrice": 150}]
+    body = {"name": "x", "profileId": a_profile, "listings": listings}
+    refused = await api.http.post("/api/watches", json=body, headers=second_user.headers)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == f"profileId: no profile with id {a_profile}"
+    assert await api.rows() == 0
+    assert (await api.http.post("/api/watches", json=body)).status_code == 201  # A's own: fine
+
+
 async def test_an_admin_sees_everyones_with_the_owner(
     api: Api, tmp_path: Path, api_user: AuthUser, second_user: AuthUser, admin_user: AuthUser
 ) -> None:
@@ -177,7 +196,12 @@ async def test_an_admin_sees_everyones_with_the_owner(
     b_task = await task_of(api, b)
     get = lambda url, **params: api.http.get(url, params=params, headers=admin.headers)  # noqa: E731
     owners = {t["id"]: t["ownerId"] for t in (await get("/api/tasks")).json()["data"]}
-    assert owners == {ids["task"]: str(api_user.id), b_task["id"]: str(b.id)}
+    [listing] = (await get(f"/api/watches/{ids['watch']}")).json()["listings"]  # A's watch's task
+    assert owners == {
+        ids["task"]: str(api_user.id),
+        b_task["id"]: str(b.id),
+        listing["taskId"]: str(api_user.id),
+    }
     only_b = (await get("/api/tasks", owner=str(b.id))).json()
     assert [t["id"] for t in only_b["data"]] == [b_task["id"]]
     purchases = (await get("/api/purchases")).json()
@@ -192,6 +216,7 @@ IDS_OUTSIDE_THE_PATH = {
     ("POST", "/api/tasks/execute"): "test_every_route_with_an_id_answers_404_for_another_users_id",
     ("GET", "/api/tasks/execute"): "test_every_route_with_an_id_answers_404_for_another_users_id",
     ("POST", "/api/tasks/bulk"): "test_every_route_with_an_id_answers_404_for_another_users_id",
+    ("POST", "/api/watches"): "test_a_watch_may_use_its_owners_profile_only",
 }
 
 

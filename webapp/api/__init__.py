@@ -19,6 +19,8 @@ session, else 401 with ``WWW-Authenticate: Bearer``.
     profiles.py   /api/profiles, /api/accounts (checkout profiles and store logins, encrypted)
     tokens.py     GET/POST /api/tokens, DELETE /api/tokens/{id} (the caller's API tokens)
     webhooks.py   /api/webhooks, /api/webhooks/{id}/test, /api/webhooks/{id}/deliveries
+    watches.py    POST/GET /api/watches, GET/PATCH/DELETE /api/watches/{id},
+                  GET /api/watches/{id}/history, POST /api/watches/{id}/cancel
 
 Routes take the viewer (``ViewerDep``) and pass it to the one read layer (``models.queries``) and
 command path (``webapp.commands``): a user sees and changes their own only.
@@ -41,6 +43,7 @@ from webapp.api.stores import create_stores_router
 from webapp.api.streams import create_streams_router
 from webapp.api.tasks import create_tasks_router
 from webapp.api.tokens import create_tokens_router
+from webapp.api.watches import create_watches_router
 from webapp.api.webhooks import create_webhooks_router
 from webapp.auth import require_viewer
 from webapp.services import Services
@@ -71,6 +74,7 @@ def create_router(services: Services) -> APIRouter:
     guarded.include_router(create_lookup_router(services))
     guarded.include_router(create_profiles_router(services))
     guarded.include_router(create_tokens_router(services))
+    guarded.include_router(create_watches_router(services))
     guarded.include_router(create_webhooks_router(services))
     router.include_router(guarded)
     return router

@@ -240,3 +240,53 @@ WORKERS = {
     ],
     "count": 1,
 }
+
+WATCH_ID = "5a7c9e1b-3d5f-4a6b-8c9d-0e1f2a3b4c5d"
+WATCH = {
+    "id": WATCH_ID,
+    "name": "Nova GPU anywhere under 700",
+    "quantity": 1,
+    "profileId": None,
+    "checkEvery": 30.0,
+    "until": "2026-12-24T18:00:00Z",
+    "status": "watching",
+    "error": None,
+    "bestPrice": 689.0,
+    "lastChange": "2026-11-30T21:05:00Z",
+    "ownerId": OWNER_ID,
+    "createdAt": "2026-11-30T21:00:00Z",
+    "updatedAt": "2026-11-30T21:05:00Z",
+    "finishedAt": None,
+}
+WATCH_LISTING = {
+    "id": "6b8d0f2c-4e6a-4b7c-9d0e-1f2a3b4c5d6e",
+    "store": "demo",
+    "product": "gpu-founders",
+    "maxPrice": 700.0,
+    "taskId": TASK_ID,
+    "taskStatus": "scheduled",
+    "lastPrice": 689.0,
+    "inStock": True,
+    "changedAt": "2026-11-30T21:05:00Z",
+    "lastCheckAt": "2026-11-30T21:05:30Z",
+}
+WATCH_DETAIL = {**WATCH, "listings": [WATCH_LISTING], "purchase": None}
+WATCH_LIST = {"data": [WATCH], "count": 1}
+WATCH_HISTORY = {
+    "data": [
+        {
+            "store": "demo",
+            "product": "gpu-founders",
+            "at": "2026-11-30T21:00:02Z",
+            "price": 699.0,
+            "inStock": False,
+        },
+        {
+            "store": "demo",
+            "product": "gpu-founders",
+            "at": "2026-11-30T21:05:00Z",
+            "price": 689.0,
+            "inStock": True,
+        },
+    ]
+}

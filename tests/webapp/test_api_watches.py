@@ -1,0 +1,99 @@
+"""``/api/watches`` as a client sees it (no worker runs here: listing tasks stay queued)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import AuthUser
+from tests.webapp.test_api import Api, api
+
+__all__ = ["api"]
+
+LISTINGS = [
+    {"store": "demo", "product": "gpu-founders", "maxPrice": 700},
+    {"store": "demo", "product": "console-limited", "maxPrice": 520},
+]
+
+
+async def create(api: Api, **fields: Any) -> dict[str, Any]:
+    body = {"name": "GPU anywhere", "quantity": 1, "checkEvery": 30, "listings": LISTINGS, **fields}
+    response = await api.http.post("/api/watches", json=body)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+async def test_create_answers_201_with_id_status_and_a_monitor_task_per_listing(api: Api) -> None:
+    watch = await create(api)
+    assert watch["status"] == "watching" and watch["id"]
+    assert [(x["product"], x["maxPrice"]) for x in watch["listings"]] == [
+        ("gpu-founders", 700.0),
+        ("console-limited", 520.0),
+    ]
+    for listing in watch["listings"]:
+        assert listing["lastPrice"] is None and listing["inStock"] is None
+        task = (await api.http.get(f"/api/tasks/{listing['taskId']}")).json()
+        assert task["mode"] == "monitor" and task["checkEvery"] == 30.0
+        assert task["maxPrice"] == listing["maxPrice"] and task["status"] == "queued"
+    assert watch["purchase"] is None
+    listed = (await api.http.get("/api/watches")).json()
+    assert listed["count"] == 1 and listed["data"][0]["id"] == watch["id"]
+    assert (await api.http.get(f"/api/watches/{watch['id']}/history")).json() == {"data": []}
+
+
+async def test_bad_watches_are_refused_with_a_clear_error_and_no_rows(api: Api) -> None:
+    cases = [
+        ({"listings": []}, "listings"),
+        ({"listings": [LISTINGS[0], LISTINGS[0]]}, "given twice"),
+        ({"listings": [{"store": "nowhere", "product": "x", "maxPrice": 1}]}, "unknown store"),
+        ({"listings": [{"store": "demo", "product": "no-such-thing", "maxPrice": 1}]}, "listings.0."),
+        ({"listings": [{"store": "demo", "product": "gpu-founders", "maxPrice": -1}]}, "maxPrice"),
+        ({"until": "2020-01-01T00:00:00Z"}, "until: must be in the future"),
+        ({"quantity": 0}, "quantity"),
+    ]
+    for fields, message in cases:
+        body = {"name": "w", "listings": LISTINGS, **fields}
+        response = await api.http.post("/api/watches", json=body)
+        assert response.status_code == 422, (fields, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert message in response.text, (fields, response.text)
+    assert await api.rows() == 0  # no task was written either
+    assert (await api.http.get("/api/watches")).json()["count"] == 0
+
+
+async def test_cancel_stops_every_listing_and_delete_needs_an_ended_watch(api: Api) -> None:
+    watch = await create(api)
+    url = f"/api/watches/{watch['id']}"
+    refused = await api.http.delete(url)
+    assert refused.status_code == 409 and "cancel it first" in refused.text
+    cancelled = await api.http.post(f"{url}/cancel")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    for listing in cancelled.json()["listings"]:
+        assert listing["taskStatus"] == "cancelled"
+    again = await api.http.post(f"{url}/cancel")
+    assert again.status_code == 409
+    assert (await api.http.delete(url)).status_code == 204
+    assert (await api.http.get(url)).status_code == 404
+    assert await api.rows() == 0  # its tasks went with it
+
+
+async def test_edit_changes_the_watch_and_its_listing_tasks(api: Api) -> None:
+    watch = await create(api)
+    first = watch["listings"][0]
+    body = {"name": "Cheaper", "checkEvery": 10, "maxPrices": {first["id"]: 650}}
+    edited = await api.http.patch(f"/api/watches/{watch['id']}", json=body)
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["name"] == "Cheaper" and edited.json()["checkEvery"] == 10.0
+    assert edited.json()["listings"][0]["maxPrice"] == 650.0
+    task = (await api.http.get(f"/api/tasks/{first['taskId']}")).json()
+    assert task["maxPrice"] == 650.0 and task["checkEvery"] == 10.0
+
+
+async def test_another_users_watch_is_404_everywhere(api: Api, second_user: AuthUser) -> None:
+    watch = await create(api)
+    url = f"/api/watches/{watch['id']}"
+    b = second_user.headers
+    for method, path in [("GET", url), ("GET", f"{url}/history"), ("POST", f"{url}/cancel"), ("DELETE", url)]:
+        response = await api.http.request(method, path, headers=b)
+        assert response.status_code == 404, (method, path, response.text)
+    assert (await api.http.get("/api/watches", headers=b)).json()["count"] == 0
+    assert (await api.http.get(url)).json()["status"] == "watching"  # untouched
