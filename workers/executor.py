@@ -153,8 +153,8 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
 
     listing = None
     if task.mode == "monitor":  # a monitor may be a listing of a watch
-        async with db.session() as session:
-            listing = await watch_claims.listing_of(session, task.id)
+        async with db.session() as reading:
+            listing = await watch_claims.listing_of(reading, task.id)
 
     async def checkpoint(name: str) -> None:
         async with db.begin() as session:  # a watch's listing claims the watch with its checkpoint
