@@ -24,6 +24,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models import tasks as task_ops
 from models import webhooks
 from models.clock import db_now
 from models.events import publish
@@ -215,3 +216,51 @@ async def expire(session: AsyncSession) -> list[uuid.UUID]:
     for watch_id in ids:
         await stop_listings(session, watch_id=watch_id)
     return ids
+
+
+DECISIONS = frozenset({"mark-bought", "mark-not-bought", "finish"})  # a person settles a listing task
+
+
+async def decided(session: AsyncSession, *, task_id: uuid.UUID) -> WatchStatus | None:
+    """After a person marked a listing task bought / not bought or finished it by hand (same
+    transaction as that action): bought → the watch is ``bought`` and the purchase names it; not
+    bought → the watch watches again, its stopped listings started over."""
+    listing = await listing_of(session, task_id)
+    if listing is None:
+        return None
+    status = await session.scalar(select(col(Task.status)).where(col(Task.id) == task_id))
+    if status == S.COMPLETED.value:
+        await session.execute(
+            update(Purchase)
+            .where(col(Purchase.task_id) == task_id, col(Purchase.watch_id).is_(None))
+            .values(watch_id=listing.watch_id)
+            .execution_options(synchronize_session=False)
+        )
+        return await _bought(session, task_id=task_id, listing=listing)
+    if status != S.FAILED.value:
+        return None
+    again = await session.execute(
+        update(Watch)
+        .where(
+            col(Watch.id) == listing.watch_id,
+            col(Watch.status) == W.UNKNOWN.value,
+            col(Watch.claimed_by) == task_id,
+        )
+        .values(status=W.WATCHING.value, claimed_by=None, error=None, finished_at=None, updated_at=utcnow())
+        .returning(col(Watch.id))
+        .execution_options(synchronize_session=False)
+    )
+    if again.first() is None:
+        return None
+    rows = await session.scalars(
+        select(col(WatchListing.task_id))
+        .join(Task, col(Task.id) == col(WatchListing.task_id))
+        .where(
+            col(WatchListing.watch_id) == listing.watch_id,
+            col(Task.status).in_([S.FAILED.value, S.CANCELLED.value]),
+        )
+    )
+    for other in list(rows):
+        if other is not None:
+            await task_ops.start_task(session, task_id=other, action="retry")
+    return W.WATCHING

@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 
-from models import edits, queries
+from models import edits, queries, watch_claims
 from models import idempotency as idempotency_keys
 from models import tasks as task_ops
 from models.access import Viewer
@@ -219,6 +219,8 @@ async def apply(
             task = await task_ops.apply_action(
                 session, task_id=task_id, action=action, order_number=order_number
             )
+        if action in watch_claims.DECISIONS:  # a watch's listing: its watch follows the decision
+            await watch_claims.decided(session, task_id=task_id)
     if task is None:
         await asyncio.to_thread(services.artifacts.delete, str(task_id))
         return None

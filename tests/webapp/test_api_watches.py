@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from sqlalchemy import update
+from sqlmodel import col
+
+from models.tables import Task, Watch
 from tests.conftest import AuthUser
 from tests.webapp.test_api import Api, api
 
@@ -97,3 +102,40 @@ async def test_another_users_watch_is_404_everywhere(api: Api, second_user: Auth
         assert response.status_code == 404, (method, path, response.text)
     assert (await api.http.get("/api/watches", headers=b)).json()["count"] == 0
     assert (await api.http.get(url)).json()["status"] == "watching"  # untouched
+
+
+async def in_doubt(api: Api, watch: dict[str, Any]) -> str:
+    """As the engine leaves it: the first listing's task ``unknown``, the watch ``unknown``, the
+    other listing stopped."""
+    first, other = (uuid.UUID(x["taskId"]) for x in watch["listings"])
+    async with api.db.begin() as session:
+        await session.execute(
+            update(Task)
+            .where(col(Task.id) == first)
+            .values(status="unknown", error="order may have been placed")
+        )
+        await session.execute(update(Task).where(col(Task.id) == other).values(status="cancelled"))
+        await session.execute(
+            update(Watch)
+            .where(col(Watch.id) == uuid.UUID(watch["id"]))
+            .values(status="unknown", claimed_by=first, error="an order may have been placed")
+        )
+    return str(first)
+
+
+async def test_marking_the_listing_bought_makes_the_watch_bought_with_its_purchase(api: Api) -> None:
+    watch = await create(api)
+    task_id = await in_doubt(api, watch)
+    marked = await api.http.post(f"/api/tasks/{task_id}/mark-bought", json={"orderNumber": "DS-77"})
+    assert marked.status_code == 200, marked.text
+    after = (await api.http.get(f"/api/watches/{watch['id']}")).json()
+    assert after["status"] == "bought" and after["purchase"]["orderNumber"] == "DS-77"
+
+
+async def test_marking_it_not_bought_watches_again_with_every_listing_restarted(api: Api) -> None:
+    watch = await create(api)
+    task_id = await in_doubt(api, watch)
+    assert (await api.http.post(f"/api/tasks/{task_id}/mark-not-bought")).status_code == 200
+    after = (await api.http.get(f"/api/watches/{watch['id']}")).json()
+    assert after["status"] == "watching" and after["error"] is None and after["purchase"] is None
+    assert {x["taskStatus"] for x in after["listings"]} == {"queued"}
