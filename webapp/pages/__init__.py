@@ -14,7 +14,7 @@ from nicegui import app, ui
 
 from models.access import Viewer
 from webapp.auth import PageGuard, page_viewer
-from webapp.pages import login, purchases, queue, settings, task_detail, tasks, theme
+from webapp.pages import login, purchases, queue, settings, task_detail, tasks, theme, watch_detail, watches
 from webapp.pages.notifications import Inbox
 from webapp.pages.updates import HubWatch
 from webapp.services import Services
@@ -66,3 +66,13 @@ def register(services: Services) -> None:
     async def settings_page(request: Request) -> None:
         if viewer := signed_in():
             await settings.render(services, watch, theme.browser_zone(request), viewer=viewer)
+
+    @ui.page("/watches", title="Watches")
+    async def watches_page(request: Request) -> None:
+        if viewer := signed_in():
+            await watches.render(services, watch, theme.browser_zone(request), viewer=viewer)
+
+    @ui.page("/watches/{watch_id}", title="Watch")
+    async def watch_page(request: Request, watch_id: str) -> None:
+        if viewer := signed_in():
+            await watch_detail.render(services, watch, theme.browser_zone(request), watch_id, viewer=viewer)

@@ -74,6 +74,7 @@ NAV = (
     ("Tasks", "/tasks", "list_alt"),
     ("Queue", "/queue", "monitor_heart"),
     ("Purchases", "/purchases", "receipt_long"),
+    ("Watches", "/watches", "visibility"),
     ("Settings", "/settings", "settings"),
 )
 

@@ -1,0 +1,79 @@
+"""Issue 11 in Chromium on the real stack (webapp + a worker process, Postgres, Redis, the demo
+store): the watch page's chart draws a stepped line per listing with a gap while out of stock and
+the max-price line, and the page follows the watch live until it has bought — without a reload.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from playwright.async_api import expect
+
+from tests.conftest import AuthUser, sign_in, wait_for
+from tests.test_e2e import stack  # noqa: F401  (the fixture)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+CHEAP, DEAR = "console-limited", "gpu-founders"
+SERIES = """el => getElement(el).chart.getOption().series.map(s => ({
+  name: s.name, step: s.step, data: s.data, max: s.markLine.data[0].yAxis }))"""
+
+
+async def series(page: Any) -> dict[str, Any]:
+    chart = page.locator('[data-testid="watch-chart"]')
+    return {s["name"]: s for s in await chart.evaluate(SERIES)}
+
+
+async def test_the_watch_page_charts_each_listing_and_follows_the_watch_live(
+    stack: Any,  # noqa: F811
+    browser: Any,
+    api_user: AuthUser,
+) -> None:
+    stack.worker(TASKDECK_WORKER_CONCURRENCY=2)
+    await stack.product(CHEAP, stock=3, price=600)  # in stock, above its max: watched, not bought
+    await stack.product(DEAR, stock=0)
+    body = {
+        "name": "Console or GPU",
+        "checkEvery": 1,
+        "listings": [
+            {"store": "demo", "product": CHEAP, "maxPrice": 550},
+            {"store": "demo", "product": DEAR, "maxPrice": 750},
+        ],
+    }
+    created = await stack.http.post(f"{stack.url}/api/watches", json=body)
+    assert created.status_code == 201, created.text
+    watch = created.json()
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await sign_in(page, stack.url, api_user)
+        await page.goto(f"{stack.url}/watches/{watch['id']}")
+        badge = page.locator('[data-testid="watch-status"]')
+        await expect(badge).to_have_text("watching")
+
+        async def both_drawn() -> dict[str, Any] | None:
+            drawn = await series(page)
+            return drawn if all(s["data"] for s in drawn.values()) and len(drawn) == 2 else None
+
+        drawn = await wait_for(both_drawn, timeout=60, what="both listings on the chart")
+        cheap, dear = drawn[f"demo · {CHEAP}"], drawn[f"demo · {DEAR}"]
+        assert cheap["step"] == dear["step"] == "end"  # stepped lines
+        assert (cheap["max"], dear["max"]) == (550, 750)  # the max-price lines
+        assert [p[1] for p in cheap["data"]][:1] == [600]  # in stock at 600
+        assert all(p[1] is None for p in dear["data"])  # out of stock: a gap, no line
+        await expect(page.locator('[data-testid="fact-lowest"]')).to_have_text("$600.00")
+
+        await stack.product(CHEAP, price=540)  # now under its max: this listing buys
+        await expect(badge).to_have_text("bought", timeout=90_000)  # live, no reload
+        await expect(page.locator('[data-testid="watch-purchase"]')).to_contain_text("Order DS-")
+        await expect(page.locator('[data-testid="fact-lowest"]')).to_have_text("$540.00")
+        later = await series(page)
+        assert 540 in [p[1] for p in later[f"demo · {CHEAP}"]["data"]]
+        await expect(page.locator('[data-testid="cancel-watch"]')).to_be_hidden()
+
+        await page.goto(f"{stack.url}/watches")
+        await expect(page.locator(f'[data-testid="watch-status-{watch["id"]}"]')).to_have_text("bought")
+    finally:
+        await context.close()
+    assert len(await stack.orders()) == 1
