@@ -20,6 +20,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from models import failures
 from models.access import Viewer
 from models.errors import TaskNotFound
 from models.states import TaskStatus
@@ -115,10 +116,14 @@ async def matching_task_ids(
     store: str | None = None,
     search: str | None = None,
     owner: uuid.UUID | None = None,
+    failure: str | None = None,
     limit: int,
 ) -> list[uuid.UUID]:
-    """Ids of the viewer's tasks a filter selects ("all matching"), newest first, at most ``limit``."""
+    """Ids of the viewer's tasks a filter selects ("all matching"), newest first, at most ``limit``;
+    ``failure``: only the failing tasks of that signature (``models.failures``)."""
     filters = task_filters(viewer=viewer, statuses=statuses, store=store, search=search, owner=owner)
+    if failure is not None:
+        return await failures.task_ids_failing_with(session, filters=filters, failure=failure, limit=limit)
     rows = await session.scalars(
         select(col(Task.id)).where(*filters).order_by(col(Task.created_at).desc(), col(Task.id)).limit(limit)
     )

@@ -72,3 +72,25 @@ async def test_one_action_per_state_on_the_list(app: App, page: Page) -> None:
     await expect(gave_up.get_by_test_id("row-start")).to_have_count(0)
     await expect(gave_up.get_by_test_id("row-cancel")).to_have_count(0)  # failed → cancelled is illegal
     assert failed["status"] == "failed"
+
+
+async def test_failure_groups_and_a_group_retry(app: App, page: Page) -> None:
+    first = await failed_task(app, "Dear one")
+    second = await failed_task(app, "Dear two")
+    await page.goto(f"{app.url}/tasks")
+    await page.get_by_role("link", name="Failures").click()
+    await page.wait_for_url("**/failures")
+    group = page.get_by_test_id("failure-group")
+    await expect(group).to_have_count(1)
+    await expect(group.get_by_test_id("failure-count")).to_have_text("× 2")
+    await expect(group.get_by_test_id("failure-signature")).to_contain_text(
+        "price <n> is above your maximum <n>"
+    )
+    await expect(group.get_by_test_id("failure-shot")).to_be_visible()  # the newest task's screenshot
+    await expect(group.get_by_test_id("group-cancel")).to_be_disabled()  # nothing retrying; failed can't be
+    await group.get_by_test_id("group-retry").click()
+    await expect(page.get_by_text("2 queued again")).to_be_visible(timeout=30_000)
+    for task in (first, second):
+        again = await wait_status(app, task["id"], "failed")
+        assert [a["number"] for a in again["attemptHistory"]] == [1, 2]
+    await expect(group.get_by_test_id("failure-count")).to_have_text("× 2", timeout=15_000)

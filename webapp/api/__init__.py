@@ -12,6 +12,7 @@ session, else 401 with ``WWW-Authenticate: Bearer``.
     handoff.py    GET  /api/tasks/{id}/live/frame, POST /api/tasks/{id}/takeover|input|finish
     artifacts.py  GET  /api/tasks/{id}/artifacts[/{name}]
     stats.py      GET  /api/stats
+    failures.py   GET  /api/failures (failing tasks by cause)
     queue.py      GET  /api/queue, POST /api/queue/pause|resume (admins), GET /api/workers
     purchases.py  GET  /api/purchases
     stores.py     GET  /api/stores
@@ -32,6 +33,7 @@ from fastapi import APIRouter, Depends
 
 from webapp.api.artifacts import create_artifacts_router
 from webapp.api.errors import Unavailable, api_router
+from webapp.api.failures import create_failures_router
 from webapp.api.handoff import create_handoff_router
 from webapp.api.health import create_health_router
 from webapp.api.lookup import create_lookup_router
@@ -69,6 +71,7 @@ def create_router(services: Services) -> APIRouter:
     guarded.include_router(create_artifacts_router(services))
     guarded.include_router(create_stats_router(services))
     guarded.include_router(create_queue_router(services))
+    guarded.include_router(create_failures_router(services))
     guarded.include_router(create_purchases_router(services))
     guarded.include_router(create_stores_router())
     guarded.include_router(create_lookup_router(services))

@@ -290,3 +290,19 @@ WATCH_HISTORY = {
         },
     ]
 }
+FAILURE_SIGNATURE = "place order: the store refused the order: card declined (ref <n>)"
+FAILURES = {
+    "data": [
+        {
+            "signature": FAILURE_SIGNATURE,
+            "step": "place order",
+            "count": 37,
+            "failed": 35,
+            "retrying": 2,
+            "stores": ["demo"],
+            "firstSeen": "2026-11-30T19:12:00Z",
+            "lastSeen": "2026-11-30T21:00:00Z",
+            "sampleTaskId": TASK_ID,
+        }
+    ]
+}

@@ -103,6 +103,9 @@ class BulkFilter(Camel):
     status: list[str] | str | None = None
     store: str | None = Field(None, max_length=64)
     q: str | None = Field(None, max_length=200)
+    failure: str | None = Field(
+        None, max_length=400, description="a signature from GET /api/failures: that group's tasks"
+    )
 
 
 class BulkRequest(Camel):
@@ -111,6 +114,7 @@ class BulkRequest(Camel):
             "examples": [
                 {"action": "pause", "ids": ["3f2c8a9e-5b1d-4c3e-9a7f-0d2e4b6c8a10"]},
                 {"action": "retry", "filter": {"status": "failed", "store": "demo"}},
+                {"action": "retry", "filter": {"failure": "place order: the store refused the order"}},
             ]
         }
     )

@@ -234,6 +234,7 @@ def create_tasks_router(services: Services) -> APIRouter:
             check_text(selection.store, "filter.store")
             check_store(selection.store, field="filter.store")
         check_text(selection.q, "filter.q")
+        check_text(selection.failure, "filter.failure")
         async with db.session() as session:
             ids = await queries.matching_task_ids(
                 session,
@@ -241,6 +242,7 @@ def create_tasks_router(services: Services) -> APIRouter:
                 statuses=statuses,
                 store=selection.store,
                 search=selection.q,
+                failure=selection.failure,
                 limit=MAX_BULK + 1,
             )
         return ids[:MAX_BULK], len(ids) > MAX_BULK

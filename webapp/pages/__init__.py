@@ -14,7 +14,18 @@ from nicegui import app, ui
 
 from models.access import Viewer
 from webapp.auth import PageGuard, page_viewer
-from webapp.pages import login, purchases, queue, settings, task_detail, tasks, theme, watch_detail, watches
+from webapp.pages import (
+    failures,
+    login,
+    purchases,
+    queue,
+    settings,
+    task_detail,
+    tasks,
+    theme,
+    watch_detail,
+    watches,
+)
 from webapp.pages.notifications import Inbox
 from webapp.pages.updates import HubWatch
 from webapp.services import Services
@@ -56,6 +67,11 @@ def register(services: Services) -> None:
     async def queue_page(request: Request) -> None:
         if viewer := signed_in():
             await queue.render(services, watch, theme.browser_zone(request), viewer=viewer)
+
+    @ui.page("/failures", title="Failures")
+    async def failures_page(request: Request) -> None:
+        if viewer := signed_in():
+            await failures.render(services, watch, theme.browser_zone(request), viewer=viewer)
 
     @ui.page("/purchases", title="Purchases")
     async def purchases_page(request: Request) -> None:

@@ -73,6 +73,7 @@ ACTION_ICONS_JS = json.dumps(ACTION_ICONS).replace('"', "'")
 NAV = (
     ("Tasks", "/tasks", "list_alt"),
     ("Queue", "/queue", "monitor_heart"),
+    ("Failures", "/failures", "report"),
     ("Purchases", "/purchases", "receipt_long"),
     ("Watches", "/watches", "visibility"),
     ("Settings", "/settings", "settings"),

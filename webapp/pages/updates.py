@@ -11,7 +11,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from nicegui import Event, background_tasks, context
 
@@ -106,3 +106,15 @@ class HubWatch:
                 self._last = now
                 self.changed.emit(now)
             await asyncio.sleep(self.INTERVAL)
+
+
+def reread_on_state_changes(hub: LiveHub, viewer: Any, refresher: Throttle) -> None:
+    """Subscribe a page: any state change or deletion of the viewer's tasks (and a resync) asks
+    ``refresher`` for one re-read."""
+
+    def on_changes(batch: list[dict[str, Any]]) -> None:
+        if any(p.get("kind") in ("state", "deleted") for p in batch):
+            refresher.trigger()
+
+    hub.subscribe(viewer, on_changes)
+    hub.resync.subscribe(refresher.trigger)
