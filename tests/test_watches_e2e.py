@@ -77,3 +77,40 @@ async def test_the_watch_page_charts_each_listing_and_follows_the_watch_live(
     finally:
         await context.close()
     assert len(await stack.orders()) == 1
+
+
+async def test_the_new_watch_dialog_previews_each_listing_and_creates_the_watch(
+    stack: Any,  # noqa: F811
+    browser: Any,
+    api_user: AuthUser,
+) -> None:
+    await stack.product(DEAR, stock=0)
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await sign_in(page, stack.url, api_user)
+        await page.goto(f"{stack.url}/watches")
+        await page.get_by_test_id("new-watch").click()
+        await page.get_by_test_id("watch-name").fill("GPU or console")
+        for index, (slug, price) in enumerate(((DEAR, "750"), (CHEAP, "550"))):
+            await page.get_by_test_id(f"listing-product-{index}").fill(slug)
+            await page.get_by_test_id(f"listing-max-price-{index}").fill(price)
+        await expect(page.get_by_test_id("listing-preview-0")).to_contain_text(
+            "Nova GPU Founders Edition · 699.00 · out of stock", timeout=60_000
+        )
+        await expect(page.get_by_test_id("listing-preview-1")).to_contain_text(
+            "Pulse Console Limited · 499.00 · in stock", timeout=60_000
+        )
+        await page.get_by_test_id("listing-product-1").fill(DEAR)  # the same listing twice: refused
+        await page.get_by_test_id("save-watch").click()
+        await expect(page.get_by_test_id("watch-error")).to_contain_text("given twice")
+        await page.get_by_test_id("listing-product-1").fill(CHEAP)
+        await page.get_by_test_id("save-watch").click()
+        await page.wait_for_url(f"{stack.url}/watches/*")
+        await expect(page.locator('[data-testid="watch-status"]')).to_have_text("watching")
+    finally:
+        await context.close()
+    watch = (await stack.http.get(f"{stack.url}/api/watches")).json()["data"][0]  # the newest
+    assert watch["name"] == "GPU or console"
+    detail = (await stack.http.get(f"{stack.url}/api/watches/{watch['id']}")).json()
+    assert [(x["product"], x["maxPrice"]) for x in detail["listings"]] == [(DEAR, 750.0), (CHEAP, 550.0)]
