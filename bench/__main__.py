@@ -21,10 +21,10 @@ from typing import Any
 
 import psutil
 
-from bench import api, latency, memory, throughput
+from bench import api, dashboard, latency, memory, sequential, throughput
 from bench.harness import DEFAULT_REDIS_URL, DEFAULT_SERVER_URL, ROOT, BenchEnv, Result
 
-NAMES = ("throughput", "latency", "api", "memory")
+NAMES = ("throughput", "latency", "api", "sequential", "dashboard", "memory")
 RESULTS = Path(__file__).resolve().parent / "results" / "latest.json"
 
 
@@ -42,6 +42,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--events", type=int, help="latency: events (default 200, quick 50)")
     parser.add_argument("--requests", type=int, help="api: requests per route (default 500, quick 200)")
+    parser.add_argument(
+        "--sequential", type=int, help="sequential: noop tasks run one at a time (default 500, quick 100)"
+    )
+    parser.add_argument(
+        "--flow",
+        type=int,
+        help="dashboard: tasks flowing while the page is watched (default 1000, quick 300)",
+    )
     parser.add_argument("--concurrency", type=int, default=8, help="api: requests in flight (default 8)")
     parser.add_argument("--purchases", type=int, default=40, help="memory: demo-store purchases (default 40)")
     parser.add_argument(
@@ -68,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     unknown = [n for n in args.names if n not in NAMES]
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(NAMES)}")
-    for option in ("tasks", "events", "requests", "purchases", "concurrency"):
+    for option in ("tasks", "events", "requests", "purchases", "concurrency", "sequential", "flow"):
         value = getattr(args, option)
         if value is not None and value < 1:
             parser.error(f"--{option} must be at least 1")
@@ -173,6 +181,10 @@ async def run_one(name: str, env: BenchEnv, args: argparse.Namespace, *, quick: 
             result = await api.run(
                 env, requests=args.requests or (200 if quick else 500), concurrency=args.concurrency
             )
+        elif name == "dashboard":
+            result = await dashboard.run(env, tasks=args.flow or (300 if quick else 1000))
+        elif name == "sequential":
+            result = await sequential.run(env, tasks=args.sequential or (100 if quick else 500))
         else:
             result = await memory.run(env, purchases=args.purchases)
     except Exception as exc:

@@ -235,6 +235,21 @@ def cpu_seconds(processes: Sequence[psutil.Process]) -> float:
     return total
 
 
+async def create_pending(client: httpx.AsyncClient, n: int, prefix: str) -> list[str]:
+    """``n`` pending noop tasks through ``POST /api/tasks`` (lists of up to 1,000); their ids."""
+    ids: list[str] = []
+    for start in range(0, n, 1000):
+        body = [
+            {"name": f"{prefix} {i}", "store": "noop", "product": "noop", "start": "later"}
+            for i in range(start, min(n, start + 1000))
+        ]
+        response = await client.post("/api/tasks", json=body)
+        if response.status_code != 201:
+            raise BenchError(f"POST /api/tasks answered {response.status_code}: {response.text}")
+        ids += [t["id"] for t in response.json()]
+    return ids
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -277,6 +292,8 @@ class BenchEnv:
     procs: list[Proc] = field(default_factory=list)
     db_created: bool = False
     api_token: str = ""  # a bench user's, made with the database
+    email: str = "bench@taskdeck.test"  # the bench user, for a browser that signs in
+    password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
 
     @property
     def api_headers(self) -> dict[str, str]:
@@ -320,9 +337,7 @@ class BenchEnv:
         try:
             await migrations.upgrade(db)
             async with db.begin() as session:
-                user = await users.create_user(
-                    session, email="bench@taskdeck.test", password=secrets.token_urlsafe(16)
-                )
+                user = await users.create_user(session, email=self.email, password=self.password)
                 self.api_token = (await users.create_token(session, owner_id=user.id, name="bench")).token
         finally:
             await db.dispose()
@@ -404,6 +419,17 @@ class BenchEnv:
         taskiq = str(Path(sys.executable).parent / "taskiq")
         args = [taskiq, "worker", module, "--workers", str(workers), "--log-level", "WARNING", *extra]
         return self.spawn(name, args, env)
+
+    def taskdeck_worker(self, name: str, queue: str, *, workers: int, **env: Any) -> Proc:
+        """``taskiq worker workers.broker:broker`` on the bench database, Redis and ``queue``."""
+        return self.taskiq_worker(
+            name,
+            "workers.broker:broker",
+            workers=workers,
+            env=self.child_env(
+                DATABASE_URL=self.db_url, REDIS_URL=self.redis_url, TASKDECK_QUEUE_NAME=queue, **env
+            ),
+        )
 
     async def start_webapp(self, queue: str, **env: Any) -> Proc:
         """``python -m webapp`` on the bench database and ``queue``; returns once /api/health answers."""

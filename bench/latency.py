@@ -40,7 +40,7 @@ async def run(env: BenchEnv, *, events: int) -> Result:
         params={"events": events, "batchWindowS": live.BATCH_WINDOW, "burst": live.BURST, "gapS": QUIET_GAP},
     )
     deck = await _taskdeck(env, events)
-    raw = await _raw_notify(env, events)
+    raw = await raw_notify(env, events)
     raw_name, same = "raw LISTEN/NOTIFY round trip", "plain listener, same commits"
     for pct in (50, 95):
         figure = percentile(deck["delivery"], pct)
@@ -130,7 +130,7 @@ async def _taskdeck(env: BenchEnv, events: int) -> dict[str, list[float]]:
     return {"delivery": delivery, "notify": notify, "txn": txn, "commit": commit}
 
 
-async def _raw_notify(env: BenchEnv, events: int) -> list[float]:
+async def raw_notify(env: BenchEnv, events: int) -> list[float]:
     channel = f"bench_{env.run_id}"
     listener = await asyncpg.connect(env.asyncpg_dsn)
     sender = await asyncpg.connect(env.asyncpg_dsn)

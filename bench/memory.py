@@ -20,6 +20,7 @@ import contextlib
 import os
 import time
 from collections import Counter
+from typing import Any
 
 import asyncpg
 import httpx
@@ -57,74 +58,33 @@ async def run(env: BenchEnv, *, purchases: int) -> Result:
             ).raise_for_status()
             baseline = await _bare_chromium(chromium, f"{store}/products/{PRODUCT}")
 
-            worker = env.taskiq_worker(
-                "demo-worker",
-                "workers.broker:broker",
-                workers=1,
-                env=env.child_env(
-                    DATABASE_URL=env.db_url,
-                    REDIS_URL=env.redis_url,
-                    TASKDECK_QUEUE_NAME=queue,
-                    TASKDECK_DEMO_STORE_URL=store,
-                    TASKDECK_BROWSER_RECYCLE_AFTER=RECYCLE_AFTER,
-                    TASKDECK_WORKER_CONCURRENCY=CONCURRENCY,
-                ),
+            pooled = await _worker_run(env, webapp, queue, conn, client, store, purchases, RECYCLE_AFTER)
+            # the same purchases with a fresh Chromium for every task: what the pool saves
+            (
+                await client.put(f"{store}/api/products/{PRODUCT}", json={"stock": purchases + 10})
+            ).raise_for_status()
+            launching = await _worker_run(
+                env, webapp, queue, conn, client, store, max(8, purchases // 4), 1, offset=purchases
             )
-
-            async def worker_up() -> bool:
-                return bool(await conn.fetchval("SELECT count(*) FROM worker WHERE status = 'up'"))
-
-            await wait_until(worker_up, timeout=60, what="the demo worker", procs=[worker], interval=0.1)
-            await asyncio.sleep(2)  # let start-up settle
-            idle = await asyncio.to_thread(breakdown, worker.tree())
-
-            peak = {"total": 0.0, "chromium": 0.0, "processes": 0.0}
-            stop_sampling = asyncio.Event()
-
-            async def sample() -> None:
-                while not stop_sampling.is_set():
-                    tree = worker.tree()
-                    parts = await asyncio.to_thread(breakdown, tree)
-                    peak["chromium"] = max(peak["chromium"], parts["chromium"])
-                    if parts["total"] > peak["total"]:
-                        peak.update(total=parts["total"], processes=len(tree))
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop_sampling.wait(), SAMPLE_EVERY)
-
-            sampler = asyncio.create_task(sample())
-            started = time.perf_counter()
-            try:
-                for n in range(purchases):
-                    body = {"name": f"memory {n}", "store": "demo", "product": PRODUCT, "quantity": 1}
-                    response = await client.post(f"{webapp.url}/api/tasks", json=body)
-                    if response.status_code != 201:
-                        raise BenchError(f"POST /api/tasks answered {response.status_code}: {response.text}")
-
-                async def all_done() -> bool:
-                    n = await conn.fetchval(
-                        "SELECT count(*) FROM task WHERE status IN ('completed', 'failed', 'cancelled')"
-                    )
-                    return bool(n >= purchases)
-
-                await wait_until(
-                    all_done,
-                    timeout=max(180, purchases * 8),
-                    what=f"{purchases} demo purchases",
-                    procs=[worker, webapp],
-                    interval=0.25,
-                )
-                seconds = time.perf_counter() - started
-            finally:
-                stop_sampling.set()
-                await sampler
-            await asyncio.sleep(2)  # contexts closed, retired browsers gone
-            after = await asyncio.to_thread(breakdown, worker.tree())
-            statuses = Counter(r["status"] for r in await conn.fetch("SELECT status FROM task"))
-            orders = len((await client.get(f"{store}/api/orders")).json())
-            await env.stop(worker, grace=10)
     finally:
         await conn.close()
         await env.stop(webapp, grace=10)
+    idle, peak, after = pooled["idle"], pooled["peak"], pooled["after"]
+    seconds, statuses, orders = pooled["seconds"], pooled["statuses"], pooled["orders"]
+
+    per_minute = purchases / seconds * 60
+    launch_per_minute = launching["n"] / launching["seconds"] * 60
+    result.add(
+        "purchases per minute", "/min", per_minute, launch_per_minute, "launch-per-task (recycle after 1)"
+    )
+    per_context = max(0.0, peak["chromium"] - baseline["chromium"]) / CONCURRENCY
+    result.add(
+        "Chromium PSS per concurrent context",
+        "MiB",
+        per_context,
+        baseline["chromium"],
+        "bare Chromium, 1 page",
+    )
 
     name = "Playwright + bare Chromium, 1 page"
     result.add("worker tree PSS, idle after start", "MiB", idle["total"], baseline["total"], name)
@@ -138,6 +98,15 @@ async def run(env: BenchEnv, *, purchases: int) -> Result:
         peak["chromium"],
         baseline["chromium"],
         "bare Chromium, 1 page",
+    )
+    result.notes.append(
+        f"per concurrent context: (Chromium peak − bare Chromium with one page) / {CONCURRENCY}; "
+        "targets (issue 9): ≥ 60 purchases/min per worker process at concurrency "
+        f"{CONCURRENCY}, pooled ≥ 5 × launch-per-task, ≤ 100 MiB per context"
+    )
+    result.notes.append(
+        f"launch-per-task: {launching['n']} purchases in {launching['seconds']:.1f} s "
+        f"({dict(launching['statuses'])})"
     )
     result.notes.append(
         f"{statuses.get('completed', 0)}/{purchases} completed ({dict(statuses)}), "
@@ -156,6 +125,106 @@ async def run(env: BenchEnv, *, purchases: int) -> Result:
     )
     result.notes.append("DESIGN.md measured here: Chromium ≈ 280 MiB idle, ≈ 620 MiB with 5 contexts")
     return result
+
+
+async def _worker_run(
+    env: BenchEnv,
+    webapp: Any,
+    queue: str,
+    conn: asyncpg.Connection,
+    client: httpx.AsyncClient,
+    store: str,
+    purchases: int,
+    recycle_after: int,
+    *,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """One worker process (concurrency ``CONCURRENCY``) runs ``purchases`` demo purchases made
+    through the API; PSS idle, sampled (peak) and after; the worker is stopped at the end."""
+    worker = env.taskiq_worker(
+        "demo-worker",
+        "workers.broker:broker",
+        workers=1,
+        env=env.child_env(
+            DATABASE_URL=env.db_url,
+            REDIS_URL=env.redis_url,
+            TASKDECK_QUEUE_NAME=queue,
+            TASKDECK_DEMO_STORE_URL=store,
+            TASKDECK_BROWSER_RECYCLE_AFTER=recycle_after,
+            TASKDECK_WORKER_CONCURRENCY=CONCURRENCY,
+        ),
+    )
+    try:
+
+        async def worker_up() -> bool:
+            return bool(await conn.fetchval("SELECT count(*) FROM worker WHERE status = 'up'"))
+
+        await wait_until(worker_up, timeout=60, what="the demo worker", procs=[worker], interval=0.1)
+        await asyncio.sleep(2)  # let start-up settle
+        idle = await asyncio.to_thread(breakdown, worker.tree())
+        peak = {"total": 0.0, "chromium": 0.0, "processes": 0.0}
+        stop_sampling = asyncio.Event()
+
+        async def sample() -> None:
+            while not stop_sampling.is_set():
+                tree = worker.tree()
+                parts = await asyncio.to_thread(breakdown, tree)
+                peak["chromium"] = max(peak["chromium"], parts["chromium"])
+                if parts["total"] > peak["total"]:
+                    peak.update(total=parts["total"], processes=len(tree))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop_sampling.wait(), SAMPLE_EVERY)
+
+        done_before = await conn.fetchval(
+            "SELECT count(*) FROM task WHERE status IN ('completed', 'failed', 'cancelled')"
+        )
+        sampler = asyncio.create_task(sample())
+        started = time.perf_counter()
+        try:
+            for n in range(offset, offset + purchases):
+                body = {"name": f"memory {n}", "store": "demo", "product": PRODUCT, "quantity": 1}
+                response = await client.post(f"{webapp.url}/api/tasks", json=body)
+                if response.status_code != 201:
+                    raise BenchError(f"POST /api/tasks answered {response.status_code}: {response.text}")
+
+            async def all_done() -> bool:
+                n = await conn.fetchval(
+                    "SELECT count(*) FROM task WHERE status IN ('completed', 'failed', 'cancelled')"
+                )
+                return bool(n - done_before >= purchases)
+
+            await wait_until(
+                all_done,
+                timeout=max(180, purchases * 8),
+                what=f"{purchases} demo purchases",
+                procs=[worker, webapp],
+                interval=0.25,
+            )
+            seconds = time.perf_counter() - started
+        finally:
+            stop_sampling.set()
+            await sampler
+        await asyncio.sleep(2)  # contexts closed, retired browsers gone
+        after = await asyncio.to_thread(breakdown, worker.tree())
+        statuses = Counter(
+            r["status"]
+            for r in await conn.fetch(
+                "SELECT status FROM task WHERE name LIKE 'memory %' ORDER BY created_at DESC LIMIT $1",
+                purchases,
+            )
+        )
+        orders = len((await client.get(f"{store}/api/orders")).json())
+    finally:
+        await env.stop(worker, grace=10)
+    return {
+        "n": purchases,
+        "idle": idle,
+        "peak": peak,
+        "after": after,
+        "seconds": seconds,
+        "statuses": statuses,
+        "orders": orders,
+    }
 
 
 def breakdown(processes: list[psutil.Process]) -> dict[str, float]:

@@ -11,7 +11,7 @@ list, not the bell, is the record).
 from __future__ import annotations
 
 import uuid
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -24,8 +24,10 @@ from models.access import Viewer
 from models.tables import Task
 from models.types import utcnow
 from webapp.live import LiveHub
+from webapp.pages.updates import Throttle
 
 KEEP = 20
+BELL_INTERVAL = 0.5  # seconds: at most one bell redraw (and one toast) per interval per page
 WORDS = {
     "failed": "failed",
     "completed": "bought",
@@ -120,6 +122,10 @@ def bell(inbox: Inbox, viewer: Viewer) -> None:
         count.text = str(box.unread)
         count.set_visibility(box.unread > 0)
         button.props(f'aria-label="notifications ({box.unread} unread)"')
+        if menu.value:  # the list is built when the menu opens, not on every change
+            show_list()
+
+    def show_list() -> None:
         items.clear()
         with items:
             if not box.notes:
@@ -135,13 +141,40 @@ def bell(inbox: Inbox, viewer: Viewer) -> None:
                         ui.item_label(note.text)
                         ui.item_label(note.at.strftime("%H:%M:%S UTC")).props("caption")
 
+    fresh: list[Note] = []
+
+    async def flush() -> None:
+        notes = fresh[:]
+        fresh.clear()
+        if len(notes) == 1:
+            ui.notify(
+                f"Task {notes[0].text}", type=KINDS.get(notes[0].status, "warning"), position="top-right"
+            )
+        elif notes:  # a burst is one toast, not one per task
+            counts = Counter(WORDS[n.status] for n in notes)
+            order = ("unknown", "action_needed", "failed")
+            worst = next((s for s in order if any(n.status == s for n in notes)), "completed")
+            summary = ", ".join(f"{n} {word}" for word, n in counts.most_common())
+            ui.notify(
+                f"{len(notes)} tasks: {summary}", type=KINDS.get(worst, "warning"), position="top-right"
+            )
+        show()
+
+    # the first note shows at once; a burst (a thousand tasks finishing) redraws the bell's count
+    # at most every BELL_INTERVAL instead of once per task
+    redraw = Throttle(flush, interval=BELL_INTERVAL)
+
     def changed(user: uuid.UUID, note: Note | None) -> None:
         if user != viewer.user_id:
             return
         if note is not None:
-            ui.notify(f"Task {note.text}", type=KINDS.get(note.status, "warning"), position="top-right")
-        show()
+            fresh.append(note)
+        redraw.trigger()
 
-    menu.on("show", lambda: inbox.mark_read(viewer.user_id))
+    def opened() -> None:
+        show_list()
+        inbox.mark_read(viewer.user_id)
+
+    menu.on("show", opened)
     inbox.changed.subscribe(changed)
     show()
