@@ -94,3 +94,33 @@ async def test_failure_groups_and_a_group_retry(app: App, page: Page) -> None:
         again = await wait_status(app, task["id"], "failed")
         assert [a["number"] for a in again["attemptHistory"]] == [1, 2]
     await expect(group.get_by_test_id("failure-count")).to_have_text("× 2", timeout=15_000)
+
+
+async def test_queue_page_pauses_and_resumes_processing(app: App, browser: Any, admin_user: Any) -> None:
+    from tests.webapp.test_dashboard import signed_in_page
+
+    async for admin in signed_in_page(browser, app.url, admin_user):
+        await admin.goto(f"{app.url}/queue")
+        state = admin.get_by_test_id("queue-state")
+        await expect(state).to_contain_text("Processing: workers take queued tasks")
+        await admin.get_by_test_id("queue-pause").click()  # all stores
+        await expect(state).to_contain_text("paused for every store")
+        task = await app.create("Held back")
+        await app.execute(task["id"])
+        await admin.wait_for_timeout(3000)  # a worker would have claimed it by now
+        assert (await app.http.get(f"/api/tasks/{task['id']}")).json()["status"] == "queued"
+        await admin.get_by_test_id("queue-resume").click()
+        await expect(state).to_contain_text("Processing:")
+        await wait_status(app, task["id"], "completed")
+        await expect(admin.get_by_test_id("count-completed")).to_have_text("1", timeout=30_000)
+        await admin.get_by_test_id("chart-range").get_by_text("7d").click()
+        await expect(admin.get_by_test_id("times").locator("canvas").first).to_be_visible()
+        await expect(admin.get_by_test_id("workers")).to_contain_text("Browser memory")
+
+
+async def test_a_plain_user_sees_the_hold_but_no_buttons(app: App, page: Page, admin_user: Any) -> None:
+    held = await app.http.post("/api/queue/pause", json={"store": "demo"}, headers=admin_user.headers)
+    assert held.status_code == 200, held.text
+    await page.goto(f"{app.url}/queue")
+    await expect(page.get_by_test_id("queue-state")).to_contain_text("Paused for demo")
+    await expect(page.get_by_test_id("queue-pause")).to_have_count(0)

@@ -1,12 +1,13 @@
-"""``/queue``: how many tasks are in each state, what finished per minute, and the workers.
+"""``/queue``: how many tasks are in each state, whether processing is paused, charts over
+1 h / 24 h / 7 d (``queue_charts``), and the workers with their browsers' memory.
 
-Live: a state change (from ``hub.changes``) asks for one throttled re-read of the counts and the
-chart (at most one a second: an hour-wide chart gains nothing from more); ``hub.resync`` too.
-The workers card is the exception: worker rows change by heart-beat, which writes no event, so a
-single ``ui.timer`` re-reads that card every 5 seconds (and only that card).
+Live: a state change (from ``hub.changes``) asks for one throttled re-read of the counts, the
+charts and the workers together (at most one a second), so the state cards and the workers'
+running tasks never disagree; ``hub.resync`` too. Worker heart-beats and queue holds write no
+event, so a ``ui.timer`` also re-reads the workers card and the pause panel every 5 seconds.
 
-Counts and the chart are the viewer's tasks (an admin's: everyone's), read through
-``models.queries`` like ``/api/stats``: both count tasks finished per minute.
+Counts and charts are the viewer's tasks (an admin's: everyone's), read through the read layer
+like ``/api/queue``; the pause buttons are an admin's (``queue_pause``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from models.access import Viewer
 from models.states import TaskStatus
 from models.tables import Worker
 from webapp.pages import theme
-from webapp.pages.updates import HubWatch, Throttle
+from webapp.pages.queue_charts import QueueCharts
+from webapp.pages.queue_pause import PausePanel
+from webapp.pages.updates import HubWatch, Throttle, reread_on_state_changes
 from webapp.services import Services
 
 S = TaskStatus
@@ -33,8 +36,9 @@ WORKER_COLUMNS: list[dict[str, Any]] = [
     {"name": "status", "label": "Status", "field": "status", "align": "left"},
     {"name": "running", "label": "Running", "field": "running", "align": "left"},
     {"name": "processed", "label": "Processed", "field": "processed", "align": "right"},
+    {"name": "memory", "label": "Browser memory", "field": "memory", "align": "right"},
     {"name": "started", "label": "Started", "field": "started", "align": "left"},
-    {"name": "last_seen", "label": "Last seen", "field": "last_seen", "align": "left"},
+    {"name": "last_seen", "label": "Heartbeat", "field": "last_seen", "align": "left"},
 ]
 WORKER_STATUS_SLOT = """
 <q-td :props="props">
@@ -64,6 +68,9 @@ def worker_row(w: Worker, tz: tzinfo) -> dict[str, Any]:
         "running": f"{len(running)} / {w.concurrency}"
         + (f" · {', '.join(r[:8] for r in running[:4])}" if running else ""),
         "processed": w.processed,
+        "memory": f"{w.browser_memory_mb:.0f} MB · {w.browser_contexts} open"
+        if w.browser_memory_mb is not None
+        else "—",
         "started": theme.fmt_time(w.started_at, tz),
         "last_seen": ago(w.last_seen),
     }
@@ -75,10 +82,13 @@ class QueueView:
         self.tz = tz
         self.viewer = viewer
         self.counts: dict[str, ui.label] = {}
+        self.pause = PausePanel(services, viewer=viewer)
+        self.charts = QueueCharts(services, tz, viewer=viewer)
         self.refresher = Throttle(self.refresh, interval=1.0)
 
     def build(self) -> None:
         ui.label("Queue").classes("text-2xl font-semibold text-grey-10")
+        self.pause.build()
         with ui.grid().classes("w-full gap-3 grid-cols-3 md:grid-cols-5 xl:grid-cols-9"):
             for status in S:
                 color = theme.STATUS_COLORS[status]
@@ -96,36 +106,7 @@ class QueueView:
                             .classes("text-2xl font-semibold text-grey-10")
                             .props(f'data-testid="count-{status}"')
                         )
-        with theme.card("Throughput — finished per minute, last hour", icon="show_chart"):
-            self.chart = (
-                ui.echart(
-                    {
-                        "tooltip": {"trigger": "axis"},
-                        "legend": {"data": ["completed", "failed"], "top": 0, "right": 0},
-                        "grid": {"left": 40, "right": 16, "top": 32, "bottom": 28},
-                        "xAxis": {"type": "category", "data": [], "axisTick": {"alignWithLabel": True}},
-                        "yAxis": {"type": "value", "minInterval": 1},
-                        "series": [
-                            {
-                                "name": "completed",
-                                "type": "bar",
-                                "stack": "done",
-                                "data": [],
-                                "itemStyle": {"color": "#2f9e44"},
-                            },
-                            {
-                                "name": "failed",
-                                "type": "bar",
-                                "stack": "done",
-                                "data": [],
-                                "itemStyle": {"color": "#e03131"},
-                            },
-                        ],
-                    }
-                )
-                .classes("w-full h-64")
-                .props('data-testid="throughput"')
-            )
+        self.charts.build()
         with theme.card("Workers", icon="dns"):
             self.workers = (
                 ui.table(rows=[], columns=WORKER_COLUMNS, row_key="id")
@@ -134,26 +115,20 @@ class QueueView:
             )
             self.workers.add_slot("body-cell-status", WORKER_STATUS_SLOT)
             self.workers_note = ui.label("").classes("text-xs text-grey-6")
-        # worker rows change by heart-beat, which writes no event: this card alone is re-read on a timer
+        # heart-beats and holds write no event: the workers card and the pause panel are also
+        # re-read on a timer; a state change re-reads the counts, the charts and the workers together
         ui.timer(WORKERS_EVERY, self.refresh_workers)
-        self.services.hub.subscribe(self.viewer, self.on_changes)
-        self.services.hub.resync.subscribe(self.refresher.trigger)
-
-    def on_changes(self, batch: list[dict[str, Any]]) -> None:
-        if any(p.get("kind") in ("state", "deleted") for p in batch):
-            self.refresher.trigger()
+        ui.timer(WORKERS_EVERY, self.pause.refresh)
+        reread_on_state_changes(self.services.hub, self.viewer, self.refresher)
 
     async def refresh(self) -> None:
+        """Counts, charts and the workers' running tasks from one moment: no card lags another."""
         async with self.services.db.session() as session:
             counts = await queries.status_counts(session, viewer=self.viewer)
-            points = await queries.throughput(session, viewer=self.viewer)
         for status, label in self.counts.items():
             label.set_text(str(counts.get(status, 0)))
-        options = self.chart.options
-        options["xAxis"]["data"] = [p["minute"].astimezone(self.tz).strftime("%H:%M") for p in points]
-        options["series"][0]["data"] = [p[S.COMPLETED] for p in points]
-        options["series"][1]["data"] = [p[S.FAILED] for p in points]
-        self.chart.update()
+        await self.refresh_workers()
+        await self.charts.refresh()
 
     async def refresh_workers(self) -> None:
         async with self.services.db.session() as session:
@@ -172,4 +147,4 @@ async def render(services: Services, watch: HubWatch, tz: tzinfo, *, viewer: Vie
         view = QueueView(services, tz, viewer=viewer)
         view.build()
         await view.refresh()
-        await view.refresh_workers()
+        await view.pause.refresh()
