@@ -110,6 +110,18 @@ class Inbox:
             self.changed.emit(user, note)
 
 
+def toast(notes: list[Note]) -> tuple[str, Literal["negative", "positive", "warning"]]:
+    """One toast for the notes that arrived together: a single task by name, a burst (a thousand
+    tasks finishing) counted by outcome and coloured by the worst of them."""
+    if len(notes) == 1:
+        return f"Task {notes[0].text}", KINDS.get(notes[0].status, "warning")
+    counts = Counter(WORDS.get(n.status, n.status) for n in notes)
+    order = ("unknown", "action_needed", "failed")
+    worst = next((s for s in order if any(n.status == s for n in notes)), "completed")
+    summary = ", ".join(f"{n} {word}" for word, n in counts.most_common())
+    return f"{len(notes)} tasks: {summary}", KINDS.get(worst, "warning")
+
+
 def bell(inbox: Inbox, viewer: Viewer) -> None:
     """The bell with its count and list, in the header; toasts a new note."""
     box = inbox.box(viewer.user_id)
@@ -146,18 +158,9 @@ def bell(inbox: Inbox, viewer: Viewer) -> None:
     async def flush() -> None:
         notes = fresh[:]
         fresh.clear()
-        if len(notes) == 1:
-            ui.notify(
-                f"Task {notes[0].text}", type=KINDS.get(notes[0].status, "warning"), position="top-right"
-            )
-        elif notes:  # a burst is one toast, not one per task
-            counts = Counter(WORDS[n.status] for n in notes)
-            order = ("unknown", "action_needed", "failed")
-            worst = next((s for s in order if any(n.status == s for n in notes)), "completed")
-            summary = ", ".join(f"{n} {word}" for word, n in counts.most_common())
-            ui.notify(
-                f"{len(notes)} tasks: {summary}", type=KINDS.get(worst, "warning"), position="top-right"
-            )
+        if notes:
+            text, kind = toast(notes)
+            ui.notify(text, type=kind, position="top-right")
         show()
 
     # the first note shows at once; a burst (a thousand tasks finishing) redraws the bell's count
