@@ -7,7 +7,7 @@
         async with pool.page(trace="on_failure", trace_path=store.trace_path(task_id, attempt=1)) as page:
             await bot(page)
 
-Lifecycle of a Chromium:
+Lifecycle of a Chromium (``workers.chromium`` finds, launches and kills the process):
 
 - launched on first use, under a lock, so concurrent first uses launch it once;
 - several contexts may be open in it at once;
@@ -15,9 +15,17 @@ Lifecycle of a Chromium:
   ``memory_limit_mb`` when a context closes: new ``page()`` calls get a fresh Chromium, and the
   retired one is closed as soon as its last open context closes;
 - relaunched (in the same Playwright connection) when it died. A block that fails because the
-  browser died under it raises ``workers.errors.BrowserLost`` (a ``RetryableError``).
+  browser died under it raises ``workers.errors.BrowserLost`` (a ``RetryableError``);
+- *condemned* when it is alive but does not answer (a hung or stopped process): opening a context
+  or a page that takes longer than ``open_timeout``, a context that cannot be closed, or a failed
+  block after which the browser does not answer a short probe. A condemned Chromium is killed at
+  once (its whole process tree, SIGKILL) and the next page gets a fresh one; opening a page retries
+  once in the fresh browser, so a task spends no attempt on a sick browser.
 
-No stealth, fingerprint or bot-detection evasion flags, ever (project rule).
+Every step of opening a page is guarded: whatever ends it (an error, a timeout, a cancellation)
+gives the slot back, and a context that arrives after its opener gave up is closed on arrival.
+``idle_close_after`` (the web process's preview browser): Chromium and the driver are closed after
+that many seconds without an open page, and started again on the next one.
 """
 
 from __future__ import annotations
@@ -25,20 +33,27 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
-import shutil
-import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-import psutil
-from playwright.async_api import Browser, BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
+from workers.chromium import (
+    BASE_ARGS,
+    SYSTEM_CHROMIUMS,
+    BrowserUnavailable,
+    Chromium,
+    find_chromium,
+    launch,
+    launch_options,
+    pss_mb,
+    rss_mb,
+)
 from workers.errors import BotError, BrowserLost
 from workers.redact import Secrets
 from workers.tracing import PageGuard, TraceMode, Tracer
@@ -50,179 +65,25 @@ except ImportError:  # pragma: no cover - older/newer layouts
 
 log = logging.getLogger(__name__)
 
-SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+__all__ = [  # what other modules import from here (the process side lives in workers.chromium)
+    "BASE_ARGS",
+    "SYSTEM_CHROMIUMS",
+    "BrowserPool",
+    "BrowserUnavailable",
+    "PageSession",
+    "find_chromium",
+    "launch_options",
+]
 
-# Flags this machine needs (root, closed network). Playwright adds its own defaults on top;
-# --no-sandbox only when running as root: BrowserPool._launch passes chromium_sandbox=not root,
-# and Playwright adds --no-sandbox exactly when the sandbox is off.
-BASE_ARGS = (
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-)
+CLOSE_TIMEOUT_S = 5.0  # closing a context or a browser; a live one that takes longer is killed
+OPEN_TIMEOUT_S = 10.0  # opening a context or a page; longer: the browser is killed and replaced
+PROBE_TIMEOUT_S = 3.0  # after a failed block: a browser that does not answer this fast is killed
 
-CLOSE_TIMEOUT_S = 10.0
-
-
-def launch_options(
-    executable: str, *, headless: bool = True, sandbox: bool | None = None, timeout_ms: float = 30_000
-) -> dict[str, Any]:
-    """Playwright's ``chromium.launch`` arguments: the one place they are built (workers, the
-    image's start-up check and its test all use this).
-
-    ``sandbox`` None: on, unless running as root (Chromium refuses root with a sandbox). The image
-    sets ``TASKDECK_BROWSER_SANDBOX=false``: under Docker's default seccomp profile Chromium's
-    sandbox cannot create its namespaces, so there the container (non-root user, no added
-    capabilities, the default seccomp profile) is the boundary instead (docs/operations.md).
-    """
-    as_root = hasattr(os, "geteuid") and os.geteuid() == 0
-    return {
-        "executable_path": executable,
-        "headless": headless,
-        "args": list(BASE_ARGS),
-        "chromium_sandbox": (not as_root) if sandbox is None else (sandbox and not as_root),
-        "timeout": timeout_ms,
-    }  # bound for closing a context / browser
+T = TypeVar("T")
 
 
-class BrowserUnavailable(Exception):
-    """No Chromium to launch. Install one with `make install` or `apt-get install -y chromium`,
-    or point TASKDECK_BROWSER_PATH at a Chromium/Chrome executable."""
-
-    def __init__(self, message: str | None = None) -> None:
-        doc = " ".join((self.__doc__ or "").split())
-        super().__init__(f"{message} {doc}" if message else doc)
-
-
-# --------------------------------------------------------------------------- discovery
-
-
-def _is_executable(path: str | os.PathLike[str]) -> bool:
-    p = Path(path)
-    return p.is_file() and os.access(p, os.X_OK)
-
-
-def _playwright_browsers_dir() -> Path:
-    env = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
-    if env == "0":  # browsers installed inside the package
-        import playwright
-
-        return Path(playwright.__file__).parent / "driver" / "package" / ".local-browsers"
-    if env:
-        return Path(env)
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Caches" / "ms-playwright"
-    if sys.platform == "win32":
-        return Path(os.environ.get("LOCALAPPDATA", Path.home())) / "ms-playwright"
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ms-playwright"
-
-
-def _bundled_chromium() -> str | None:
-    """Playwright's own Chromium (``playwright install chromium``), if it was downloaded.
-
-    Computed like ``p.chromium.executable_path`` without starting a driver: the revision comes
-    from the driver's ``browsers.json``.
-    """
-    try:
-        import json
-
-        from playwright._impl._driver import compute_driver_executable
-
-        _node, cli = compute_driver_executable()
-        browsers = json.loads((Path(cli).parent / "browsers.json").read_text())["browsers"]
-        revision = next(b["revision"] for b in browsers if b["name"] == "chromium")
-    except Exception:  # no driver, unreadable file, unexpected layout
-        return None
-    base = _playwright_browsers_dir() / f"chromium-{revision}"
-    patterns = (
-        "chrome-*/chrome",
-        "chrome-*/chrome.exe",
-        "chrome-*/*.app/Contents/MacOS/*",
-    )
-    for pattern in patterns:
-        for candidate in sorted(base.glob(pattern)):
-            if _is_executable(candidate):
-                return str(candidate)
-    return None
-
-
-def find_chromium(explicit: str | None = None) -> str | None:
-    """Where the Chromium to drive is, or None.
-
-    In order: ``explicit`` (TASKDECK_BROWSER_PATH; a path or a command name) if it exists,
-    Playwright's bundled Chromium if it was installed, then the first of chromium,
-    chromium-browser, google-chrome, google-chrome-stable on PATH.
-    """
-    if explicit:
-        found = shutil.which(explicit)
-        if found:
-            return found
-        log.warning("browser path %r does not exist or is not executable; looking elsewhere", explicit)
-    bundled = _bundled_chromium()
-    if bundled:
-        return bundled
-    for name in SYSTEM_CHROMIUMS:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-# --------------------------------------------------------------------------- processes
-
-
-def _process_tree(pid: int | None) -> list[psutil.Process]:
-    if pid is None:
-        return []
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
-
-
-def _rss_mb(pid: int | None) -> float:
-    total = 0
-    for proc in _process_tree(pid):
-        with contextlib.suppress(psutil.Error):
-            total += proc.memory_info().rss
-    return round(total / 2**20, 1)
-
-
-def _pss_mb(pid: int | None) -> float:
-    """Proportional set size of the tree: shared pages counted once, unlike summed RSS.
-
-    Takes ~0.1 s for a browser with five contexts (it reads smaps): call it in a thread.
-    """
-    total = 0
-    for proc in _process_tree(pid):
-        try:
-            info = proc.memory_full_info()
-            total += getattr(info, "pss", info.rss)
-        except psutil.AccessDenied:
-            with contextlib.suppress(psutil.Error):
-                total += proc.memory_info().rss
-        except psutil.Error:
-            pass
-    return round(total / 2**20, 1)
-
-
-def _alive(pid: int | None) -> bool:
-    if pid is None:
-        return False
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
-
-
-def _descendants() -> set[int]:
-    with contextlib.suppress(psutil.Error):
-        return {p.pid for p in psutil.Process().children(recursive=True)}
-    return set()
+class _Hung(Exception):
+    """Chromium is alive but did not answer within a bound (internal: becomes ``BrowserLost``)."""
 
 
 # --------------------------------------------------------------------------- pool
@@ -236,27 +97,8 @@ class PageSession:
     guard: PageGuard
 
 
-@dataclass(eq=False)
-class _Chromium:
-    """One launched Chromium and what the pool knows about it."""
-
-    browser: Browser
-    pid: int | None
-    contexts_total: int = 0  # contexts ever opened in it
-    contexts_open: int = 0
-    retiring: bool = False  # no new contexts; closed when contexts_open drops to 0
-    closed: bool = False
-    pss_mb: float | None = None  # last measured
-
-    def usable(self) -> bool:
-        return not self.retiring and not self.closed and self.browser.is_connected()
-
-    def dead(self) -> bool:
-        return not self.browser.is_connected() or (self.pid is not None and not _alive(self.pid))
-
-
 class BrowserPool:
-    """A worker process's Chromium: launched lazily, recycled, relaunched when it dies."""
+    """A worker process's Chromium: launched lazily, recycled, relaunched when it dies or hangs."""
 
     def __init__(
         self,
@@ -267,6 +109,8 @@ class BrowserPool:
         memory_limit_mb: int = 1500,
         launch_timeout_ms: float = 30_000,
         sandbox: bool | None = None,
+        open_timeout: float = OPEN_TIMEOUT_S,
+        idle_close_after: float | None = None,
     ) -> None:
         if recycle_after < 1:
             raise ValueError("recycle_after must be at least 1")
@@ -276,12 +120,17 @@ class BrowserPool:
         self.memory_limit_mb = memory_limit_mb
         self.launch_timeout_ms = launch_timeout_ms
         self.sandbox = sandbox
+        self.open_timeout = open_timeout
+        self.idle_close_after = idle_close_after
         self._playwright: Playwright | None = None
         self._lock = asyncio.Lock()
-        self._current: _Chromium | None = None
-        self._all: list[_Chromium] = []  # current + retiring ones still open
+        self._current: Chromium | None = None
+        self._all: list[Chromium] = []  # current + retiring ones still open
         self._launches = 0
-        self._cleanups: set[asyncio.Task[None]] = set()
+        self._killed = 0  # browsers condemned as hung
+        self._idle_closes = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._cleanups: set[asyncio.Task[Any]] = set()
         self._closed = False
 
     async def __aenter__(self) -> BrowserPool:
@@ -307,15 +156,20 @@ class BrowserPool:
     async def close(self) -> None:
         """Close every Chromium (open contexts included) and stop the driver. Idempotent."""
         self._closed = True
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         if self._cleanups:  # let contexts being closed right now finish first
             await asyncio.gather(*self._cleanups, return_exceptions=True)
         async with self._lock:
-            await asyncio.gather(*(self._close_browser(c) for c in list(self._all)))
-            self._current = None
-            if self._playwright is not None:
-                playwright, self._playwright = self._playwright, None
-                with contextlib.suppress(Exception):
-                    await playwright.stop()
+            await self._close_all()
+
+    async def _close_all(self) -> None:
+        await asyncio.gather(*(self._close_browser(c) for c in list(self._all)))
+        self._current = None
+        if self._playwright is not None:
+            playwright, self._playwright = self._playwright, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(playwright.stop(), CLOSE_TIMEOUT_S * 2)
 
     # ----------------------------------------------------------------- facts
 
@@ -328,22 +182,28 @@ class BrowserPool:
         return current.pid
 
     @property
+    def pids(self) -> list[int]:
+        """Pids of every Chromium the pool still holds (current and retiring)."""
+        return [c.pid for c in self._all if c.pid is not None and not c.closed]
+
+    @property
     def stats(self) -> dict[str, Any]:
         """What the pool is doing, for the worker's heartbeat row and the queue page.
 
         ``rss_mb`` is summed over the Chromium process tree (counts shared pages many times);
         ``pss_mb`` is the proportional figure the memory limit is checked against, as last
-        measured when a context closed.
+        measured when a context closed. ``killed``: browsers killed because they hung.
         """
         current = self._current if self._current and not self._current.closed else None
         pid = current.pid if current else None
         return {
             "launches": self._launches,
+            "killed": self._killed,
             "tasks_since_launch": current.contexts_total if current else 0,
             "contexts_open": sum(c.contexts_open for c in self._all),
             "browsers": sum(1 for c in self._all if not c.closed),
             "pid": pid,
-            "rss_mb": _rss_mb(pid) if pid else 0.0,
+            "rss_mb": rss_mb(pid) if pid else 0.0,
             "pss_mb": current.pss_mb if current else None,
         }
 
@@ -378,28 +238,19 @@ class BrowserPool:
         only when the block raised) or ``"always"`` (``True``; keep it whatever happened). Nothing
         typed inside ``session.guard.section()`` is recorded, and a kept trace is checked for
         ``secrets`` (see ``workers.tracing``). A trace cannot be saved when the browser died.
+        ``default_timeout_ms``: the context's default for every action and every navigation.
 
         Raises ``BrowserUnavailable`` when there is no Chromium to launch, and ``BrowserLost``
-        (from the original error) when the block failed because Chromium died under it. The
-        bot's own ``BotError``s pass through unchanged.
+        (from the original error) when the block failed because Chromium died or hung under it.
+        The bot's own ``BotError``s pass through unchanged.
         """
         mode = _trace_mode(trace)
         if mode != "off" and trace_path is None:
             raise ValueError("trace_path is required when tracing")
-        chromium, context = await self._open_context()
-        tracer = Tracer(context, mode=mode, path=trace_path)
-        tracer.secrets = secrets or Secrets()
+        chromium, context, tracer, page = await self._open(
+            mode, trace_path, default_timeout_ms, secrets or Secrets()
+        )
         failed = False
-        try:
-            if default_timeout_ms is not None:
-                context.set_default_timeout(default_timeout_ms)
-            await tracer.start()
-            page = await context.new_page()
-        except BaseException as exc:
-            await self._finish(chromium, context, tracer=tracer, keep_trace=False)
-            if isinstance(exc, PlaywrightError) and chromium.dead():
-                raise BrowserLost(f"Chromium died while opening a page: {exc}") from exc
-            raise
         try:
             yield PageSession(page=page, guard=PageGuard(page, tracer))
         except BaseException as exc:
@@ -409,35 +260,95 @@ class BrowserPool:
                 and not isinstance(exc, BotError)
                 and await self._died(chromium, exc)
             ):
-                raise BrowserLost(f"Chromium died during the task: {exc}") from exc
+                raise BrowserLost(f"Chromium died during the task: {_first_line(exc)}") from exc
             raise
         finally:
             keep = mode == "always" or (mode == "on_failure" and failed)
             # Shielded: a cancelled task (cancel requested) must still close its context.
-            cleanup = asyncio.ensure_future(self._finish(chromium, context, tracer=tracer, keep_trace=keep))
-            self._cleanups.add(cleanup)
-            cleanup.add_done_callback(self._cleanups.discard)
-            await asyncio.shield(cleanup)
+            await self._finish_shielded(chromium, context, tracer=tracer, keep_trace=keep, failed=failed)
 
-    async def _open_context(self) -> tuple[_Chromium, BrowserContext]:
-        """A new context in a usable Chromium; relaunches once when the browser turns out dead."""
+    async def _open(
+        self, mode: TraceMode, trace_path: Path | None, default_timeout_ms: float | None, secrets: Secrets
+    ) -> tuple[Chromium, BrowserContext, Tracer, Page]:
+        """Context, trace and page in a usable Chromium, each step bounded by ``open_timeout``.
+
+        A browser that hangs on a step is killed and the page is opened once more in a fresh one;
+        a browser found dead is relaunched once. Any ending, cancellation included, gives the slot
+        back and closes what was opened."""
         for attempt in (1, 2):
             chromium = await self._acquire()
+            context: BrowserContext | None = None
+            tracer: Tracer | None = None
             try:
-                context = await chromium.browser.new_context()
-            except PlaywrightError as exc:
-                if self._release(chromium):
-                    await self._close_browser(chromium)
-                if attempt == 1 and chromium.dead():
-                    log.warning("Chromium pid %s was dead; relaunching", chromium.pid)
-                    continue
-                if chromium.dead():
-                    raise BrowserLost(f"Chromium died while opening a context: {exc}") from exc
+                context = await self._bounded(chromium, chromium.browser.new_context(), "open a context")
+                if default_timeout_ms is not None:
+                    context.set_default_timeout(default_timeout_ms)
+                    context.set_default_navigation_timeout(default_timeout_ms)
+                tracer = Tracer(context, mode=mode, path=trace_path)
+                tracer.secrets = secrets
+                await self._bounded(chromium, tracer.start(), "start a trace")
+                page = await self._bounded(chromium, context.new_page(), "open a page")
+            except BaseException as exc:
+                if context is None:
+                    self._give_back(chromium)
+                else:
+                    await self._finish_shielded(
+                        chromium,
+                        context,
+                        tracer=tracer or Tracer(context, mode="off", path=None),
+                        keep_trace=False,
+                        failed=False,
+                    )
+                if isinstance(exc, _Hung):
+                    if attempt == 1:
+                        continue
+                    raise BrowserLost(str(exc)) from None
+                if isinstance(exc, PlaywrightError) and chromium.dead():
+                    if attempt == 1:
+                        log.warning("Chromium pid %s was dead; relaunching", chromium.pid)
+                        continue
+                    raise BrowserLost(f"Chromium died while opening a page: {_first_line(exc)}") from exc
                 raise
-            return chromium, context
+            return chromium, context, tracer, page
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _acquire(self) -> _Chromium:
+    async def _bounded(self, chromium: Chromium, step: Awaitable[T], what: str) -> T:
+        """``step`` within ``open_timeout``; past it the browser is condemned (killed) and ``_Hung``
+        raised. Whoever gives up on the step (timeout or cancellation), a context or page it
+        creates afterwards is closed when it arrives."""
+        future = asyncio.ensure_future(step)
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), self.open_timeout)
+        except TimeoutError:
+            future.add_done_callback(self._close_late)
+            message = f"Chromium did not {what} within {self.open_timeout:g} s"
+            self._condemn(chromium, message)
+            raise _Hung(f"{message}; it was killed") from None
+        except BaseException:
+            future.add_done_callback(self._close_late)
+            raise
+
+    def _close_late(self, future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:  # retrieved: no "never retrieved"
+            return
+        late = future.result()
+        if isinstance(late, BrowserContext | Page):
+            self._track(asyncio.ensure_future(_quietly(late.close(), CLOSE_TIMEOUT_S)))
+
+    def _track(self, task: asyncio.Future[Any]) -> None:
+        self._cleanups.add(task)  # type: ignore[arg-type]
+        task.add_done_callback(self._cleanups.discard)  # type: ignore[arg-type]
+
+    async def _finish_shielded(
+        self, chromium: Chromium, context: BrowserContext, *, tracer: Tracer, keep_trace: bool, failed: bool
+    ) -> None:
+        cleanup = asyncio.ensure_future(
+            self._finish(chromium, context, tracer=tracer, keep_trace=keep_trace, failed=failed)
+        )
+        self._track(cleanup)
+        await asyncio.shield(cleanup)
+
+    async def _acquire(self) -> Chromium:
         """Reserve a context slot in the current Chromium, launching one when needed."""
         async with self._lock:
             await self._start_driver()
@@ -457,33 +368,51 @@ class BrowserPool:
                 current.retiring = True  # serve this one, launch a fresh browser for the next
             return current
 
-    def _release(self, chromium: _Chromium) -> bool:
+    def _give_back(self, chromium: Chromium) -> None:
+        """``_release`` when no context was opened; a browser to close is closed in the background."""
+        if self._release(chromium):
+            self._track(asyncio.ensure_future(self._close_browser(chromium)))
+
+    def _release(self, chromium: Chromium) -> bool:
         """Give back a context slot. True when the browser is retiring (or dead) and now unused:
         the caller closes it (outside the launch lock; no await here, so no lock needed)."""
         chromium.contexts_open -= 1
+        self._note_idle()
         if (chromium.retiring or chromium.dead()) and chromium.contexts_open == 0:
             if chromium is self._current:
                 self._current = None
             return True
         return False
 
+    def _condemn(self, chromium: Chromium, reason: str) -> None:
+        """A live Chromium that does not answer: kill its process tree now, use it no more."""
+        if chromium.condemned or chromium.closed:
+            return
+        chromium.condemned = chromium.retiring = True
+        if chromium is self._current:
+            self._current = None
+        self._killed += 1
+        killed = chromium.kill()
+        log.warning("%s: killed Chromium pid %s (%d processes)", reason, chromium.pid, killed)
+
     async def _finish(
-        self, chromium: _Chromium, context: BrowserContext, *, tracer: Tracer, keep_trace: bool
+        self, chromium: Chromium, context: BrowserContext, *, tracer: Tracer, keep_trace: bool, failed: bool
     ) -> None:
         try:
-            alive = not chromium.dead()
-            await tracer.finish(keep=keep_trace, alive=alive)
-            if alive:
+            if failed and not chromium.dead():
+                await self._probe(chromium, context)
+            usable = not chromium.dead()
+            await tracer.finish(keep=keep_trace, alive=usable)
+            if usable:
                 try:
                     await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
                 except (PlaywrightError, TimeoutError) as exc:
-                    if not chromium.dead():  # a live browser that cannot close a context: retire it
-                        log.warning(
-                            "closing a context failed (%s); retiring Chromium pid %s", exc, chromium.pid
+                    if not chromium.dead():  # a live browser that cannot close a context is sick
+                        self._condemn(
+                            chromium, f"closing a context failed ({_first_line(exc) or 'timed out'})"
                         )
-                        chromium.retiring = True
             if not chromium.retiring and not chromium.dead():
-                chromium.pss_mb = await asyncio.to_thread(_pss_mb, chromium.pid)
+                chromium.pss_mb = await asyncio.to_thread(pss_mb, chromium.pid)
                 if chromium.pss_mb > self.memory_limit_mb:
                     log.info(
                         "Chromium pid %s uses %.0f MiB (> %d): retiring it",
@@ -496,7 +425,16 @@ class BrowserPool:
             if self._release(chromium):
                 await self._close_browser(chromium)
 
-    async def _died(self, chromium: _Chromium, exc: BaseException) -> bool:
+    async def _probe(self, chromium: Chromium, context: BrowserContext) -> None:
+        """After a failed block: does the browser process still answer? If not, condemn it."""
+        try:
+            await asyncio.wait_for(context.cookies(), PROBE_TIMEOUT_S)
+        except TimeoutError:
+            self._condemn(chromium, f"Chromium did not answer within {PROBE_TIMEOUT_S:g} s after a failure")
+        except PlaywrightError:
+            pass  # closed or dead: the checks that follow see it
+
+    async def _died(self, chromium: Chromium, exc: BaseException) -> bool:
         """Whether Chromium is gone. After a ``TargetClosedError`` wait a moment for the
         ``disconnected`` event (here it arrived before the error, but nothing promises that)."""
         if chromium.dead():
@@ -509,22 +447,30 @@ class BrowserPool:
                 return True
         return False
 
-    # ----------------------------------------------------------------- launch / close
+    # ----------------------------------------------------------------- idle close
 
-    def _resolve_executable(self) -> str:
-        if self.executable_path:
-            found = shutil.which(self.executable_path)
-            if not found:
-                raise BrowserUnavailable(
-                    f"The configured browser {self.executable_path!r} does not exist or is not executable."
-                )
-            return found
-        found = find_chromium()
-        if not found:
-            raise BrowserUnavailable(
-                "No Chromium found (Playwright's own, or chromium/google-chrome on PATH)."
-            )
-        return found
+    def _note_idle(self) -> None:
+        """With ``idle_close_after``: (re)start the idle clock once no page is open."""
+        if self.idle_close_after is None or self._closed:
+            return
+        if any(c.contexts_open for c in self._all):
+            return
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._idle_timer = loop.call_later(
+            self.idle_close_after, lambda: self._track(asyncio.ensure_future(self._close_idle()))
+        )
+
+    async def _close_idle(self) -> None:
+        async with self._lock:  # _acquire takes slots under this lock: nobody opens meanwhile
+            if self._closed or any(c.contexts_open for c in self._all) or self._playwright is None:
+                return
+            await self._close_all()
+            self._idle_closes += 1
+            log.info("browser idle for %g s: closed (started again on the next page)", self.idle_close_after)
+
+    # ----------------------------------------------------------------- launch / close
 
     async def launch_check(self) -> None:
         """Launch Chromium now (a worker does this once at start-up): ``BrowserUnavailable`` here
@@ -535,28 +481,18 @@ class BrowserPool:
             if self._current is None:
                 self._current = await self._launch()
 
-    async def _launch(self) -> _Chromium:
+    async def _launch(self) -> Chromium:
         assert self._playwright is not None
-        executable = self._resolve_executable()
-        before = _descendants()
         started = time.perf_counter()
-        try:
-            browser = await self._playwright.chromium.launch(
-                **launch_options(
-                    executable,
-                    headless=self.headless,
-                    sandbox=self.sandbox,
-                    timeout_ms=self.launch_timeout_ms,
-                )
-            )
-        except PlaywrightError as exc:
-            # keep the error and the browser's stderr, drop the long "<launching> cmdline" line
-            lines = [ln for ln in str(exc).splitlines() if ln.strip() and not ln.startswith("<launching>")]
-            detail = "\n".join(lines[:8])
-            raise BrowserUnavailable(f"Chromium at {executable} failed to start: {detail}\n") from exc
-        pid = await self._find_pid(browser, before)
+        browser, pid = await launch(
+            self._playwright,
+            self.executable_path,
+            headless=self.headless,
+            sandbox=self.sandbox,
+            timeout_ms=self.launch_timeout_ms,
+        )
         self._launches += 1
-        chromium = _Chromium(browser=browser, pid=pid)
+        chromium = Chromium(browser=browser, pid=pid)
         self._all.append(chromium)
         log.info(
             "launched Chromium %s pid %s in %.2f s (launch #%d)",
@@ -567,30 +503,7 @@ class BrowserPool:
         )
         return chromium
 
-    async def _find_pid(self, browser: Browser, before: set[int]) -> int | None:
-        """The browser process's pid: asked over CDP, else the new top-level child of the driver."""
-        try:
-            session = await browser.new_browser_cdp_session()
-            try:
-                info = await session.send("SystemInfo.getProcessInfo")
-            finally:
-                with contextlib.suppress(PlaywrightError):
-                    await session.detach()
-            for proc in info.get("processInfo", []):
-                if proc.get("type") == "browser":
-                    return int(proc["id"])
-        except PlaywrightError as exc:
-            log.debug("SystemInfo.getProcessInfo failed: %s", exc)
-        new = _descendants() - before
-        for pid in sorted(new):
-            with contextlib.suppress(psutil.Error):
-                proc = psutil.Process(pid)
-                if proc.ppid() not in new and "chrom" in " ".join(proc.cmdline()[:1]).lower():
-                    return pid
-        log.warning("could not find the Chromium pid; memory checks are off for this browser")
-        return None
-
-    async def _close_browser(self, chromium: _Chromium) -> None:
+    async def _close_browser(self, chromium: Chromium) -> None:
         # The bookkeeping runs before the first await, so callers need no lock.
         if chromium.closed:
             return
@@ -599,15 +512,19 @@ class BrowserPool:
             self._all.remove(chromium)
         if chromium is self._current:
             self._current = None
-        try:
-            await asyncio.wait_for(chromium.browser.close(), CLOSE_TIMEOUT_S)
-        except (PlaywrightError, TimeoutError) as exc:
-            log.warning("closing Chromium pid %s failed (%s); killing it", chromium.pid, exc)
-        if _alive(chromium.pid):
-            for proc in reversed(_process_tree(chromium.pid)):
-                with contextlib.suppress(psutil.Error):
-                    proc.kill()
-        log.info("closed Chromium pid %s after %d contexts", chromium.pid, chromium.contexts_total)
+        await chromium.shut(CLOSE_TIMEOUT_S)
+
+
+async def _quietly(step: Awaitable[Any], timeout: float) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(step, timeout)
+
+
+def _first_line(exc: BaseException) -> str:
+    """An error's first line: Playwright appends a multi-line call log that never belongs in a
+    task's error."""
+    text = str(exc).strip()
+    return text.splitlines()[0].strip() if text else ""
 
 
 def _trace_mode(trace: TraceMode | bool) -> TraceMode:

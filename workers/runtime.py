@@ -346,7 +346,12 @@ class WorkerRuntime:
     ) -> AbstractAsyncContextManager[PageSession]:
         assert self.browser is not None
         mode: TraceMode = "always" if trace else "on_failure"
-        return self.browser.session(trace=mode, trace_path=trace_path, secrets=secrets)
+        return self.browser.session(  # the step timeout bounds every action and navigation
+            trace=mode,
+            trace_path=trace_path,
+            secrets=secrets,
+            default_timeout_ms=self.settings.step_timeout * 1000,
+        )
 
     def live_view(self, task: Task, page: Any) -> LiveView | None:
         """The task's live view (screencast while watched), or None without Redis or a page."""
