@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import failures
+from models import checks, failures
 from models.access import Viewer
 from models.errors import TaskNotFound
 from models.states import TaskStatus
@@ -150,9 +150,14 @@ def _of_task(viewer: Viewer, task_column: Any, task_id: uuid.UUID) -> Any:
 
 
 async def task_attempts(session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer) -> list[TaskAttempt]:
+    """The task's attempts, oldest first; a monitor's checks that found nothing are not attempts
+    (``models/checks.py`` removes their rows; one not removed yet is never shown)."""
     rows = await session.scalars(
         select(TaskAttempt)
-        .where(_of_task(viewer, col(TaskAttempt.task_id), task_id))
+        .where(
+            _of_task(viewer, col(TaskAttempt.task_id), task_id),
+            or_(col(TaskAttempt.outcome).is_(None), col(TaskAttempt.outcome) != checks.WAITING),
+        )
         .order_by(col(TaskAttempt.id))
     )
     return list(rows)

@@ -17,6 +17,7 @@ from pydantic import (
     PlainSerializer,
     StringConstraints,
     UrlConstraints,
+    computed_field,
     model_validator,
 )
 from pydantic.alias_generators import to_camel
@@ -158,6 +159,14 @@ class TaskPublic(Camel):
     finished_at: datetime | None
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def next_check_at(self) -> datetime | None:
+        """When a monitor checks next (its ``runAt`` while it waits); None for other tasks."""
+        if self.mode == "monitor" and self.status in ("scheduled", "queued", "retrying"):
+            return self.run_at
+        return None
 
 
 class TaskDetail(TaskPublic):

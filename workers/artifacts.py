@@ -212,6 +212,17 @@ class ArtifactStore:
         for key in [k for k in self._seq if k[0] == task_id]:
             del self._seq[key]
 
+    def keep_only(self, task_id: str, attempt: int, keep: builtins.list[str]) -> int:
+        """Delete attempt ``attempt``'s screenshots and trace but the files named in ``keep`` (a
+        waiting monitor keeps its last check's screenshot only); how many went."""
+        removed = 0
+        for artifact in self.list(task_id):
+            if artifact.attempt == attempt and artifact.name not in keep:
+                with contextlib.suppress(OSError):
+                    artifact.path.unlink()
+                    removed += 1
+        return removed
+
     def prune(self) -> int:
         """Keep the ``keep_tasks`` most recently written task directories, and in them the traces
         younger than ``traces_keep_days``; returns how many directories went."""

@@ -17,7 +17,7 @@ from models.clock import db_now
 from models.states import TaskStatus
 from models.tables import Task
 from models.types import utcnow
-from workers import retry
+from workers import bounds, checks, retry
 from workers.bots import registry
 from workers.bots.base import DEMO_PROFILE, BotContext, BotTask, Purchase
 from workers.errors import BotError, BrowserLost, NotAvailableYet, PermanentError, RetryableError
@@ -83,7 +83,7 @@ def classify(
             return Outcome(
                 S.SCHEDULED,
                 "not available",
-                observation,
+                None,  # a normal wait, not an error: last_check says what the check saw
                 {
                     "attempt": task.attempt - 1,
                     "last_check": observation,
@@ -93,15 +93,14 @@ def classify(
             )
         return Outcome(S.FAILED, "failed", f"not available: {observation}")
     if isinstance(exc, PermanentError):
-        return Outcome(
-            S.FAILED, "failed", f"{exc}{where}" if step and step not in str(exc) else str(exc), checks
-        )
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        message = f"timed out after {settings.bot_timeout:g} s{where}"
+        text = bounds.first_line(exc)
+        return Outcome(S.FAILED, "failed", f"{text}{where}" if step and step not in text else text, checks)
+    if isinstance(exc, bounds.BotTimedOut):
+        message = f"{exc}{where}"
     elif isinstance(exc, RetryableError | BotError):
-        message = str(exc)
-    else:
-        message = f"{type(exc).__name__}: {exc}{where}"
+        message = bounds.first_line(exc)
+    else:  # a Playwright error names its own deadline ("Timeout 15000ms exceeded"); its call log goes
+        message = f"{type(exc).__name__}: {bounds.first_line(exc)}{where}"
     if task.attempt >= task.max_attempts:
         return Outcome(
             S.FAILED, "failed", f"{message} (attempt {task.attempt} of {task.max_attempts})", checks
@@ -137,6 +136,8 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
     db, worker_id = runtime.db, runtime.worker_id
     known = list(task.checkpoints or [])
     screenshots: list[str] = []
+    untold: list[tuple[str, str]] = []  # screenshots (label, name) not written as events yet
+    monitor = task.mode == "monitor"
     page_ref: dict[str, Any] = {}
 
     async def write(fn: Any, **kwargs: Any) -> Any:
@@ -188,13 +189,20 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         artifact = await runtime.artifacts.save_screenshot(str(task.id), page, label, attempt=task.attempt)
         if artifact is not None:
             screenshots.append(artifact.name)
+            untold.append((label, artifact.name))
+            if not monitor:  # a monitor's check is told once it was more than a wait
+                await tell_screenshots()
+
+    async def tell_screenshots() -> None:
+        while untold:
+            label, name = untold.pop(0)
             await write(
                 claims.log,
                 task_id=task.id,
                 kind="artifact",
                 step=label,
                 message=f"screenshot {label}",
-                data={"name": artifact.name, "kind": "screenshot"},
+                data={"name": name, "kind": "screenshot"},
             )
 
     found: list[str] = []  # what this run told about the stock (monitor.in_stock once per run)
@@ -262,16 +270,18 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
             running.bot = bot
             if running.stop_reason is not None:  # stopped (shutdown, cancel) while the page opened
                 bot.cancel()
-            try:
-                async with asyncio.timeout(runtime.settings.bot_timeout) as running.deadline:
-                    purchase = await bot
-            except BaseException as bot_exc:
-                if page is not None and not isinstance(bot_exc, asyncio.CancelledError | TaskLost):
-                    await screenshot("failure")
-                raise
+            try:  # hard: a bot past its limit is abandoned after a short grace (workers/bounds.py)
+                purchase = await bounds.run_bot(bot, running, timeout=runtime.settings.bot_timeout)
+            except Exception as bot_exc:
+                if monitor and isinstance(bot_exc, NotAvailableYet):
+                    exc = bot_exc  # a monitor's normal wait: its page closes as after a success (no trace)
+                else:
+                    worth = bounds.worth_a_failure_screenshot(bot_exc, monitor=monitor)
+                    if page is not None and worth and not isinstance(bot_exc, TaskLost):
+                        await screenshot("failure")
+                    raise
             finally:
                 running.bot = None
-                running.deadline = None
                 page_ref.clear()
     except asyncio.CancelledError:
         if running.stop_reason is None:  # the worker itself is being torn down
@@ -298,6 +308,13 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         await in_stock()
     if exc is not None and outcome.to is not S.SCHEDULED:
         log.info("task %s attempt %s: %s", task.id, task.attempt, outcome.error)
+    waited = monitor and outcome.to is S.SCHEDULED  # a check, not an attempt (workers/checks.py)
+    if waited:
+        await checks.trim_files(runtime, task, keep=screenshots[-1:])
     await runtime.record(
         task, outcome, purchase=purchase, screenshot=screenshots[-1] if screenshots else None
     )
+    if waited:
+        await checks.forget_attempt(runtime, task)
+    else:
+        await tell_screenshots()

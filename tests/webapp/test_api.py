@@ -234,6 +234,32 @@ async def test_create_monitor_task(api: Api) -> None:
     assert datetime.fromisoformat(task["until"]) == datetime.fromisoformat(until)
 
 
+async def test_a_monitor_check_is_not_an_attempt(api: Api) -> None:
+    """A check that found nothing: no attempt in the history, no error, the next check's time."""
+    from workers.errors import NotAvailableYet
+    from workers.executor import classify
+
+    created = await api.create(mode="monitor", checkEvery=60)
+    task = await api.run(created["id"])
+    waiting = classify(
+        task, NotAvailableYet(observation="out of stock"), stop_reason=None, settings=api.services.settings
+    )
+    async with api.db.begin() as session:
+        await claims.record_outcome(
+            session,
+            task=task,
+            worker_id="worker-1",
+            to=waiting.to,
+            outcome=waiting.outcome,
+            error=waiting.error,
+            values=waiting.values,
+        )
+    body = (await api.http.get(f"/api/tasks/{created['id']}")).json()
+    assert (body["status"], body["checks"], body["lastCheck"]) == ("scheduled", 1, "out of stock")
+    assert body["attemptHistory"] == [] and body["error"] is None and body["attempts"] == 0
+    assert body["nextCheckAt"] is not None and body["nextCheckAt"] == body["runAt"]
+
+
 @pytest.mark.parametrize(
     "product",
     [

@@ -26,6 +26,7 @@ TASK: dict[str, Any] = {
     "checks": 0,
     "lastCheck": None,
     "lastCheckAt": None,
+    "nextCheckAt": None,
     "progress": 0,
     "step": None,
     "error": None,

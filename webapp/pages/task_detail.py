@@ -24,7 +24,7 @@ from models.access import Viewer
 from models.errors import TaskNotFound
 from models.states import TaskStatus
 from models.tables import Purchase, Task, TaskAttempt, TaskEvent
-from webapp.pages import actions, offered, theme
+from webapp.pages import actions, monitor_cells, offered, theme
 from webapp.pages.doubt import DoubtBanner
 from webapp.pages.live_panel import LivePanel
 from webapp.pages.tasks import confirm
@@ -266,6 +266,7 @@ class TaskDetailView:
             facts += [
                 ("Checks", str(t.checks)),
                 ("Last check", f"{t.last_check or '—'} ({fmt(t.last_check_at)})" if t.last_check_at else "—"),
+                ("Next check", fmt(t.run_at) if t.status in monitor_cells.WAITING else "—"),
             ]
         facts += [
             ("Priority", str(t.priority)),

@@ -25,6 +25,7 @@ from models.access import Viewer
 from models.states import TaskStatus
 from models.tables import Task
 from webapp.pages import actions, offered, theme
+from webapp.pages.monitor_cells import monitor_cells
 from webapp.pages.task_form import NewTaskDialog
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.services import Services
@@ -79,6 +80,8 @@ SLOT_ERROR = """
   <div v-if="props.value" class="text-red-8 ellipsis">{{ props.row.error_short }}
     <q-tooltip max-width="480px" class="text-body2">{{ props.value }}</q-tooltip>
   </div>
+  <div v-else-if="props.row.check" class="text-grey-8 ellipsis" data-testid="check"
+    >{{ props.row.check }}</div>
 </q-td>
 """
 SLOT_ACTIONS = f"""
@@ -118,6 +121,7 @@ def task_row(task: Task, tz: tzinfo, owners: dict[uuid.UUID, str] | None = None)
         "actions": legal_actions(task.status, was_started=offered.started(task)),
         "tips": offered.tips(task.status, was_started=offered.started(task)),
         "was_started": offered.started(task),
+        **monitor_cells(task, tz),  # checks, last result, next check
     }
 
 

@@ -1,0 +1,42 @@
+"""After a monitor's check that found nothing: it was a check, not an attempt.
+
+The attempt row its claim opened goes (``models.checks``), and of the task's files only this
+check's last screenshot stays: the screenshots of earlier checks (same attempt number) and the
+attempt's trace are deleted, so a monitor waiting for days holds one PNG, not one per check.
+The check's screenshots are not written as task events either (``workers/executor.py``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from models import checks
+from models.tables import Task
+
+if TYPE_CHECKING:
+    from workers.runtime import WorkerRuntime
+
+log = logging.getLogger(__name__)
+
+
+async def trim_files(runtime: WorkerRuntime, task: Task, *, keep: list[str]) -> None:
+    """Delete every screenshot and the trace of the check's attempt but ``keep`` (before the
+    outcome is recorded: nobody sees a waiting monitor with more). Never raises."""
+    if runtime.artifacts is None:
+        return
+    try:
+        await asyncio.to_thread(runtime.artifacts.keep_only, str(task.id), task.attempt, keep)
+    except (OSError, ValueError) as exc:
+        log.warning("task %s: could not trim the check's files: %s", task.id, exc)
+
+
+async def forget_attempt(runtime: WorkerRuntime, task: Task) -> None:
+    """Remove the check's attempt row (after the outcome closed it). Never raises: a row left
+    behind is hidden from the history all the same (``models.queries.task_attempts``)."""
+    try:
+        async with runtime.db.begin() as session:
+            await checks.forget_check(session, task_id=task.id, number=task.attempt)
+    except Exception as exc:
+        log.warning("task %s: could not forget the check's attempt row: %s", task.id, exc)
