@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pydantic import (
     AliasChoices,
     BaseModel,
+    ConfigDict,
     Field,
     NonNegativeFloat,
     PositiveFloat,
@@ -61,6 +62,19 @@ class StoreLimit(BaseModel):
 
     max_concurrent: PositiveInt | None = None  # tasks of this store running at once
     min_interval: NonNegativeFloat = 0.0  # seconds between two task starts
+
+
+class StoreConfig(StoreLimit):
+    """One store of ``TASKDECK_STORES``: where its bot goes (``ctx.store_url``), its limits, and any
+    other setting its bot reads from ``ctx.settings``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    url: str | None = None  # the store's base URL, given to its bot as ctx.store_url
+
+    def bot_settings(self) -> dict[str, Any]:
+        """What the bot gets as ``ctx.settings``: every setting but the URL."""
+        return self.model_dump(exclude={"url"})
 
 
 class Settings(BaseSettings):
@@ -127,6 +141,9 @@ class Settings(BaseSettings):
     worker_concurrency: PositiveInt = 4  # tasks one worker process runs at once
     shutdown_grace: NonNegativeFloat = 20.0  # seconds running tasks get to finish on SIGTERM
     store_limits: dict[str, StoreLimit] = Field(default_factory=dict)
+    # per store: {"name": {"url": …, "max_concurrent": …, "min_interval": …, <bot settings>}};
+    # its limits are folded into store_limits (a store named in both: TASKDECK_STORE_LIMITS wins)
+    stores: dict[str, StoreConfig] = Field(default_factory=dict)
     # past the place-order checkpoint, an attempt that ended without a confirmation asks the store
     # this many times, this many seconds apart, before the task is left `unknown` for a person
     order_check_tries: PositiveInt = 3
@@ -143,6 +160,13 @@ class Settings(BaseSettings):
     artifacts_dir: Path = Path("./artifacts")
     artifacts_keep_tasks: PositiveInt = 500  # newest tasks whose artifacts are kept
     traces_keep_days: PositiveFloat = 7  # Playwright traces older than this are deleted
+    # all artifacts together stay under this (the least recently written tasks' go first); a task
+    # directory untouched for TASKDECK_RETENTION_DAYS goes too
+    artifacts_max_mb: PositiveFloat = 2000.0
+    # product previews (POST /api/lookup): at most this many at once, the rest answered 503 at once;
+    # the web process's own preview Chromium is closed after this many seconds without one
+    lookup_concurrency: PositiveInt = 4
+    preview_idle_close: PositiveFloat = 60.0
 
     @field_validator("database_url")
     @classmethod
@@ -196,6 +220,31 @@ class Settings(BaseSettings):
         if self.allowed_hosts is None:
             self.allowed_hosts = list(dict.fromkeys([self.host, "localhost", "127.0.0.1"]))
         return self
+
+    @model_validator(mode="after")
+    def _fold_store_limits(self) -> Self:
+        for name, config in self.stores.items():
+            if name not in self.store_limits and (config.max_concurrent or config.min_interval):
+                self.store_limits[name] = StoreLimit(
+                    max_concurrent=config.max_concurrent, min_interval=config.min_interval
+                )
+        return self
+
+    def store_url(self, store: str) -> str:
+        """The base URL a store's bot is given: ``TASKDECK_STORES``'s ``url``; the demo store's own
+        otherwise; "" for a store with none configured."""
+        config = self.stores.get(store)
+        if config is not None and config.url:
+            return config.url.rstrip("/")
+        return self.store_base_url() if store == "demo" else ""
+
+    def store_settings(self, store: str) -> dict[str, Any]:
+        """What a store's bot gets as ``ctx.settings`` (its limits included)."""
+        config = self.stores.get(store)
+        if config is not None:
+            return config.bot_settings()
+        limit = self.store_limits.get(store)
+        return limit.model_dump() if limit else {}
 
     @property
     def noop_enabled(self) -> bool:

@@ -23,7 +23,7 @@ from workers.artifacts import ArtifactStore
 from workers.bots import registry
 from workers.bots.base import ProductInfo
 from workers.browser import BrowserPool, find_chromium
-from workers.lookup import lookup
+from workers.lookup import Gate, lookup
 from workers.runtime import WorkerRuntime
 from workers.webhooks import IN_FLIGHT_SLACK, WebhookSender
 
@@ -46,8 +46,10 @@ class Services:
     live: LiveRelay | None = None  # the live view and hand-off (Redis only; None in embedded mode)
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     _preview_browser: BrowserPool | None = None
+    previews: Gate = field(init=False)  # TASKDECK_LOOKUP_CONCURRENCY previews at once
 
     def __post_init__(self) -> None:
+        self.previews = Gate(self.settings.lookup_concurrency)
         self.catalogue = DemoCatalogue(self.settings)
         self.sender = WebhookSender(db=self.db, vault=self.vault, settings=self.settings)
         # trusted only while the hub hears revocations (Postgres, LISTEN connection up)
@@ -67,6 +69,8 @@ class Services:
                 settings.artifacts_dir,
                 keep_tasks=settings.artifacts_keep_tasks,
                 traces_keep_days=settings.traces_keep_days,
+                keep_days=settings.retention_days,
+                max_mb=settings.artifacts_max_mb,
             ),
             vault=Vault(db, load_key(settings.secret_key, settings.secret_key_file)),
             live=LiveRelay.connect(settings.redis_url, settings.queue_name, cluster=settings.redis_cluster)
@@ -107,19 +111,28 @@ class Services:
 
     async def lookup(self, *, store: str, product: str) -> ProductInfo:
         """A product preview, in the embedded worker's browser or a browser of the web process's own
-        (launched on first use)."""
-        browser = self.runtime.browser if self.runtime is not None else None
-        if browser is None:
-            if self._preview_browser is None:
-                self._preview_browser = BrowserPool(
-                    executable_path=find_chromium(self.settings.browser_path),
-                    headless=self.settings.headless,
-                    sandbox=self.settings.browser_sandbox,
-                )
-                await self._preview_browser.start()
-            browser = self._preview_browser
-        url = self.settings.store_base_url() if store == "demo" else ""
-        return await lookup(store=store, product=product, browser=browser, store_url=url)
+        (launched on first use, closed after ``preview_idle_close`` s without a preview).
+        ``PreviewsBusy`` at once when ``lookup_concurrency`` previews are running."""
+        with self.previews:
+            browser = self.runtime.browser if self.runtime is not None else None
+            if browser is None:
+                if self._preview_browser is None:
+                    self._preview_browser = BrowserPool(
+                        executable_path=find_chromium(self.settings.browser_path),
+                        headless=self.settings.headless,
+                        sandbox=self.settings.browser_sandbox,
+                        idle_close_after=self.settings.preview_idle_close,
+                    )
+                    await self._preview_browser.start()
+                browser = self._preview_browser
+            url = self.settings.store_url(store)
+            return await lookup(
+                store=store,
+                product=product,
+                browser=browser,
+                store_url=url,
+                settings=self.settings.store_settings(store),
+            )
 
     async def send_test_webhook(
         self, *, viewer: Viewer, webhook_id: uuid.UUID

@@ -67,10 +67,20 @@ def slugify(label: str, *, max_len: int = 40) -> str:
 
 
 class ArtifactStore:
-    def __init__(self, root: Path, keep_tasks: int = 500, traces_keep_days: float = 7) -> None:
+    def __init__(
+        self,
+        root: Path,
+        keep_tasks: int = 500,
+        traces_keep_days: float = 7,
+        *,
+        keep_days: float | None = None,
+        max_mb: float | None = None,
+    ) -> None:
         self.root = Path(root)
         self.keep_tasks = keep_tasks
         self.traces_keep_days = traces_keep_days
+        self.keep_days = keep_days  # a task directory untouched for longer goes
+        self.max_mb = max_mb  # above this in all, the least recently written task directories go
         self._seq: OrderedDict[tuple[str, int], int] = OrderedDict()
 
     # ----------------------------------------------------------------- paths
@@ -114,6 +124,7 @@ class ArtifactStore:
         """
         directory = self.task_dir(task_id)
         step = slugify(label)
+        path: Path | None = None
         try:
             seq = await self._next_seq(task_id, attempt)
             name = f"a{attempt}-{seq:02d}-{step}.png"
@@ -126,6 +137,9 @@ class ArtifactStore:
             stat = await asyncio.to_thread(path.stat)
         except OSError as exc:
             DISK.failed(f"screenshot {label!r} of task {task_id}", exc)
+            if path is not None:  # a file cut short (a full disk) is never listed
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(path.unlink, True)
             return None
         except (PlaywrightError, TimeoutError) as exc:
             log.warning("screenshot %r of task %s not taken: %s", label, task_id, exc)
@@ -185,7 +199,7 @@ class ArtifactStore:
                 stat = entry.stat()
             except OSError:  # deleted meanwhile
                 continue
-            if not entry.is_file():
+            if not entry.is_file() or stat.st_size == 0:  # 0 bytes: a write that failed
                 continue
             attempt = int(match["attempt"])
             artifact = Artifact(
@@ -224,8 +238,10 @@ class ArtifactStore:
         return removed
 
     def prune(self) -> int:
-        """Keep the ``keep_tasks`` most recently written task directories, and in them the traces
-        younger than ``traces_keep_days``; returns how many directories went."""
+        """Keep the ``keep_tasks`` most recently written task directories, none untouched for more
+        than ``keep_days``, and no more than ``max_mb`` in all (the least recently written go
+        first); in them the traces younger than ``traces_keep_days``. Returns how many
+        directories went."""
         try:
             dirs = [d for d in self.root.iterdir() if d.is_dir() and not d.is_symlink()]
         except OSError:
@@ -237,13 +253,26 @@ class ArtifactStore:
         dated.sort(key=lambda item: item[0], reverse=True)
         for _, d in dated[: self.keep_tasks]:  # after reading their times: deleting touches them
             self._prune_traces(d)
-        removed = 0
-        for _, d in dated[self.keep_tasks :]:
+        doomed = [d for _, d in dated[self.keep_tasks :]]
+        kept = dated[: self.keep_tasks]
+        if self.keep_days is not None:  # by age
+            cutoff = (time.time() - self.keep_days * 86_400) * 1e9
+            doomed += [d for mtime, d in kept if mtime < cutoff]
+            kept = [(mtime, d) for mtime, d in kept if mtime >= cutoff]
+        if self.max_mb is not None:  # by total size: the least recently written go first
+            sizes = [(d, _size(d)) for _, d in kept]
+            total = sum(size for _, size in sizes)
+            limit = self.max_mb * 2**20
+            for d, size in reversed(sizes):
+                if total <= limit:
+                    break
+                doomed.append(d)
+                total -= size
+        for d in doomed:
             shutil.rmtree(d, ignore_errors=True)
             for key in [k for k in self._seq if k[0] == d.name]:
                 del self._seq[key]
-            removed += 1
-        return removed
+        return len(doomed)
 
     def _prune_traces(self, directory: Path) -> None:
         """Delete the directory's traces older than ``traces_keep_days`` (its screenshots stay),
@@ -263,3 +292,13 @@ class ArtifactStore:
             with contextlib.suppress(OSError):
                 if now - entry.stat().st_mtime > keep_s:
                     entry.unlink()
+
+
+def _size(directory: Path) -> int:
+    """Bytes of the files in ``directory`` (one level: a task directory has no subdirectories)."""
+    total = 0
+    with contextlib.suppress(OSError):
+        for entry in directory.iterdir():
+            with contextlib.suppress(OSError):
+                total += entry.stat().st_size
+    return total

@@ -114,6 +114,8 @@ class WorkerRuntime:
             self.settings.artifacts_dir,
             keep_tasks=self.settings.artifacts_keep_tasks,
             traces_keep_days=self.settings.traces_keep_days,
+            keep_days=self.settings.retention_days,
+            max_mb=self.settings.artifacts_max_mb,
         )
         self.browser = BrowserPool(
             executable_path=find_chromium(self.settings.browser_path),
@@ -363,11 +365,10 @@ class WorkerRuntime:
         return LiveKeys.of(self.settings.queue_name, task_id)
 
     def store_url(self, store: str) -> str:
-        return self.settings.store_base_url() if store == "demo" else ""
+        return self.settings.store_url(store)  # TASKDECK_STORES
 
     def store_settings(self, store: str) -> dict[str, Any]:
-        limit = self.settings.store_limits.get(store)
-        return limit.model_dump() if limit else {}
+        return self.settings.store_settings(store)
 
     async def profile_for(self, task: Task) -> CheckoutProfile:
         if self.vault is not None and task.profile_id is not None:

@@ -111,10 +111,14 @@ class Tracer:
                 dropped = await asyncio.to_thread(merge, parts, self.path, self.secrets)
                 if dropped:
                     log.warning("trace %s held secret values: %d entries removed", self.path, dropped)
-        except OSError as exc:
-            DISK.failed(f"trace {self.path}", exc)
-        except zipfile.BadZipFile as exc:
-            log.warning("could not save the trace to %s: %s", self.path, exc)
+        except (OSError, zipfile.BadZipFile) as exc:
+            if isinstance(exc, OSError):
+                DISK.failed(f"trace {self.path}", exc)
+            else:
+                log.warning("could not save the trace to %s: %s", self.path, exc)
+            if self.path is not None:  # a zip cut short (a full disk) is never listed
+                with contextlib.suppress(OSError):
+                    await asyncio.to_thread(self.path.unlink, True)
         finally:
             for part in parts:
                 with contextlib.suppress(OSError):

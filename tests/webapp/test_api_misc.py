@@ -153,7 +153,31 @@ async def test_artifacts_of_unknown_or_bad_task(api: Api) -> None:
 async def test_stores_from_the_registry(api: Api) -> None:
     stores = {s["name"]: s for s in (await api.http.get("/api/stores")).json()}
     assert stores["demo"]["needsBrowser"] is True
-    assert stores["noop"] == {"name": "noop", "title": "No-op (engine tests)", "needsBrowser": False}
+    assert stores["noop"] == {
+        "name": "noop",
+        "title": "No-op (engine tests)",
+        "needsBrowser": False,
+        "url": "",
+        "settings": {},
+    }
+
+
+async def test_stores_show_their_configured_url_and_settings(api: Api) -> None:
+    """TASKDECK_STORES gives each bot its base URL and settings; a secret-looking one is masked."""
+    from models.settings import StoreConfig
+
+    api.services.settings.stores = {
+        "noop": StoreConfig(url="http://shop.test/", max_concurrent=2, region="eu", api_key="s3cret")
+    }
+    stores = {s["name"]: s for s in (await api.http.get("/api/stores")).json()}
+    assert stores["noop"]["url"] == "http://shop.test"
+    assert stores["noop"]["settings"] == {
+        "max_concurrent": 2,
+        "min_interval": 0.0,
+        "region": "eu",
+        "api_key": "***",
+    }
+    assert stores["demo"]["url"].endswith("/demo-store")  # the demo store's own, unconfigured
 
 
 # ---- start-up -----------------------------------------------------------------------------

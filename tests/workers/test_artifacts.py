@@ -193,3 +193,41 @@ def test_prune_drops_old_traces_and_leftover_parts_but_keeps_screenshots(
     assert Settings(_env_file=None).traces_keep_days == 7
     monkeypatch.setenv("TASKDECK_TRACES_KEEP_DAYS", "2")
     assert Settings(_env_file=None).traces_keep_days == 2
+
+
+def test_prune_by_age_and_by_total_size(tmp_path: Path) -> None:
+    store = ArtifactStore(tmp_path, keep_tasks=100, keep_days=1)
+    _make_task_dir(store, "stale", 2 * 86_400)
+    _make_task_dir(store, "fresh", 60)
+    assert store.prune() == 1 and sorted(p.name for p in tmp_path.iterdir()) == ["fresh"]
+
+    sized = ArtifactStore(tmp_path / "sized", keep_tasks=100, max_mb=1)
+    for n, age in enumerate([300, 100, 200]):  # 400 KiB each: three are over 1 MiB
+        directory = sized.task_dir(f"task-{n}")
+        directory.mkdir(parents=True)
+        (directory / "a1-01-step.png").write_bytes(PNG_MAGIC + b"\0" * (400 * 1024))
+        stamp = time.time() - age
+        os.utime(directory, (stamp, stamp))
+    assert sized.prune() == 1  # the least recently written one went
+    assert sorted(p.name for p in sized.root.iterdir()) == ["task-1", "task-2"]
+
+
+async def test_a_screenshot_that_failed_to_write_is_removed_and_never_listed(
+    pool: BrowserPool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    from workers import artifacts
+
+    def disk_full(path: Path, data: bytes) -> None:
+        path.write_bytes(data[:0])  # the file exists, empty, as a full disk leaves it
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    store = ArtifactStore(tmp_path)
+    monkeypatch.setattr(artifacts, "write_private", disk_full)
+    async with pool.page() as page:
+        await page.set_content("<p>x</p>")
+        assert await store.save_screenshot("t", page, "step", attempt=1) is None
+    assert store.list("t") == [] and list(store.task_dir("t").iterdir()) == []
+    (store.task_dir("t") / "a1-02-step.png").write_bytes(b"")  # left by an older version
+    assert store.list("t") == []

@@ -73,7 +73,7 @@ def create_router(services: Services) -> APIRouter:
     guarded.include_router(create_queue_router(services))
     guarded.include_router(create_failures_router(services))
     guarded.include_router(create_purchases_router(services))
-    guarded.include_router(create_stores_router())
+    guarded.include_router(create_stores_router(services.settings))
     guarded.include_router(create_lookup_router(services))
     guarded.include_router(create_profiles_router(services))
     guarded.include_router(create_tokens_router(services))

@@ -142,7 +142,15 @@ PURCHASES = {
     ],
     "count": 1,
 }
-STORES = [{"name": "demo", "title": "Demo store", "needsBrowser": True}]
+STORES = [
+    {
+        "name": "demo",
+        "title": "Demo store",
+        "needsBrowser": True,
+        "url": "http://127.0.0.1:8080/demo-store",
+        "settings": {"max_concurrent": 2, "min_interval": 1.0},
+    }
+]
 LOOKUP = {
     "store": "demo",
     "product": "gpu-founders",

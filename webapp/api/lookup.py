@@ -12,7 +12,10 @@ from webapp.api import examples
 from webapp.api.errors import BadInput, Unavailable, api_router
 from webapp.services import Services
 from workers.bots import registry
+from workers.bounds import first_line
+from workers.chromium import BrowserUnavailable
 from workers.errors import BotError, PermanentError
+from workers.lookup import LOOKUP_TIMEOUT, PreviewsBusy
 
 
 class LookupRequest(Camel):
@@ -36,10 +39,15 @@ def create_lookup_router(services: Services) -> APIRouter:
             raise BadInput(f"unknown store {body.store!r}; known stores: {known}", field="store")
         try:
             info = await services.lookup(store=body.store, product=body.product.strip())
+        except PreviewsBusy as exc:
+            raise Unavailable(str(exc)) from None
         except PermanentError as exc:
             raise BadInput(str(exc), field="product") from None
-        except (BotError, TimeoutError) as exc:
-            raise Unavailable(f"the store did not answer the preview: {exc or 'timed out'}") from None
+        except TimeoutError:
+            raise Unavailable(f"the store did not answer the preview within {LOOKUP_TIMEOUT:g} s") from None
+        except (BotError, BrowserUnavailable) as exc:
+            reason = first_line(exc) or type(exc).__name__
+            raise Unavailable(f"the store did not answer the preview: {reason}") from None
         return {
             "store": body.store,
             "product": body.product,

@@ -201,6 +201,8 @@ class StorePublic(CamelOut):
     name: str
     title: str
     needs_browser: bool
+    url: str  # the base URL its bot is given (TASKDECK_STORES; "" when none is configured)
+    settings: dict[str, Any] = {}  # what its bot gets as ctx.settings; secret-looking values masked
 
 
 # ---- the hand-off (``webapp/api/handoff.py``) -------------------------------------------------
