@@ -9,6 +9,7 @@ period and are handed back if they do not finish in it.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from models import keys, logs
 from models.db import Database
 from models.settings import load_settings
 from workers.browser import BrowserUnavailable
+from workers.parent import watch_parent
 from workers.queue import kick, make_broker, trim_stream
 from workers.runtime import WorkerRuntime
 
@@ -56,6 +58,7 @@ def _chain_signals(runtime: WorkerRuntime) -> None:
 
 @broker.on_event(TaskiqEvents.WORKER_STARTUP)
 async def startup(state: TaskiqState) -> None:
+    parent = os.getppid()  # before anything slow: the parent may die during start-up
     logs.configure(settings)
     logging.getLogger("workers").setLevel(logging.INFO)
     logging.getLogger("taskiq.receiver.receiver").addFilter(_not_per_doorbell)
@@ -94,6 +97,10 @@ async def startup(state: TaskiqState) -> None:
         await db.dispose()
         raise SystemExit(3) from None
     _chain_signals(state.runtime)
+    state.parent_watch = asyncio.create_task(  # a child whose taskiq parent died stops (workers/parent.py)
+        watch_parent(parent, hard_exit_after=settings.shutdown_grace + TASKIQ_SHUTDOWN_TIMEOUT + 10),
+        name="taskdeck-parent-watch",
+    )
 
 
 def _drain() -> None:
