@@ -162,20 +162,20 @@ async def test_a_stale_run_cannot_write_after_a_retry_reset_its_attempt(db: Data
 async def test_a_worker_reclaiming_its_own_task_tracks_the_new_run(db: Database, runtimes: Start) -> None:
     rt = await runtimes(worker_concurrency=2, heartbeat_timeout=120.0)
     task = await create(db, rt, store=STORE, product="attempt-gate:g")
-    await until_status(db, task.id, "running")
+    await until_status(db, task.id, "running", timeout=30)
     async with db.begin() as session:  # rescued while this worker's heartbeats did not get through
         await session.execute(
             update(Task).where(Task.id == task.id).values(status="queued", worker_id=None)  # type: ignore[arg-type]
         )
     await rt.kick(task.id)
-    await wait_for(lambda: _attempt(db, task, 2), timeout=5, what="second run claimed")
+    await wait_for(lambda: _attempt(db, task, 2), timeout=30, what="second run claimed")
     gate("g-1").set()  # the old run ends (or was already stopped as lost)
-    await wait_for(lambda: (str(task.id), 1) in ran, timeout=5, what="old run ended")
+    await wait_for(lambda: (str(task.id), 1) in ran, timeout=30, what="old run ended")
     seen = (await get(db, task.id)).heartbeat_at
     assert seen is not None
-    await wait_for(lambda: _beat_after(db, task, seen), timeout=5, what="the new run heart-beating")
+    await wait_for(lambda: _beat_after(db, task, seen), timeout=30, what="the new run heart-beating")
     await request_cancel(db, task)
-    done = await until_status(db, task.id, "cancelled", timeout=5)
+    done = await until_status(db, task.id, "cancelled", timeout=30)
     assert done.attempt == 2 and await purchases(db, task.id) == 0
 
 
