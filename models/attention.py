@@ -13,17 +13,15 @@
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import claims
-from models.doubt import clean_order_number
+from models.doubt import complete_by_hand
 from models.states import ACTIONS, TaskStatus
 from models.tables import Task, TaskAttempt
-from models.tasks import get_task, move, move_row
+from models.tasks import move, move_row
 from models.types import utcnow
 
 S = TaskStatus
@@ -73,37 +71,19 @@ async def hand_back(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
 async def finish_by_hand(session: AsyncSession, *, task_id: uuid.UUID, order_number: str) -> Task:
     """A person placed the order themselves: completed, its purchase recorded (prices unknown to
     Taskdeck are 0), the open attempt closed."""
-    number = clean_order_number(order_number)
-    now = utcnow()
-    task = await move(
+    task = await complete_by_hand(
         session,
         task_id=task_id,
-        to=S.COMPLETED,
+        order_number=order_number,
         sources=ACTIONS["finish"],
-        values={
-            "error": None,
-            "progress": 100,
-            "finished_at": now,
-            "worker_id": None,
-            "lease": None,  # the waiting run's writes are refused from here on
-            "result": {"orderNumber": number, "finishedByHand": True},
-        },
         action="finish",
-        message=f"finished by a person: order {number}",
+        message="finished by a person",
+        mark={"finishedByHand": True},
+        values={"worker_id": None, "lease": None},  # the waiting run's writes are refused from here on
     )
     await session.execute(
         update(TaskAttempt)
         .where(col(TaskAttempt.task_id) == task_id, col(TaskAttempt.finished_at).is_(None))
-        .values(finished_at=now, outcome="completed", error="finished by a person")
+        .values(finished_at=task.finished_at or utcnow(), outcome="completed", error="finished by a person")
     )
-    await claims.record_purchase(
-        session,
-        task=task,
-        purchase={
-            "order_number": number,
-            "quantity": task.quantity,
-            "unit_price": Decimal("0"),
-            "total": Decimal("0"),
-        },
-    )
-    return await get_task(session, task_id)
+    return task

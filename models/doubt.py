@@ -71,35 +71,59 @@ def clean_order_number(value: Any) -> str:
     return text
 
 
-async def mark_bought(session: AsyncSession, *, task_id: uuid.UUID, order_number: str) -> Task:
-    """unknown → completed: a person found the order at the store; its purchase row is recorded
-    (prices unknown to Taskdeck are recorded as 0 unless a purchase row exists already)."""
+async def complete_by_hand(
+    session: AsyncSession,
+    *,
+    task_id: uuid.UUID,
+    order_number: str,
+    sources: frozenset[TaskStatus],
+    action: str,
+    message: str,
+    mark: dict[str, Any],
+    values: dict[str, Any] | None = None,
+) -> Task:
+    """The one by-hand purchase write (``mark_bought``, the hand-off's ``finish_by_hand``): the
+    task moves to completed with ``{"orderNumber", **mark}`` as its result, and its purchase row
+    is recorded — the same unique-by-task row a bot writes, so at most once; prices unknown to
+    Taskdeck are 0 unless a purchase row exists already."""
     number = clean_order_number(order_number)
     task = await move(
         session,
         task_id=task_id,
         to=S.COMPLETED,
-        sources=ACTIONS["mark-bought"],
+        sources=sources,
         values={
             "error": None,
             "progress": 100,
             "finished_at": utcnow(),
-            "result": {"orderNumber": number, "markedBought": True},
+            "result": {"orderNumber": number, **mark},
+            **(values or {}),
         },
-        action="mark bought",
-        message=f"marked bought by a person: order {number}",
+        action=action,
+        message=f"{message}: order {number}",
     )
-    await claims.record_purchase(
-        session,
-        task=task,
-        purchase={
-            "order_number": number,
-            "quantity": task.quantity,
-            "unit_price": Decimal("0"),
-            "total": Decimal("0"),
-        },
-    )
+    bought = {
+        "order_number": number,
+        "quantity": task.quantity,
+        "unit_price": Decimal(0),
+        "total": Decimal(0),
+    }
+    await claims.record_purchase(session, task=task, purchase=bought)
     return await get_task(session, task_id)
+
+
+async def mark_bought(session: AsyncSession, *, task_id: uuid.UUID, order_number: str) -> Task:
+    """unknown → completed: a person found the order at the store; its purchase row is recorded
+    (prices unknown to Taskdeck are recorded as 0 unless a purchase row exists already)."""
+    return await complete_by_hand(
+        session,
+        task_id=task_id,
+        order_number=order_number,
+        sources=ACTIONS["mark-bought"],
+        action="mark bought",
+        message="marked bought by a person",
+        mark={"markedBought": True},
+    )
 
 
 async def mark_not_bought(session: AsyncSession, *, task_id: uuid.UUID) -> Task:

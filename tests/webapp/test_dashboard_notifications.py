@@ -90,7 +90,7 @@ async def test_bell_counts_your_failed_task_and_the_webhooks_card_sends_a_signed
         secret_box = dialog.get_by_test_id("webhook-secret")
         await expect(secret_box).to_have_value(re.compile(r"^whsec_[\w-]{20,}$"))
         secret = await secret_box.input_value()
-        await dialog.get_by_test_id("webhook-done").click()
+        await dialog.get_by_test_id("webhook-secret-done").click()
         await expect(dialog).to_have_count(0)
         row = page.get_by_test_id("webhooks").locator("tbody tr").filter(has_text=str(receiver.port))
         await expect(row).to_have_count(1)

@@ -285,7 +285,8 @@ def create_tasks_router(services: Services) -> APIRouter:
     @router.post(
         "/{id}/{action}",
         response_model=TaskPublic,
-        summary="start | pause | resume | cancel | retry | mark-not-bought",
+        summary="start | pause | resume (paused; or action_needed: back to its bot) | cancel | retry | "
+        "mark-not-bought",
         responses={
             **examples.answer(200, {**examples.TASK, "status": "paused"}),
             **examples.answer(
@@ -296,6 +297,21 @@ def create_tasks_router(services: Services) -> APIRouter:
         },
     )
     async def act(task_id: TaskId, action: Action, response: Response, viewer: ViewerDep) -> TaskPublic:
+        """One action on one task; which moves are allowed from which state is ``models/states.py``'s
+        ``ACTIONS`` (another state → 409 with the task's status).
+
+        - ``start``: queued now (from ``pending``, ``scheduled``, ``retrying``, ``paused``, or
+          again after ``failed``/``cancelled``).
+        - ``pause``: a waiting task (``pending``, ``scheduled``, ``queued``, ``retrying``) is held.
+        - ``resume`` has two meanings, by the task's state: a **paused** task goes back to waiting
+          (``queued``, or ``scheduled`` when its time is still ahead); a task in
+          **``action_needed``** (its bot asked for a person) is handed back to that bot, which goes
+          on where it stopped (``running``; the same run, no new attempt).
+        - ``cancel``: stopped; a running task answers 202 with ``cancelRequested`` and its worker
+          stops it within a heartbeat.
+        - ``retry``: a ``failed`` or ``cancelled`` task is queued again; attempt numbers go on.
+        - ``mark-not-bought``: an ``unknown`` task whose order a person found missing → ``failed``.
+        """
         task = await commands.apply(services, task_id, action, viewer=viewer)
         assert task is not None  # only delete returns None
         if action == "cancel" and task.status in HELD:

@@ -12,6 +12,7 @@ from nicegui import events, ui
 from models import users
 from models.access import Viewer
 from webapp.pages import theme
+from webapp.pages.settings_card import list_card, shown_once
 from webapp.pages.tasks import confirm
 from webapp.services import Services
 
@@ -36,24 +37,20 @@ class TokensCard:
         self.viewer = viewer
 
     def build(self) -> None:
-        with theme.card().classes(remove="p-4 gap-3", add="p-0 gap-0"):
-            with ui.row().classes("w-full items-center gap-2 px-4 pt-3 pb-1"):
-                ui.icon("vpn_key", size="20px").classes("text-grey-7")
-                ui.label("API tokens").classes("text-base font-semibold text-grey-9")
-                ui.space()
-                ui.button("New token", icon="add", on_click=self.new_token).props(
-                    'unelevated no-caps data-testid="new-token"'
-                )
-            ui.label(
-                "For scripts: send Authorization: Bearer <token>. A token is shown once, when it is made."
-            ).classes("text-sm text-grey-7 px-4")
-            self.table = (
-                ui.table(rows=[], columns=COLUMNS, row_key="id", pagination=10)
-                .classes("w-full")
-                .props('flat square no-data-label="No tokens yet" data-testid="tokens"')
-            )
-            self.table.add_slot("body-cell-actions", SLOT_REVOKE)
-            self.table.on("revoke", self.revoke)
+        self.table = list_card(
+            icon="vpn_key",
+            title="API tokens",
+            new_label="New token",
+            on_new=self.new_token,
+            new_testid="new-token",
+            help_text="For scripts: send Authorization: Bearer <token>. "
+            "A token is shown once, when it is made.",
+            columns=COLUMNS,
+            actions_slot=SLOT_REVOKE,
+            empty="No tokens yet",
+            testid="tokens",
+        )
+        self.table.on("revoke", self.revoke)
 
     async def refresh(self) -> None:
         async with self.services.db.session() as session:
@@ -86,15 +83,8 @@ class TokensCard:
                     issued = await users.create_token(session, owner_id=self.viewer.user_id, name=label)
                 name.disable()
                 buttons.clear()
-                with card:
-                    ui.label("Copy it now: it is not shown again.").classes("text-sm text-grey-8")
-                    shown = ui.input("Token", value=issued.token).props("readonly outlined").classes("w-full")
-                    shown.props('data-testid="token-value"').classes("td-mono")
-                    with ui.row().classes("w-full justify-end"):
-                        ui.button(
-                            "Copy", icon="content_copy", on_click=lambda: ui.clipboard.write(issued.token)
-                        ).props('flat data-testid="token-copy"')
-                        ui.button("Done", on_click=dialog.close).props("unelevated")
+                note = "Copy it now: it is not shown again."
+                shown_once(card, dialog, note=note, label="Token", value=issued.token, testid="token-value")
                 await self.refresh()
 
             create.on_click(make)

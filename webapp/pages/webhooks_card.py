@@ -16,6 +16,7 @@ from models.access import Viewer
 from models.errors import ValidationFailed
 from models.schemas import WebhookCreate
 from webapp.pages import theme
+from webapp.pages.settings_card import list_card, shown_once
 from webapp.pages.task_form import readable
 from webapp.pages.tasks import confirm
 from webapp.services import Services
@@ -52,27 +53,22 @@ class WebhooksCard:
         self.viewer = viewer
 
     def build(self) -> None:
-        with theme.card().classes(remove="p-4 gap-3", add="p-0 gap-0"):
-            with ui.row().classes("w-full items-center gap-2 px-4 pt-3 pb-1"):
-                ui.icon("webhook", size="20px").classes("text-grey-7")
-                ui.label("Webhooks").classes("text-base font-semibold text-grey-9")
-                ui.space()
-                ui.button("New webhook", icon="add", on_click=self.new_webhook).props(
-                    'unelevated no-caps data-testid="new-webhook"'
-                )
-            ui.label(
-                "Taskdeck POSTs your events here, signed: Taskdeck-Signature: t=…,v1=HMAC-SHA256(secret, "
-                '"t.body"). Failed deliveries are retried for 24 hours.'
-            ).classes("text-sm text-grey-7 px-4")
-            self.table = (
-                ui.table(rows=[], columns=COLUMNS, row_key="id", pagination=10)
-                .classes("w-full")
-                .props('flat square no-data-label="No webhooks yet" data-testid="webhooks"')
-            )
-            self.table.add_slot("body-cell-actions", SLOT_ACTIONS)
-            self.table.on("test", self.send_test)
-            self.table.on("log", self.show_log)
-            self.table.on("remove", self.remove)
+        self.table = list_card(
+            icon="webhook",
+            title="Webhooks",
+            new_label="New webhook",
+            on_new=self.new_webhook,
+            new_testid="new-webhook",
+            help_text="Taskdeck POSTs your events here, signed: Taskdeck-Signature: "
+            't=…,v1=HMAC-SHA256(secret, "t.body"). Failed deliveries are retried for 24 hours.',
+            columns=COLUMNS,
+            actions_slot=SLOT_ACTIONS,
+            empty="No webhooks yet",
+            testid="webhooks",
+        )
+        self.table.on("test", self.send_test)
+        self.table.on("log", self.show_log)
+        self.table.on("remove", self.remove)
 
     async def refresh(self) -> None:
         async with self.services.db.session() as session:
@@ -127,19 +123,8 @@ class WebhooksCard:
                 for element in (url, chosen, fmt):
                     element.disable()
                 buttons.clear()
-                with card:
-                    ui.label("The signing secret, shown this once:").classes("text-sm text-grey-8")
-                    shown = (
-                        ui.input("Secret", value=secret).props("readonly outlined").classes("w-full td-mono")
-                    )
-                    shown.props('data-testid="webhook-secret"')
-                    with ui.row().classes("w-full justify-end"):
-                        ui.button(
-                            "Copy", icon="content_copy", on_click=lambda: ui.clipboard.write(secret)
-                        ).props("flat")
-                        ui.button("Done", on_click=dialog.close).props(
-                            'unelevated data-testid="webhook-done"'
-                        )
+                note = "The signing secret, shown this once:"
+                shown_once(card, dialog, note=note, label="Secret", value=secret, testid="webhook-secret")
                 await self.refresh()
 
             create.on_click(make)
