@@ -196,10 +196,14 @@ async def browser() -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def db(pg_url: str) -> AsyncIterator[Database]:
-    """The session database, emptied before each test."""
+    """The session database, emptied before each test. Event ids never go back within a session
+    (the other sequences restart): a process shared by several tests (``module_procs``) has a
+    live hub that drops event ids it has seen."""
     database = Database(pg_url)
     async with database.engine.begin() as conn:
+        last = (await conn.execute(text("SELECT last_value FROM task_event_id_seq"))).scalar_one()
         await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        await conn.execute(text("SELECT setval('task_event_id_seq', :last)"), {"last": last})
     yield database
     await database.dispose()
 
@@ -321,30 +325,45 @@ async def wait_http(url: str, proc: Proc, timeout: float = 40) -> None:
 StartWebapp = Callable[..., Any]
 
 
+async def launch_webapp(procs: Procs, tmp: Path, cwd: Path = ROOT, **env: Any) -> Proc:
+    """Start ``python -m webapp`` with the given settings under ``procs``; returns its Proc with
+    ``url`` set, once ``/api/health`` answers."""
+    port = int(env.pop("TASKDECK_PORT", None) or free_port())  # a restart passes its port
+    settings = {
+        "TASKDECK_PORT": port,
+        "TASKDECK_ARTIFACTS_DIR": tmp / "artifacts",
+        "TASKDECK_SWEEP_INTERVAL": 0.5,
+        "TASKDECK_HEARTBEAT_INTERVAL": 0.5,
+        "TASKDECK_SECRET_KEY": TEST_SECRET_KEY,
+        "NICEGUI_STORAGE_PATH": tmp / f"nicegui-{port}",
+        # off by default on Postgres; the tests buy in the demo store and use `noop`
+        # (pass TASKDECK_DEMO_STORE=None for the production default)
+        "TASKDECK_DEMO_STORE": "true",
+        **env,
+    }
+    proc = procs.spawn("webapp", [sys.executable, "-m", "webapp"], child_env(**settings), cwd=cwd)
+    proc.url = f"http://127.0.0.1:{port}"
+    await wait_http(f"{proc.url}/api/health", proc)
+    return proc
+
+
 @pytest.fixture
 def start_webapp(procs: Procs, tmp_path: Path) -> StartWebapp:
     """Start ``python -m webapp`` with the given settings; returns its Proc with ``url`` set."""
 
     async def start(cwd: Path = ROOT, **env: Any) -> Proc:
-        port = int(env.pop("TASKDECK_PORT", None) or free_port())  # a restart passes its port
-        settings = {
-            "TASKDECK_PORT": port,
-            "TASKDECK_ARTIFACTS_DIR": tmp_path / "artifacts",
-            "TASKDECK_SWEEP_INTERVAL": 0.5,
-            "TASKDECK_HEARTBEAT_INTERVAL": 0.5,
-            "TASKDECK_SECRET_KEY": TEST_SECRET_KEY,
-            "NICEGUI_STORAGE_PATH": tmp_path / f"nicegui-{port}",
-            # off by default on Postgres; the tests buy in the demo store and use `noop`
-            # (pass TASKDECK_DEMO_STORE=None for the production default)
-            "TASKDECK_DEMO_STORE": "true",
-            **env,
-        }
-        proc = procs.spawn("webapp", [sys.executable, "-m", "webapp"], child_env(**settings), cwd=cwd)
-        proc.url = f"http://127.0.0.1:{port}"
-        await wait_http(f"{proc.url}/api/health", proc)
-        return proc
+        return await launch_webapp(procs, tmp_path, cwd, **env)
 
     return start
+
+
+@pytest.fixture(scope="module")
+def module_procs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Procs]:
+    """Processes shared by the tests of one module (a webapp they all talk to): started once,
+    stopped after the module's last test. Tests still get an emptied database from ``db``."""
+    p = Procs(tmp_path_factory.mktemp("module-procs"))
+    yield p
+    p.stop_all()
 
 
 @pytest.fixture
@@ -377,6 +396,35 @@ def start_worker(procs: Procs, tmp_path: Path) -> StartWebapp:
 
 
 TEST_SECRET_KEY = "_4sJMft94wHTCb0mwq2EpgQcCdPzlyxjGEJI4OS4Ddc="  # a Fernet key, tests only
+
+
+@pytest.fixture
+def open_stack(
+    db: Database,
+    pg_url: str,
+    redis_queue: str,
+    start_webapp: StartWebapp,
+    start_worker: StartWebapp,
+    auth_headers: dict[str, str],
+) -> Callable[..., Any]:
+    """``async with open_stack(**settings) as stack``: a webapp on Postgres and this test's Redis
+    stream (no worker inside), the demo store reset, ``stack.worker()`` for worker processes
+    (``tests/stack.py: running_stack``)."""
+    from tests.stack import running_stack
+
+    def open_(**settings: Any) -> Any:
+        return running_stack(
+            db=db,
+            pg_url=pg_url,
+            redis_url=REDIS_URL,
+            queue=redis_queue,
+            start_webapp=start_webapp,
+            start_worker=start_worker,
+            headers=auth_headers,
+            **settings,
+        )
+
+    return open_
 
 
 async def wait_for(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -14,6 +16,9 @@ import httpx
 class Stack:
     url: str  # webapp origin
     http: httpx.AsyncClient
+    worker: Callable[..., Any] = lambda **_: None  # starts a worker process on the stack's settings
+    env: dict[str, Any] = field(default_factory=dict)  # the settings webapp and workers share
+    db: Any = None  # the test's Database
 
     @property
     def store(self) -> str:
@@ -79,3 +84,27 @@ class Stack:
         r = await self.http.get(f"{self.store}/api/stats")
         assert r.status_code == 200, r.text
         return r.json()  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def running_stack(
+    *,
+    db: Any,
+    pg_url: str,
+    redis_url: str,
+    queue: str,
+    start_webapp: Callable[..., Any],
+    start_worker: Callable[..., Any],
+    headers: dict[str, str],
+    **settings: Any,
+) -> AsyncIterator[Stack]:
+    """A webapp on Postgres and Redis (no worker inside it) with the demo store reset, a client
+    signed in with ``headers``, and ``stack.worker(**more)`` to start worker processes on the
+    same settings (the demo store at the webapp's address)."""
+    env = {"DATABASE_URL": pg_url, "REDIS_URL": redis_url, "TASKDECK_QUEUE_NAME": queue, **settings}
+    web = await start_webapp(**env)
+    env["TASKDECK_DEMO_STORE_URL"] = f"{web.url}/demo-store"
+    async with httpx.AsyncClient(timeout=15, headers=headers) as http:
+        stack = Stack(web.url or "", http, lambda **extra: start_worker(**{**env, **extra}), env, db)
+        await stack.reset_store()
+        yield stack

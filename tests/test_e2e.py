@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from models.db import Database
 from models.settings import Settings
 from models.tables import Purchase, Task, TaskAttempt
-from tests.conftest import REDIS_URL, Proc, first_admin_password, sign_in_http, wait_for
+from tests.conftest import REDIS_URL, first_admin_password, sign_in_http, wait_for
 from tests.stack import Stack
 from workers import queue
 
@@ -34,28 +34,9 @@ FAST = {
 
 
 @pytest.fixture
-async def stack(
-    db: Database,
-    pg_url: str,
-    redis_queue: str,
-    start_webapp: Any,
-    start_worker: Any,
-    auth_headers: dict[str, str],
-) -> AsyncIterator[Any]:
+async def stack(open_stack: Any) -> AsyncIterator[Any]:
     """Webapp (Postgres + Redis, no in-process worker) and a factory for worker processes."""
-    env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "TASKDECK_QUEUE_NAME": redis_queue, **FAST}
-    web: Proc = await start_webapp(**env)
-    env["TASKDECK_DEMO_STORE_URL"] = f"{web.url}/demo-store"
-
-    def worker(**extra: Any) -> Proc:
-        return start_worker(**{**env, **extra})
-
-    async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
-        s = Stack(web.url or "", http)
-        await s.reset_store()
-        s.worker = worker  # type: ignore[attr-defined]
-        s.env = env  # type: ignore[attr-defined]
-        s.db = db  # type: ignore[attr-defined]
+    async with open_stack(**FAST) as s:
         yield s
 
 
@@ -124,7 +105,9 @@ async def test_scheduled_start_and_monitor_restock(stack: Any) -> None:
         seen = await stack.task(monitor["id"])
         return seen if seen["checks"] >= 1 and seen["status"] in ("scheduled", "queued", "running") else None
 
-    waiting = await wait_for(checked_out_of_stock, timeout=90, what="the monitor's first check (out of stock)")
+    waiting = await wait_for(
+        checked_out_of_stock, timeout=90, what="the monitor's first check (out of stock)"
+    )
     assert waiting["attempts"] == 0 and await stack.orders(monitor["id"]) == []
     restock = datetime.now(UTC)
     await stack.product("gpu-founders", restockAt=restock.isoformat())

@@ -18,11 +18,9 @@ import redis.asyncio as aioredis
 from playwright.async_api import expect
 from sqlalchemy import func, select
 
-from models.db import Database
 from models.live_keys import LiveKeys
 from models.tables import Purchase
-from tests.conftest import REDIS_URL, AuthUser, Proc, sign_in, wait_for
-from tests.stack import Stack
+from tests.conftest import REDIS_URL, AuthUser, sign_in, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # real processes on a loaded machine
 
@@ -34,24 +32,10 @@ VIEWPORT = {"width": 1280, "height": 720}  # Playwright's default: the bot's pag
 
 
 @pytest.fixture
-async def live(
-    db: Database,
-    pg_url: str,
-    redis_queue: str,
-    start_webapp: Any,
-    start_worker: Any,
-    auth_headers: dict[str, str],
-) -> AsyncIterator[Any]:
+async def live(open_stack: Any, redis_queue: str) -> AsyncIterator[Any]:
     """The stack, a Redis client, and the keys of a task's live view."""
-    env = {"DATABASE_URL": pg_url, "REDIS_URL": REDIS_URL, "TASKDECK_QUEUE_NAME": redis_queue, **FAST}
-    web: Proc = await start_webapp(**env)
-    env["TASKDECK_DEMO_STORE_URL"] = f"{web.url}/demo-store"
     redis = aioredis.from_url(REDIS_URL)
-    async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
-        s = Stack(web.url or "", http)
-        await s.reset_store()
-        s.worker = lambda **extra: start_worker(**{**env, **extra})  # type: ignore[attr-defined]
-        s.db = db  # type: ignore[attr-defined]
+    async with open_stack(**FAST) as s:
         s.redis = redis  # type: ignore[attr-defined]
         s.keys = lambda task_id: LiveKeys.of(redis_queue, task_id)  # type: ignore[attr-defined]
         yield s

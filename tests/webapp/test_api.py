@@ -32,6 +32,7 @@ from webapp.api import create_router
 from webapp.api.errors import install as install_problems
 from webapp.demo_store import create_demo_store
 from webapp.services import Services
+from workers.artifacts import ArtifactStore
 
 S = TaskStatus
 PRODUCTS = ["sneaker-drop", "gpu-founders", "console-limited", "vinyl-box", "collector-figure"]
@@ -42,6 +43,7 @@ class Api:
     http: httpx.AsyncClient
     services: Services
     db: Database
+    app: FastAPI  # its OpenAPI schema: ``api.app.openapi()``
 
     async def create(self, **fields: Any) -> dict[str, Any]:
         body = {"name": "Sneakers", "store": "demo", "product": "sneaker-drop", **fields}
@@ -129,18 +131,35 @@ def api_settings(pg_url: str, tmp_path: Path, **overrides: Any) -> Settings:
     return Settings(database_url=pg_url, redis_url=None, **values)
 
 
-@pytest.fixture
-async def api(db: Database, pg_url: str, tmp_path: Path, api_user: AuthUser) -> AsyncIterator[Api]:
-    services = Services.build(api_settings(pg_url, tmp_path))
+@pytest.fixture(scope="module")
+async def api_app(
+    pg_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[tuple[Services, FastAPI]]:
+    """The services and the app, built once per test module: building the app (every route and
+    its models) is what costs; each test still gets an emptied database (``api`` needs ``db``),
+    the demo store as shipped, an empty token cache and artifacts under its own ``tmp_path``."""
+    services = Services.build(api_settings(pg_url, tmp_path_factory.mktemp("api")))
     await start_without_worker(services)
-    transport = httpx.ASGITransport(app=build_app(services))
     try:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://taskdeck.test", timeout=10, headers=api_user.headers
-        ) as http:
-            yield Api(http=http, services=services, db=db)
+        yield services, build_app(services)
     finally:
         await services.stop()
+
+
+@pytest.fixture
+async def api(
+    db: Database, api_app: tuple[Services, FastAPI], api_user: AuthUser, tmp_path: Path
+) -> AsyncIterator[Api]:
+    services, app = api_app
+    services.tokens.clear()
+    services.artifacts = ArtifactStore(tmp_path / "artifacts")  # the test's own, where it writes them
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://taskdeck.test", timeout=10, headers=api_user.headers
+    ) as http:
+        reset = await http.post("/demo-store/api/reset", json={})
+        assert reset.status_code in (200, 204), reset.text
+        yield Api(http=http, services=services, db=db, app=app)
 
 
 def soon(seconds: float = 3600) -> str:

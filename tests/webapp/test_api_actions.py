@@ -12,9 +12,9 @@ from sqlalchemy import update
 from models.tables import Task
 from tests.conftest import AuthUser
 from tests.webapp.problems import conflict, not_found
-from tests.webapp.test_api import TASK_KEYS, Api, api, soon
+from tests.webapp.test_api import TASK_KEYS, Api, api, api_app, soon
 
-__all__ = ["api"]  # the fixture, shared with test_api.py
+__all__ = ["api", "api_app"]  # the fixture, shared with test_api.py
 
 
 async def act(api: Api, task_id: str, action: str, expected: int = 200) -> dict:

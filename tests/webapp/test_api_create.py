@@ -14,9 +14,9 @@ from models.tables import IdempotencyKey, Task, TaskEvent
 from models.types import utcnow
 from tests.conftest import AuthUser
 from tests.webapp.problems import conflict, not_found
-from tests.webapp.test_api import Api, api, soon
+from tests.webapp.test_api import Api, api, api_app, soon
 
-__all__ = ["api"]  # the fixture, imported to be used here
+__all__ = ["api", "api_app"]  # the fixture, imported to be used here
 
 ONE = {"name": "Sneakers", "store": "demo", "product": "sneaker-drop"}
 

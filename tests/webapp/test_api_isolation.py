@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from tests.conftest import AuthUser
-from tests.webapp.test_api import Api, api, build_app
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]
+__all__ = ["api", "api_app"]
 
 PROFILE = {
     "name": "Mine",
@@ -105,7 +105,7 @@ async def test_every_route_with_an_id_answers_404_for_another_users_id(
 ) -> None:
     ids = await owned_by_a(api, tmp_path)
     b = second_user
-    schema = build_app(api.services).openapi()
+    schema = api.app.openapi()
     tried = []
     async with httpx.AsyncClient(
         transport=api.http._transport, base_url="http://taskdeck.test", headers=b.headers
@@ -222,7 +222,7 @@ IDS_OUTSIDE_THE_PATH = {
 
 def test_every_id_outside_the_path_is_tried(api: Api) -> None:
     """A route that takes an id in its query or body must be in ``IDS_OUTSIDE_THE_PATH``."""
-    schema = build_app(api.services).openapi()
+    schema = api.app.openapi()
     components = schema["components"]["schemas"]
 
     def fields(body: dict[str, Any] | None) -> set[str]:

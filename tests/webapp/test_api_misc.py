@@ -15,10 +15,10 @@ from models.states import TaskStatus as S
 from models.tables import Worker
 from models.types import utcnow
 from tests.conftest import make_user
-from tests.webapp.test_api import Api, api, api_settings, build_app, start_without_worker
+from tests.webapp.test_api import Api, api, api_app, api_settings, build_app, start_without_worker
 from webapp.services import Services
 
-__all__ = ["api"]  # the fixture, shared with test_api.py
+__all__ = ["api", "api_app"]  # the fixture, shared with test_api.py
 
 
 # ---- stats --------------------------------------------------------------------------------

@@ -8,9 +8,9 @@ from models import claims
 from models.tables import Worker
 from models.types import utcnow
 from tests.conftest import AuthUser
-from tests.webapp.test_api import Api, api
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]
+__all__ = ["api", "api_app"]
 
 
 async def claim(api: Api) -> str | None:

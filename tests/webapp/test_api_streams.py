@@ -19,7 +19,7 @@ import pytest
 
 from models.db import Database
 from models.settings import Settings
-from tests.conftest import AuthUser, Proc, StartWebapp
+from tests.conftest import AuthUser, Proc, Procs, launch_webapp
 
 LATER = {"name": "Later", "store": "demo", "product": "sneaker-drop", "start": "later"}
 WAIT = 30.0  # seconds: a loaded machine; the hub itself delivers in milliseconds
@@ -49,10 +49,17 @@ class Stream:
         return await asyncio.wait_for(read(), timeout=WAIT)
 
 
+@pytest.fixture(scope="module")
+async def webapp(pg_url: str, module_procs: Procs) -> Proc:
+    """One webapp for the module's tests (nothing of it outlives a test but the hub's LISTEN)."""
+    return await launch_webapp(
+        module_procs, module_procs.tmp, DATABASE_URL=pg_url, TASKDECK_SSE_HEARTBEAT=HEARTBEAT
+    )
+
+
 @pytest.fixture
-async def served(db: Database, pg_url: str, start_webapp: StartWebapp) -> Proc:
-    proc: Proc = await start_webapp(DATABASE_URL=pg_url, TASKDECK_SSE_HEARTBEAT=HEARTBEAT)
-    return proc
+def served(db: Database, webapp: Proc) -> Proc:
+    return webapp
 
 
 @asynccontextmanager

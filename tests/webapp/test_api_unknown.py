@@ -9,9 +9,9 @@ import pytest
 
 from models import claims
 from models.states import TaskStatus as S
-from tests.webapp.test_api import Api, api
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]
+__all__ = ["api", "api_app"]
 
 
 async def unknown_task(api: Api, **fields: Any) -> dict[str, Any]:

@@ -11,11 +11,11 @@ import pytest
 
 from models import webhooks
 from tests.conftest import AuthUser, free_port
-from tests.webapp.test_api import Api, api
+from tests.webapp.test_api import Api, api, api_app
 from tests.webhook_receiver import Receiver
 from workers.webhooks import SIGNATURE_HEADER, verify
 
-__all__ = ["api"]
+__all__ = ["api", "api_app"]
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy import text
 
 from tests.conftest import StartWebapp
-from tests.webapp.test_api import Api, api, build_app
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]  # the fixture, imported to be used here
+__all__ = ["api", "api_app"]  # the fixture, imported to be used here
 
 PROBLEM = "application/problem+json"
 
@@ -89,7 +89,7 @@ def _has_example(spec: dict[str, Any], content: dict[str, Any]) -> bool:
 
 
 async def test_every_route_has_an_example_request_and_answer(api: Api) -> None:
-    spec = build_app(api.services).openapi()
+    spec = api.app.openapi()
     missing = []
     for path, operations in spec["paths"].items():
         if not path.startswith("/api/"):
@@ -107,3 +107,11 @@ async def test_every_route_has_an_example_request_and_answer(api: Api) -> None:
                     missing.append(f"{method.upper()} {path}: {status}")
     assert not missing, json.dumps(missing, indent=1)
     assert "Problem" in spec["components"]["schemas"]
+
+
+async def test_the_action_route_documents_both_meanings_of_resume(api: Api) -> None:
+    """``POST /api/tasks/{id}/resume`` resumes a paused task *or* hands an ``action_needed`` one
+    back to its bot: an integrator reads both in the schema."""
+    op = api.app.openapi()["paths"]["/api/tasks/{id}/{action}"]["post"]
+    text = op["summary"] + op["description"]
+    assert "paused" in text and "action_needed" in text and "hand" in text.lower()

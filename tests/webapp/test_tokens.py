@@ -12,9 +12,9 @@ from playwright.async_api import Browser, expect
 
 from models.db import Database
 from tests.conftest import AuthUser, StartWebapp, sign_in
-from tests.webapp.test_api import Api, api
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]  # the fixture, shared with test_api.py
+__all__ = ["api", "api_app"]  # the fixture, shared with test_api.py
 
 
 async def test_create_list_and_revoke_your_own_tokens(api: Api, second_user: AuthUser) -> None:
@@ -71,7 +71,7 @@ async def test_a_token_made_on_the_settings_page_works_until_revoked_there(
         shown = dialog.get_by_label("Token")
         await expect(shown).to_have_value(re.compile(r"^td_\S{40,}$"))
         token = await shown.input_value()
-        await expect(dialog.get_by_test_id("token-copy")).to_be_visible()
+        await expect(dialog.get_by_test_id("token-value-copy")).to_be_visible()
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=url, timeout=15, headers=headers) as http:
             assert (await http.get("/api/tasks")).status_code == 200
