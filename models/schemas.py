@@ -240,9 +240,20 @@ class AccountCreate(Camel):
 
 
 class AccountUpdate(Camel):
-    model_config = ConfigDict(json_schema_extra={"examples": [{"password": "n3w-s3cret-example"}]})
+    """A new login and/or password (at least one); what is left out stays."""
 
-    password: Annotated[str, Field(min_length=1, max_length=200)]
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"password": "n3w-s3cret-example"}, {"login": "ada@work.example"}]}
+    )
+
+    login: Text | None = None
+    password: Annotated[str | None, Field(min_length=1, max_length=200)] = None
+
+    @model_validator(mode="after")
+    def _something(self) -> Self:
+        if self.login is None and self.password is None:
+            raise ValueError('give "login", "password" or both')
+        return self
 
 
 WebhookEvent = Literal[

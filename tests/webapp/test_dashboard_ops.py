@@ -124,3 +124,49 @@ async def test_a_plain_user_sees_the_hold_but_no_buttons(app: App, page: Page, a
     await page.goto(f"{app.url}/queue")
     await expect(page.get_by_test_id("queue-state")).to_contain_text("Paused for demo")
     await expect(page.get_by_test_id("queue-pause")).to_have_count(0)
+
+
+async def test_settings_edit_a_profile_and_an_account_secrets_blank_means_unchanged(
+    app: App, page: Page
+) -> None:
+    profile = {
+        "name": "Home", "fullName": "Ann Owner", "email": "ann@example.com", "address": "1 Old Way",
+        "cardNumber": "4242 4242 4242 4242", "cardExpiry": "12/30", "cardCvc": "123",
+    }  # fmt: skip
+    created = (await app.http.post("/api/profiles", json=profile)).json()
+    account = {"store": "demo", "login": "ann", "password": "s3cret"}
+    assert (await app.http.post("/api/accounts", json=account)).status_code == 201
+    await page.goto(f"{app.url}/settings")
+    await (
+        page.get_by_test_id("profiles")
+        .locator("tbody tr")
+        .filter(has_text="Home")
+        .get_by_test_id("row-edit")
+        .click()
+    )
+    dialog = page.locator(".q-dialog")
+    await expect(dialog.get_by_label("Profile name")).to_have_value("Home")
+    await expect(dialog.get_by_label("Card number")).to_have_value("")  # write-only: never shown
+    await dialog.get_by_label("Address").fill("2 New Street")
+    await dialog.get_by_test_id("save").click()
+    await expect(dialog).to_be_hidden()
+    after = (await app.http.get(f"/api/profiles/{created['id']}")).json()
+    assert (after["address"], after["cardNumber"], after["cardExpiry"]) == (
+        "2 New Street",
+        "•••• 4242",
+        "12/30",
+    )
+    await (
+        page.get_by_test_id("accounts")
+        .locator("tbody tr")
+        .filter(has_text="ann")
+        .get_by_test_id("row-edit")
+        .click()
+    )
+    edit = page.locator(".q-dialog")
+    await expect(edit.get_by_label("Password")).to_have_value("")
+    await edit.get_by_label("Login").fill("ann@work")
+    await edit.get_by_test_id("save").click()  # password left blank: kept
+    await expect(edit).to_be_hidden()
+    [stored] = (await app.http.get("/api/accounts")).json()["data"]
+    assert (stored["login"], stored["password"]) == ("ann@work", "********")

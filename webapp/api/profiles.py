@@ -18,6 +18,7 @@ from models import queries
 from models.access import Viewer
 from models.schemas import AccountCreate, AccountUpdate, ProfileCreate, ProfileUpdate
 from models.tables import Account, Profile
+from webapp import secrets_commands
 from webapp.api import examples
 from webapp.api.errors import BadInput, NotFound, api_router
 from webapp.auth import ViewerDep
@@ -25,11 +26,8 @@ from webapp.services import Services
 from workers.bots import registry
 
 
-def _fields(body: ProfileCreate | ProfileUpdate) -> dict[str, Any]:
-    data = body.model_dump(exclude={"name"}, exclude_none=True)
-    if "card_number" in data:
-        data["card_number"] = data["card_number"].replace(" ", "")
-    return data
+def _fields(body: ProfileCreate) -> dict[str, Any]:
+    return secrets_commands.profile_fields(body)
 
 
 def create_profiles_router(services: Services) -> APIRouter:
@@ -86,10 +84,8 @@ def create_profiles_router(services: Services) -> APIRouter:
         responses=examples.answer(200, examples.PROFILE),
     )
     async def update_profile(profile_id: uuid.UUID, body: ProfileUpdate, viewer: ViewerDep) -> dict[str, Any]:
-        async with services.db.begin() as session:
-            profile = await get_profile(session, profile_id, viewer)
-            fields = _fields(body)
-            profile = await vault.update_profile(session, profile=profile, name=body.name, fields=fields)
+        """Only the fields sent change; secrets left out keep their stored value."""
+        profile = await secrets_commands.edit_profile(services, profile_id, body, viewer=viewer)
         return vault.profile_view(profile)
 
     @router.delete("/profiles/{profile_id}", status_code=204, summary="Delete a checkout profile")
@@ -134,13 +130,12 @@ def create_profiles_router(services: Services) -> APIRouter:
 
     @router.patch(
         "/accounts/{account_id}",
-        summary="Change a store login's password",
+        summary="Change a store login (login and/or password)",
         responses=examples.answer(200, examples.ACCOUNT),
     )
     async def update_account(account_id: uuid.UUID, body: AccountUpdate, viewer: ViewerDep) -> dict[str, Any]:
-        async with services.db.begin() as session:
-            account = await get_account(session, account_id, viewer)
-            await vault.set_password(session, account=account, password=body.password)
+        """A new login and/or password; what is left out stays."""
+        account = await secrets_commands.edit_account(services, account_id, body, viewer=viewer)
         return vault.account_view(account)
 
     @router.delete("/accounts/{account_id}", status_code=204, summary="Delete a store login")

@@ -25,9 +25,11 @@ from sqlalchemy.exc import IntegrityError
 
 from models import queries
 from models.access import Viewer
-from models.schemas import AccountCreate, ProfileCreate
+from models.schemas import AccountCreate, AccountUpdate, ProfileCreate, ProfileUpdate
 from models.tables import Account, Profile
 from models.vault import VaultError
+from webapp import secrets_commands
+from webapp.errors import BadInput
 from webapp.pages import theme
 from webapp.pages.task_form import readable
 from webapp.pages.tasks import confirm
@@ -57,6 +59,8 @@ ACCOUNT_COLUMNS: list[dict[str, Any]] = [
 SLOT_MONO = '<q-td :props="props"><span class="td-mono" data-testid="masked">{{ props.value }}</span></q-td>'
 SLOT_DELETE = """
 <q-td :props="props" auto-width>
+  <q-btn flat dense round size="sm" color="grey-8" icon="edit" data-testid="row-edit"
+    @click.stop="() => $parent.$emit('edit', props.row)"><q-tooltip>edit</q-tooltip></q-btn>
   <q-btn flat dense round size="sm" color="negative" icon="delete" data-testid="row-delete"
     @click.stop="() => $parent.$emit('remove', props.row)"><q-tooltip>delete</q-tooltip></q-btn>
 </q-td>
@@ -118,9 +122,11 @@ class FormDialog:
         save: Callable[[Any], Awaitable[dict[str, str]]],
         testid: str,
         extra: Callable[[], dict[str, Any]] | None = None,
+        values: dict[str, str] | None = None,
     ) -> None:
         self.model = model
         self.save = save
+        self.editing = values is not None  # an edit: a blank field keeps what is stored
         with ui.dialog() as self.dialog, ui.card().classes("w-[520px] max-w-full p-6 gap-3") as card:
             card.props(f'data-testid="{testid}"')
             ui.label(title).classes("text-xl font-semibold")
@@ -129,6 +135,9 @@ class FormDialog:
                 text = ui.input(label, password=secret, password_toggle_button=secret).classes("w-full")
                 if secret:
                     text.props("autocomplete=off")
+                if self.editing and secret:
+                    text.props('hint="leave blank to keep it"')
+                text.value = (values or {}).get(name, "")
                 self.inputs[name] = text
             for name, element in self.inputs.items():
                 element.props(f'data-testid="field-{name}"')
@@ -143,6 +152,8 @@ class FormDialog:
 
     async def _submit(self) -> None:
         raw = {name: element.value or "" for name, element in self.inputs.items()}
+        if self.editing:
+            raw = {name: value for name, value in raw.items() if value.strip()}
         try:
             body = self.model.model_validate(raw)
         except ValidationError as exc:
@@ -193,6 +204,7 @@ class SettingsView:
         )
         self.profiles.add_slot("body-cell-card", SLOT_MONO)
         self.profiles.on("remove", self.delete_profile)
+        self.profiles.on("edit", self.edit_profile)
         self.accounts = self._table_card(
             "Store accounts",
             "key",
@@ -204,6 +216,7 @@ class SettingsView:
         )
         self.accounts.add_slot("body-cell-password", SLOT_MONO)
         self.accounts.on("remove", self.delete_account)
+        self.accounts.on("edit", self.edit_account)
 
     def _table_card(
         self,
@@ -255,6 +268,7 @@ class SettingsView:
             "full_name": view.get("fullName") or "",
             "email": view.get("email") or "",
             "card": view.get("cardNumber") or "—",
+            "address": view.get("address") or "",
             "created": theme.fmt_time(profile.created_at, self.tz, seconds=False),
         }
 
@@ -301,6 +315,26 @@ class SettingsView:
         ui.notify(f"Profile “{name}” deleted" if found else f"Profile “{name}” was already gone")
         await self.refresh()
 
+    def edit_profile(self, e: events.GenericEventArguments) -> None:
+        row, profile_id = e.args, uuid.UUID(e.args["id"])
+        shown = {"name": row.get("name", ""), "full_name": row.get("full_name", "")}
+        shown |= {"email": row.get("email", ""), "address": row.get("address", "")}
+
+        async def save(body: ProfileUpdate) -> dict[str, str]:
+            await secrets_commands.edit_profile(self.services, profile_id, body, viewer=self.viewer)
+            ui.notify(f"Profile “{body.name or shown['name']}” saved", type="positive")
+            await self.refresh()
+            return {}
+
+        FormDialog(
+            "Edit checkout profile (card fields: blank keeps them)",
+            fields=PROFILE_FIELDS,
+            model=ProfileUpdate,
+            save=save,
+            testid="profile-dialog",
+            values=shown,
+        )
+
     # ---- accounts -------------------------------------------------------------------------
 
     def add_account(self) -> None:
@@ -336,6 +370,27 @@ class SettingsView:
         ui.notify(f"Account {body.login} at {body.store} saved", type="positive", position="bottom-right")
         await self.refresh()
         return {}
+
+    def edit_account(self, e: events.GenericEventArguments) -> None:
+        account_id = uuid.UUID(e.args["id"])
+
+        async def save(body: AccountUpdate) -> dict[str, str]:
+            try:
+                await secrets_commands.edit_account(self.services, account_id, body, viewer=self.viewer)
+            except BadInput as exc:
+                return {"login": str(exc)}
+            ui.notify("Account saved", type="positive")
+            await self.refresh()
+            return {}
+
+        FormDialog(
+            f"Edit the {e.args.get('store', '')} account (password: blank keeps it)",
+            fields=ACCOUNT_FIELDS,
+            model=AccountUpdate,
+            save=save,
+            testid="account-dialog",
+            values={"login": e.args.get("login", "")},
+        )
 
     async def delete_account(self, e: events.GenericEventArguments) -> None:
         what = f"{e.args.get('login', '')} at {e.args.get('store', '')}"
