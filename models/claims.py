@@ -10,6 +10,7 @@ what the next run does. Times that other processes compare come from the databas
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -21,9 +22,13 @@ from pydantic.alias_generators import to_camel
 from sqlalchemy import (
     ColumnElement,
     Executable,
+    Float,
+    Integer,
+    String,
     Update,
     bindparam,
     case,
+    cast,
     exists,
     func,
     insert,
@@ -40,12 +45,12 @@ from sqlalchemy.orm.instrumentation import manager_of_class
 from sqlmodel import col
 
 from models import webhooks
-from models.clock import db_now
-from models.events import publish
+from models.clock import NewLease, db_now
+from models.events import CHANNEL, publish
 from models.pauses import claimable
 from models.settings import StoreLimit
 from models.states import HELD, TaskStatus, sources_for
-from models.tables import Purchase, Task, TaskAttempt, Worker
+from models.tables import Purchase, Task, TaskAttempt, TaskEvent, Worker
 from models.tasks import TASKS, get_task, move_row, status_in
 from models.types import utcnow
 
@@ -102,6 +107,34 @@ PURCHASES = Purchase.metadata.tables["purchase"]
 CLAIM_FROM = sources_for(S.RUNNING) & {S.QUEUED}
 
 
+def _claimed_values(lease: Any) -> dict[str, Any]:
+    """What a claim sets: running under a fresh lease, the next attempt, the clocks started."""
+    now = db_now()
+    return {
+        "status": S.RUNNING.value,
+        "updated_at": now,
+        "attempt": TASKS.c.attempt + 1,
+        "worker_id": bindparam("c_worker", type_=TASKS.c.worker_id.type),
+        "lease": lease,
+        "heartbeat_at": now,
+        "started_at": now,
+        "finished_at": None,
+        "progress": 0,
+        "step": None,
+    }
+
+
+def _claimable_now() -> list[ColumnElement[bool]]:
+    """Which queued tasks a claim may take (on the database's clock)."""
+    t = TASKS
+    return [
+        status_in({S.QUEUED}),
+        t.c.attempt < t.c.max_attempts,
+        or_(t.c.until.is_(None), t.c.until > db_now()),  # a monitor past its window is expired, not run
+        claimable(t.c.store),  # no hold on the queue or the task's store (models.pauses)
+    ]
+
+
 @lru_cache(maxsize=4)
 def _claim_statement(postgres: bool, filtered: bool) -> Executable:
     """The claim, built once: one guarded UPDATE of the best due queued task, RETURNING the row.
@@ -111,13 +144,7 @@ def _claim_statement(postgres: bool, filtered: bool) -> Executable:
     history row is inserted by the same statement (a data-modifying CTE over the claimed row).
     """
     t = TASKS
-    now = db_now()
-    candidate = select(t.c.id).where(
-        status_in({S.QUEUED}),
-        t.c.attempt < t.c.max_attempts,
-        or_(t.c.until.is_(None), t.c.until > now),  # a monitor past its window is expired, not run
-        claimable(t.c.store),  # no hold on the queue or the task's store (models.pauses)
-    )
+    candidate = select(t.c.id).where(*_claimable_now())
     if filtered:
         candidate = candidate.where(t.c.store.not_in(bindparam("c_blocked", expanding=True)))
     candidate = candidate.order_by(t.c.priority.desc(), t.c.queued_at, t.c.id).limit(1)
@@ -126,18 +153,7 @@ def _claim_statement(postgres: bool, filtered: bool) -> Executable:
     claim = (
         update(t)
         .where(t.c.id == candidate.scalar_subquery(), status_in(CLAIM_FROM))
-        .values(
-            status=S.RUNNING.value,
-            updated_at=now,
-            attempt=t.c.attempt + 1,
-            worker_id=bindparam("c_worker", type_=t.c.worker_id.type),
-            lease=bindparam("c_lease", type_=t.c.lease.type),
-            heartbeat_at=now,
-            started_at=now,
-            finished_at=None,
-            progress=0,
-            step=None,
-        )
+        .values(_claimed_values(bindparam("c_lease", type_=t.c.lease.type)))
         .returning(*t.c)
     )
     if not postgres:
@@ -214,6 +230,132 @@ async def claim_next(
     return task
 
 
+_EVENTS = TaskEvent.metadata.tables["task_event"]
+
+
+@lru_cache(maxsize=1)
+def _claim_many_statement() -> Executable:
+    """Postgres: claim up to ``:c_limit`` tasks in one statement, with their attempt rows, their
+    ``state`` event rows and one NOTIFY per claimed task:
+
+    ``WITH picked AS (SELECT id ... ORDER BY priority DESC, queued_at, id LIMIT :k FOR UPDATE SKIP
+    LOCKED), claimed AS (UPDATE task SET status='running', lease=gen_random_uuid(), ... FROM picked
+    WHERE task.id = picked.id AND status IN ('queued') RETURNING task.*), attempt_row AS (INSERT
+    INTO task_attempt ...), event AS (INSERT INTO task_event ... RETURNING id, task_id) SELECT
+    claimed.*, pg_notify(...) FROM claimed JOIN event``. One round trip, one implicit transaction.
+    """
+    t = TASKS
+    picked = (
+        select(t.c.id)
+        .where(*_claimable_now())
+        .order_by(t.c.priority.desc(), t.c.queued_at, t.c.id)
+        .limit(bindparam("c_limit", type_=Integer()))
+        .with_for_update(skip_locked=True)
+        .cte("picked")
+    )
+    claimed = (
+        update(t)
+        .where(t.c.id == picked.c.id, status_in(CLAIM_FROM))
+        .values(_claimed_values(NewLease()))
+        .returning(*t.c)
+        .cte("claimed")
+    )
+    history = insert(ATTEMPTS).from_select(
+        ["task_id", "number", "worker_id", "started_at"],
+        select(claimed.c.id, claimed.c.attempt, claimed.c.worker_id, claimed.c.started_at),
+    )
+    event = (
+        insert(_EVENTS)
+        .from_select(
+            ["task_id", "at", "kind", "status", "progress", "message"],
+            select(
+                claimed.c.id,
+                bindparam("c_at", type_=_EVENTS.c.at.type),
+                literal("state", String),
+                literal(S.RUNNING.value, String),
+                literal(0, Integer),
+                bindparam("c_message", type_=String),
+            ),
+        )
+        .returning(_EVENTS.c.id, _EVENTS.c.task_id)
+        .cte("event")
+    )
+    payload = func.json_build_object(
+        literal("id", String), event.c.id,
+        literal("owner", String), claimed.c.owner_id,
+        literal("task", String), claimed.c.id,
+        literal("kind", String), literal("state", String),
+        literal("status", String), literal(S.RUNNING.value, String),
+        literal("step", String), null(),
+        literal("progress", String), literal(0, Integer),
+        literal("ts", String), bindparam("c_ts", type_=Float()),
+        literal("attempt", String), claimed.c.attempt,
+    )  # fmt: skip
+    notified = func.pg_notify(literal(CHANNEL, String), cast(payload, String)).label("notified")
+    return (
+        select(*claimed.c, notified)
+        .select_from(claimed.join(event, event.c.task_id == claimed.c.id))
+        .add_cte(history.cte("attempt_row"))
+    )
+
+
+_TASK_COLUMNS = tuple(c.name for c in TASKS.c)
+
+
+async def claim_many(
+    session: AsyncSession, *, worker_id: str, limit: int, limits: Mapping[str, StoreLimit] | None = None
+) -> list[Task]:
+    """Claim up to ``limit`` of the best due queued tasks for this worker's free slots.
+
+    Postgres without store limits: one statement (``_claim_many_statement``) claims them all,
+    each with a lease of its own, its attempt row, its event and its NOTIFY. With store limits
+    (or on SQLite) the claims are made one by one in this transaction, each seeing the ones
+    before it, so a limit holds within the batch too. Call inside a transaction.
+    """
+    if limit <= 0:
+        return []
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if not postgres or limits:
+        claimed: list[Task] = []
+        for _ in range(limit):
+            task = await claim_next(session, worker_id=worker_id, limits=limits)
+            if task is None:
+                break
+            claimed.append(task)
+        return claimed
+    params: dict[str, Any] = {
+        "c_worker": worker_id,
+        "c_limit": limit,
+        "c_at": utcnow(),
+        "c_message": f"claimed by {worker_id}",
+        "c_ts": round(time.time(), 3),
+    }
+    rows = (await session.execute(_claim_many_statement(), params)).all()
+    tasks = [_detached_task({name: row[i] for i, name in enumerate(_TASK_COLUMNS)}) for row in rows]
+    tasks.sort(key=lambda task: (-task.priority, task.queued_at, task.id))
+    return tasks
+
+
+# the rows are locked in id order first, as the group commit's outcome statement locks them
+# (``models.outcome_batch``): two multi-row writes to the same runs never deadlock
+_BEATING = (
+    select(TASKS.c.id)
+    .where(TASKS.c.id.in_(bindparam("h_ids", expanding=True)))
+    .order_by(TASKS.c.id)
+    .with_for_update()
+)
+_HEARTBEAT = (
+    update(TASKS)
+    .where(
+        TASKS.c.id.in_(_BEATING.scalar_subquery()),  # the primary key finds the rows; the lease decides
+        TASKS.c.lease.in_(bindparam("h_leases", expanding=True)),
+        status_in(HELD),  # a run waiting for a person keeps its task alive too
+    )
+    .values(heartbeat_at=db_now())
+    .returning(TASKS.c.lease, TASKS.c.cancel_requested)
+)
+
+
 async def heartbeat(session: AsyncSession, *, runs: Mapping[uuid.UUID, uuid.UUID]) -> dict[uuid.UUID, bool]:
     """Refresh the heartbeat of the runs (lease → task id) that still hold their lease
     → {lease: cancel_requested}.
@@ -223,17 +365,7 @@ async def heartbeat(session: AsyncSession, *, runs: Mapping[uuid.UUID, uuid.UUID
     """
     if not runs:
         return {}
-    rows = await session.execute(
-        update(Task)
-        .where(
-            col(Task.id).in_(set(runs.values())),  # the primary key finds the rows; the lease decides
-            col(Task.lease).in_(list(runs)),
-            status_in(HELD),  # a run waiting for a person keeps its task alive too
-        )
-        .values(heartbeat_at=db_now())
-        .returning(col(Task.lease), col(Task.cancel_requested))
-        .execution_options(synchronize_session=False)
-    )
+    rows = await session.execute(_HEARTBEAT, {"h_ids": sorted(set(runs.values())), "h_leases": list(runs)})
     return {lease: bool(cancel) for lease, cancel in rows.all() if lease is not None}
 
 
@@ -314,7 +446,7 @@ _CLOSE_ATTEMPT = (
 )
 
 
-def _outcome_values(
+def outcome_values(
     to: TaskStatus, worker_id: str, error: str | None, values: dict[str, Any] | None
 ) -> dict[str, Any]:
     values = dict(values or {})
@@ -424,7 +556,7 @@ async def record_outcome(
         to=to,
         sources=HELD,
         owner=task.lease,
-        values=_outcome_values(to, worker_id, error, values),
+        values=outcome_values(to, worker_id, error, values),
         message=message or error or outcome,
         wrap=(_closing_attempt_outbox if event else _closing_attempt) if postgres else None,
         extra={**closing, **outbox} if postgres else None,
@@ -455,16 +587,15 @@ def _purchase_statement(postgres: bool, keys: tuple[str, ...], outbox: bool = Fa
     return select(written.c.id).add_cte(webhooks.outbox_cte(written))
 
 
-def _purchase_payload(task: Task, values: Mapping[str, Any]) -> dict[str, Any]:
+def purchase_payload(task: Task, values: Mapping[str, Any]) -> dict[str, Any]:
     keep = ("store", "product", "product_name", "quantity", "unit_price", "total", "currency", "order_number")
     bought = {to_camel(k): str(v) if isinstance(v, Decimal) else v for k, v in values.items() if k in keep}
     return {"purchase": {"taskId": str(task.id), **bought}, "task": {"id": str(task.id), "name": task.name}}
 
 
-async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mapping[str, Any]) -> bool:
-    """Insert the purchase; False when one exists already (the unique key on the task holds)."""
-    postgres = session.get_bind().dialect.name == "postgresql"
-    values = {
+def purchase_row(task: Task, purchase: Mapping[str, Any]) -> dict[str, Any]:
+    """The purchase row of a run's purchase: it follows its task's owner, store and product."""
+    return {
         "task_id": task.id,
         "owner_id": task.owner_id,  # a purchase follows its task's owner
         "store": task.store,
@@ -472,11 +603,17 @@ async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mappin
         "created_at": utcnow(),
         **purchase,
     }
+
+
+async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mapping[str, Any]) -> bool:
+    """Insert the purchase; False when one exists already (the unique key on the task holds)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    values = purchase_row(task, purchase)
     keys = tuple(sorted(values))
     params = {f"p_{key}": values[key] for key in keys}
     outbox = {}
     if task.owner_id is not None:
-        outbox = webhooks.outbox_params("purchase.created", _purchase_payload(task, values), task.owner_id)
+        outbox = webhooks.outbox_params("purchase.created", purchase_payload(task, values), task.owner_id)
     stmt = _purchase_statement(postgres, keys, bool(outbox) and postgres)
     created = (await session.execute(stmt, {**params, **outbox} if postgres else params)).first() is not None
     if created and outbox and not postgres:

@@ -34,7 +34,10 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        kwargs: dict[str, Any] = {} if self.is_sqlite else {"pool_size": pool_size, "pool_pre_ping": True}
+        # no pool_pre_ping: it cost a round trip per transaction. A connection cut meanwhile fails
+        # its first statement instead; SQLAlchemy then discards it (and the pool's others), and every
+        # caller already retries (outcome writes) or looks again on the next sweep (claims, beats).
+        kwargs: dict[str, Any] = {} if self.is_sqlite else {"pool_size": pool_size, "pool_recycle": 1800}
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.local_listeners: list[LocalListener] = []

@@ -1,8 +1,11 @@
 """What one worker process holds: database, browser, slots, heartbeats, the sweeper.
 
 Built in ``WORKER_STARTUP`` (``workers/broker.py``) or by the webapp in embedded mode, closed
-in ``WORKER_SHUTDOWN``. The queue message is a doorbell: ``ring()`` takes a free slot and claims
-tasks in Postgres order until none is claimable; a busy worker ignores the bell, and every
+in ``WORKER_SHUTDOWN``. The queue message is a doorbell: ``ring()`` claims tasks in Postgres order
+for every free slot (several per statement, ``models.claims.claim_many``) and runs each in the
+background; a slot that frees claims again, until none is claimable. The outcomes of runs that
+end together are written as one group commit (``workers/group_commit.py``). A busy worker ignores
+the bell, and every
 worker with a free slot also looks for claimable work on each sweep, so a task never waits for
 a message that was lost, stranded in a dead consumer, or consumed by a busy worker.
 """
@@ -19,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -40,6 +44,7 @@ from workers.bots import registry
 from workers.bots.base import DEMO_PROFILE, CheckoutProfile, Purchase, StoreAccount
 from workers.browser import BrowserPool, PageSession, find_chromium
 from workers.executor import Outcome, execute
+from workers.group_commit import BatchFailed, GroupCommit
 from workers.redact import Secrets
 from workers.screencast import LiveView
 from workers.tracing import TraceMode
@@ -50,7 +55,18 @@ S = TaskStatus
 
 Kick = Callable[[uuid.UUID], Awaitable[None]]
 RECORD_RETRY_FOR = 60.0  # seconds an outcome write is retried while the database is away
+CLAIM_BATCH = 16  # tasks claimed by one statement, at most (never more than the free slots)
 HAND_BACK_TIME = 3.0  # seconds kept, at most, for handing running tasks back inside a shutdown timeout
+
+
+@lru_cache(maxsize=64)
+def _camel(name: str) -> str:
+    return to_camel(name)  # a regex per call: cached, it is a dict lookup per task
+
+
+def _fields(purchase: Purchase) -> dict[str, Any]:
+    """The purchase's fields (``dataclasses.asdict`` without its deep copy of every value)."""
+    return {f.name: getattr(purchase, f.name) for f in dataclasses.fields(purchase)}
 
 
 def _version() -> str:
@@ -97,16 +113,20 @@ class WorkerRuntime:
     webhooks: WebhookSender | None = None  # the webhook delivery loop's client
     redis: Redis | None = None  # live view and hand-off (None in embedded mode: no live view)
     _free: int = 0
+    _filling: bool = False  # a claim for the free slots is under way
+    _look_again: bool = False  # a bell or a freed slot arrived during that claim
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
     _webhook_loop: asyncio.Task[None] | None = None
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
     _row: Worker | None = None
+    _group: GroupCommit | None = None  # outcomes of concurrent runs, one transaction
     _stop_began: float | None = None  # loop time of the shutdown signal
 
     # ---- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> WorkerRuntime:
         self._free = self.settings.worker_concurrency
+        self._group = GroupCommit(self.db, self.worker_id)
         registry.configure(noop=self.settings.noop_enabled)
         await asyncio.to_thread(registry.load)  # a duplicate store name fails here, at start-up
         self.vault = Vault(self.db, load_key(self.settings.secret_key, self.settings.secret_key_file))
@@ -232,41 +252,63 @@ class WorkerRuntime:
     # ---- taking work ------------------------------------------------------------------
 
     async def ring(self, hint: str | None = None) -> None:
-        """A doorbell rang: if a slot is free, drain claimable tasks with it."""
+        """A doorbell rang: if a slot is free, claim work for the free slots (the runs go on in
+        the background; the bell is answered once the claim is made)."""
         if self.stopping or self._free <= 0:
             return
-        self._free -= 1
-        await self._drain()
+        await self._fill()
 
-    async def _drain(self) -> None:
-        """Claim and run tasks with one slot (already taken) until none is claimable; then free it."""
+    async def _fill(self) -> None:
+        """Claim tasks for every free slot, ``CLAIM_BATCH`` at a time (one statement each), until
+        the slots are full or nothing is claimable. One claimer at a time: a call while one runs
+        asks it to look again."""
+        if self._filling:
+            self._look_again = True
+            return
+        self._filling = True
         try:
-            while not self.stopping:
-                task = await self._claim()
-                if task is None:
-                    return
-                await self._run(task)
+            while not self.stopping and self._free > 0:
+                self._look_again = False
+                wanted = min(self._free, CLAIM_BATCH)
+                claimed = await self._claim(wanted)
+                for task in claimed:
+                    self._start(task)
+                if len(claimed) < wanted and not self._look_again:
+                    return  # nothing more claimable now; a bell or the sweeper looks again
         finally:
-            self._free += 1
+            self._filling = False
+
+    def _start(self, task: Task) -> None:
+        """Run a claimed task in one free slot; the slot is freed (and refilled) when it ends."""
+        self._free -= 1
+        run = asyncio.create_task(self._run(task))
+        self._drains.add(run)
+        run.add_done_callback(self._ended)
+
+    def _ended(self, run: asyncio.Task[Any]) -> None:
+        self._drains.discard(run)
+        self._free += 1
+        if not self.stopping:
+            refill = asyncio.create_task(self._fill())
+            self._drains.add(refill)
+            refill.add_done_callback(self._drains.discard)
 
     def fill_free_slots(self) -> None:
-        """Start a drain for each free slot (used by the sweeper; never blocks). The slot is taken
-        here, before the drain starts, so ``_free`` alone says how many slots are idle."""
-        while self._free > 0 and not self.stopping:
-            self._free -= 1
-            drain = asyncio.create_task(self._drain())
-            self._drains.add(drain)
-            drain.add_done_callback(self._drains.discard)
+        """Look for claimable work for the free slots (used by the sweeper; never blocks)."""
+        if self._free > 0 and not self.stopping:
+            fill = asyncio.create_task(self._fill())
+            self._drains.add(fill)
+            fill.add_done_callback(self._drains.discard)
 
-    async def _claim(self) -> Task | None:
+    async def _claim(self, wanted: int) -> list[Task]:
         try:
             async with self.db.begin() as session:
-                return await claims.claim_next(
-                    session, worker_id=self.worker_id, limits=self.settings.store_limits
+                return await claims.claim_many(
+                    session, worker_id=self.worker_id, limit=wanted, limits=self.settings.store_limits
                 )
         except Exception:
             log.exception("claim failed; will look again on the next sweep")
-            return None
+            return []
 
     async def _run(self, task: Task) -> None:
         assert task.lease is not None
@@ -293,23 +335,39 @@ class WorkerRuntime:
         deadline = asyncio.get_running_loop().time() + RECORD_RETRY_FOR
         delay = 0.2
         values = dict(outcome.values or {})
-        bought = dataclasses.asdict(purchase) if purchase is not None else None
+        bought = _fields(purchase) if purchase is not None else None
         if bought is not None:
             values["result"] = {
-                to_camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
+                _camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
             }
+        bought_row = {**bought, "screenshot": screenshot} if bought is not None else None
+        if self._group is not None and task.mode != "monitor":  # a watch's listing: below
+            try:
+                written = await self._group.write(
+                    task,
+                    to=outcome.to,
+                    outcome=outcome.outcome,
+                    error=outcome.error,
+                    values=values,
+                    purchase=bought_row,
+                )
+            except BatchFailed as exc:
+                log.warning("task %s: group commit failed (%s); writing on its own", task.id, exc)
+            else:
+                if written and outcome.to is S.QUEUED:
+                    with suppress(Exception):
+                        await self.kick(task.id)
+                return
         listing = None
         while True:
             try:
                 if task.mode == "monitor":  # a watch's listing: its purchase names the watch
                     async with self.db.session() as session:
                         listing = await watch_claims.listing_of(session, task.id)
-                if bought is not None:
+                if bought_row is not None:
                     watch = {"watch_id": listing.watch_id} if listing is not None else {}
                     async with self.db.begin() as session:
-                        await claims.record_purchase(
-                            session, task=task, purchase={**bought, "screenshot": screenshot, **watch}
-                        )
+                        await claims.record_purchase(session, task=task, purchase={**bought_row, **watch})
                 async with self.db.begin() as session:
                     await claims.record_outcome(
                         session,
