@@ -16,7 +16,12 @@ ack after the task, doorbells sent the same way):
 
 Doorbells are the exact messages ``kiq(task_id)`` sends (built with the broker's formatter before
 the clock starts) written with pipelined XADDs, so the figure is the workers', not how fast one
-sender calls ``kiq``. A warm-up batch runs first in each set-up and is not counted. Queue latency
+sender calls ``kiq``. A warm-up batch runs first in each set-up and is not counted.
+
+Then the kill -9 row: one noop ``sleep:30`` task is started, the worker process holding it is
+killed with SIGKILL, and the clock runs until the task is ``running`` in another process, with
+no doorbell from the bench (the surviving workers' sweeper rescues it once its heartbeat is older
+than ``TASKDECK_HEARTBEAT_TIMEOUT``, and rings for it). The bound is that timeout + 5 s. Queue latency
 is ``started_at - queued_at`` per row; with the whole batch queued at once it is mostly the backlog
 ahead of a task. Worker CPU is the user + system time of the worker process trees during the
 timed batch, per task: it is steadier than wall time when the machine is busy.
@@ -25,6 +30,8 @@ timed batch, per task: it is steadier than wall time when the machine is busy.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 import uuid
 from collections import Counter
@@ -46,6 +53,7 @@ from workers.queue import TASK_NAME, make_broker
 WORKER_PROCESSES = 2
 CONCURRENCY = 8
 KICK_CHUNK = 500  # XADDs per pipeline
+KILL_METRIC = "kill -9 → running elsewhere"
 BARE = "bare taskiq no-op task"
 UPDATES = "taskiq + 2 UPDATEs (asyncpg)"
 
@@ -62,6 +70,7 @@ class Round:
     run_ms: list[float]
     completed: int | None = None
     per_worker: str = ""
+    recovery: tuple[float, str] | None = None  # kill -9 → running elsewhere: (s, what happened)
 
     @property
     def rate(self) -> float:
@@ -98,6 +107,11 @@ async def run(env: BenchEnv, *, tasks: int, warmup: int) -> Result:
             UPDATES,
         )
     result.add("claim→done p50", "ms", percentile(deck.run_ms, 50), percentile(updates.run_ms, 50), UPDATES)
+    if deck.recovery is not None:
+        seconds, story = deck.recovery
+        bound = Settings().heartbeat_timeout + 5
+        result.add(KILL_METRIC, "s", seconds, bound, f"heartbeat timeout + 5 s ({bound:g} s)")
+        result.notes.append(story)
     result.notes.append(
         f"Taskdeck: {deck.completed}/{tasks} completed in {deck.seconds:.2f} s "
         f"(doorbells sent in {deck.kick_seconds:.3f} s); tasks per worker process: {deck.per_worker}"
@@ -322,14 +336,16 @@ async def _taskdeck(env: BenchEnv, conn: asyncpg.Connection, *, tasks: int, warm
             )
 
         await one_round(warm_ids)
-        return await one_round(ids)
+        timed = await one_round(ids)
+        timed.recovery = await _kill_one_holding_a_task(env, conn, client, broker, queue, settings)
+        return timed
     finally:
         await env.stop(proc, grace=5)
         await client.aclose()
         await broker.shutdown()
 
 
-async def _insert_pending(env: BenchEnv, n: int, batch: int = 1000) -> list[uuid.UUID]:
+async def _insert_pending(env: BenchEnv, n: int, batch: int = 1000, product: str = "noop") -> list[uuid.UUID]:
     """``n`` pending noop tasks (one multi-row INSERT per ``batch``): set-up, not timed."""
     ids: list[uuid.UUID] = []
     async with env.database() as db:
@@ -339,7 +355,7 @@ async def _insert_pending(env: BenchEnv, n: int, batch: int = 1000) -> list[uuid
                 Task(
                     name=f"bench {start + i}",
                     store="noop",
-                    product="noop",
+                    product=product,
                     status="pending",
                     created_at=now,
                     updated_at=now,
@@ -350,3 +366,45 @@ async def _insert_pending(env: BenchEnv, n: int, batch: int = 1000) -> list[uuid
                 session.add_all(rows)
             ids.extend(row.id for row in rows)
     return ids
+
+
+async def _kill_one_holding_a_task(
+    env: BenchEnv,
+    conn: asyncpg.Connection,
+    client: Redis,
+    broker: AsyncBroker,
+    queue: str,
+    settings: Settings,
+) -> tuple[float, str]:
+    """A worker process holding a task is killed with SIGKILL (no hand-back, no last write): the
+    seconds until the task runs again in another process, with no new doorbell from here (the
+    survivors' sweeper rescues it after the heartbeat timeout and rings for it)."""
+    [task_id] = await _insert_pending(env, 1, product="sleep:30")
+    await conn.execute(
+        "UPDATE task SET status = 'queued', queued_at = $2, kicked_at = $2, updated_at = $2 WHERE id = $1",
+        task_id,
+        utcnow(),
+    )
+    await kick_all(client, queue, doorbells(broker, TASK_NAME, [str(task_id)]), maxlen=settings.stream_maxlen)
+
+    async def held() -> bool:
+        return bool(await conn.fetchval("SELECT status = 'running' FROM task WHERE id = $1", task_id))
+
+    await wait_until(held, timeout=30, what="the sleeping task to run", interval=0.05)
+    holder = await conn.fetchval("SELECT worker_id FROM task WHERE id = $1", task_id)
+    pid = int(str(holder).rsplit("-", 2)[1])  # worker ids are <host>-<pid>-<4 hex>
+    os.kill(pid, signal.SIGKILL)
+    killed = time.perf_counter()
+
+    async def elsewhere() -> bool:
+        row = await conn.fetchrow("SELECT status, worker_id FROM task WHERE id = $1", task_id)
+        return bool(row["status"] == "running" and row["worker_id"] != holder)
+
+    await wait_until(elsewhere, timeout=120, what="the task running elsewhere", interval=0.05)
+    seconds = time.perf_counter() - killed
+    again = await conn.fetchval("SELECT worker_id FROM task WHERE id = $1", task_id)
+    return (
+        seconds,
+        f"kill -9: worker process {pid} held a noop 'sleep:30' task; "
+        f"running again on {again} after {seconds:.1f} s",
+    )
