@@ -342,7 +342,7 @@ _BEATING = (
     select(TASKS.c.id)
     .where(TASKS.c.id.in_(bindparam("h_ids", expanding=True)))
     .order_by(TASKS.c.id)
-    .with_for_update()
+    .with_for_update(key_share=True)  # FOR NO KEY UPDATE: the lock the UPDATE takes anyway
 )
 _HEARTBEAT = (
     update(TASKS)

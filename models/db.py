@@ -64,6 +64,15 @@ class Database:
         async with self.engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
+    @asynccontextmanager
+    async def statements(self) -> AsyncIterator[AsyncSession]:
+        """A session whose every statement commits by itself (``autocommit``): for writes that
+        are one atomic statement each (the worker's batched claim and group commit on Postgres),
+        without the BEGIN and COMMIT round trips."""
+        async with self.autocommit() as conn:
+            async with AsyncSession(bind=conn, expire_on_commit=False) as session:
+                yield session
+
     def asyncpg_dsn(self) -> str:
         """The URL as plain asyncpg wants it (for the live hub's own LISTEN connection)."""
         return plain_dsn(self.url)

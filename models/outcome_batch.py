@@ -103,7 +103,7 @@ WITH input AS (
         at timestamptz, closed_at timestamptz, hook_event text, hook_payload jsonb, sets text,
         {columns})
 ), locked AS (
-    SELECT task.id FROM task WHERE task.id IN (SELECT id FROM input) ORDER BY task.id FOR UPDATE
+    SELECT task.id FROM task WHERE task.id IN (SELECT id FROM input) ORDER BY task.id FOR NO KEY UPDATE
 ), bought AS (
     INSERT INTO purchase ({", ".join(inserted)})
     SELECT {", ".join(f"b.{name}" for name in inserted)}
@@ -176,6 +176,16 @@ def _fits(values: Mapping[str, Any], purchase: Mapping[str, Any] | None) -> bool
     if any(isinstance(v, ClauseElement) for v in values.values()) or not set(values) <= set(FAST_COLUMNS):
         return False
     return purchase is None or set(purchase) == set(PURCHASE_COLUMNS) - {"hook_payload"}
+
+
+def one_statement(items: Sequence[Outcome], *, worker_id: str) -> bool:
+    """Does the batch go as one statement on Postgres (then it needs no transaction around it)?"""
+    for item in items:
+        values = claims.outcome_values(item.to, worker_id, item.error, dict(item.values))
+        purchase = claims.purchase_row(item.task, item.purchase) if item.purchase is not None else None
+        if not _fits(values, purchase):
+            return False
+    return True
 
 
 async def record_outcomes(

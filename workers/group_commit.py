@@ -86,8 +86,10 @@ class GroupCommit:
             )
             for w in batch
         ]
+        single = not self.db.is_sqlite and outcome_batch.one_statement(items, worker_id=self.worker_id)
         try:
-            async with self.db.begin() as session:
+            # one statement is atomic by itself: no BEGIN/COMMIT round trips around it
+            async with self.db.statements() if single else self.db.begin() as session:
                 written = await outcome_batch.record_outcomes(session, worker_id=self.worker_id, items=items)
         except Exception as exc:
             for item in batch:

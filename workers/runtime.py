@@ -301,8 +301,9 @@ class WorkerRuntime:
             fill.add_done_callback(self._drains.discard)
 
     async def _claim(self, wanted: int) -> list[Task]:
+        single = not self.db.is_sqlite and not self.settings.store_limits  # one statement: no BEGIN
         try:
-            async with self.db.begin() as session:
+            async with self.db.statements() if single else self.db.begin() as session:
                 return await claims.claim_many(
                     session, worker_id=self.worker_id, limit=wanted, limits=self.settings.store_limits
                 )
