@@ -226,7 +226,7 @@ async def test_pause_holds_and_resume_requeues(db: Database, runtimes: Start) ->
     assert rt.processed == 1
 
 
-async def test_retry_after_failure_starts_attempts_over_and_keeps_history(
+async def test_retry_after_failure_continues_attempts_and_keeps_history(
     db: Database, runtimes: Start
 ) -> None:
     rt = await runtimes()
@@ -234,10 +234,10 @@ async def test_retry_after_failure_starts_attempts_over_and_keeps_history(
     await until_status(db, task.id, "failed")
     async with db.begin() as session:
         again = await ops.apply_action(session, task_id=task.id, action="retry")
-    assert again is not None and again.attempt == 0 and again.error is None
+    assert again is not None and again.attempt == 1 and again.error is None  # the numbering goes on
     await rt.kick(task.id)
-    await until_status(db, task.id, "failed")
-    assert len(await attempts(db, task.id)) == 2
+    done = await until_status(db, task.id, "failed")
+    assert done.attempt == 2 and [a.number for a in await attempts(db, task.id)] == [1, 2]
 
 
 async def test_same_doorbell_twice_runs_once(db: Database, runtimes: Start) -> None:

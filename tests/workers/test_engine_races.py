@@ -142,7 +142,8 @@ async def test_a_stale_run_cannot_write_after_a_retry_reset_its_attempt(db: Data
     assert first is not None and first.attempt == 1
     async with db.begin() as session:  # the run is rescued, fails elsewhere, and is retried
         await session.execute(
-            update(Task).where(Task.id == task.id).values(status="failed")  # type: ignore[arg-type]
+            # attempt 0 again (a retry continues the numbering): the next run has the same number
+            update(Task).where(Task.id == task.id).values(status="failed", attempt=0)  # type: ignore[arg-type]
         )
         await ops.start_task(session, task_id=task.id, action="retry")
     async with db.begin() as session:
