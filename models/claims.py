@@ -623,10 +623,6 @@ async def record_purchase(session: AsyncSession, *, task: Task, purchase: Mappin
     return created
 
 
-async def existing_purchase(session: AsyncSession, task_id: uuid.UUID) -> Purchase | None:
-    return await session.scalar(select(Purchase).where(col(Purchase.task_id) == task_id))
-
-
 # ---- sweeps (idempotent; safe in many processes at once) ----------------------------------
 
 
@@ -768,13 +764,6 @@ async def stale_queued(session: AsyncSession, *, after: float, limit: int) -> li
         .execution_options(synchronize_session=False)
     )
     return [r[0] for r in rows.all()]
-
-
-async def queued_count(session: AsyncSession) -> int:
-    return (
-        await session.scalar(select(func.count()).select_from(Task).where(col(Task.status) == S.QUEUED.value))
-        or 0
-    )
 
 
 # ---- worker rows --------------------------------------------------------------------------

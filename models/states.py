@@ -52,11 +52,9 @@ MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
     S.UNKNOWN: frozenset({S.COMPLETED, S.FAILED}),
 }
 
-ACTIVE = frozenset({S.QUEUED, S.RUNNING, S.ACTION_NEEDED})
 HELD = frozenset({S.RUNNING, S.ACTION_NEEDED})  # a run holds the task (its lease guards its writes)
 WAITING = frozenset({S.PENDING, S.SCHEDULED, S.RETRYING, S.PAUSED})
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
-IN_DOUBT = frozenset({S.UNKNOWN})  # final until a person decides; never retried by itself
 
 
 def can_move(src: TaskStatus, dst: TaskStatus) -> bool:
