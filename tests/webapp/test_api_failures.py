@@ -13,9 +13,9 @@ from models.failures import normalise, signature
 from models.states import TaskStatus as S
 from models.types import utcnow
 from tests.conftest import AuthUser
-from tests.webapp.test_api import Api, api
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]
+__all__ = ["api", "api_app"]
 DECLINED = "place order: the store refused the order: card declined (ref <n>)"
 
 

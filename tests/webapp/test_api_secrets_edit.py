@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from tests.conftest import AuthUser
-from tests.webapp.test_api import Api, api
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]
+__all__ = ["api", "api_app"]
 
 
 async def test_account_login_and_password_change_apart(api: Api, api_user: AuthUser) -> None:
