@@ -5,8 +5,8 @@ in ``WORKER_SHUTDOWN``. The queue message is a doorbell: ``ring()`` claims tasks
 for every free slot (several per statement, ``models.claims.claim_many``) and runs each in the
 background; a slot that frees claims again, until none is claimable. The outcomes of runs that
 end together are written as one group commit (``workers/group_commit.py``). A busy worker ignores
-the bell, and every
-worker with a free slot also looks for claimable work on each sweep, so a task never waits for
+the bell, and every worker with a free slot also looks for claimable work on each sweep (the
+sweeper says which doorbells to ring; this runtime rings them), so a task never waits for
 a message that was lost, stranded in a dead consumer, or consumed by a busy worker.
 """
 
@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import os
 import socket
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, suppress
@@ -466,10 +467,21 @@ class WorkerRuntime:
                 log.warning("heartbeat failed: %s", exc)
 
     async def _sweep_loop(self) -> None:
+        last_prune = 0.0
         while True:
             await asyncio.sleep(self.settings.sweep_interval)
             try:
-                await sweeper.sweep(self)
+                for task_id in await sweeper.sweep(self):
+                    try:
+                        await self.kick(task_id)
+                    except Exception as exc:  # the row stays queued; the next sweep rings again
+                        log.warning("doorbell for %s failed: %s", task_id, exc)
+                        break
+                if not self.stopping:
+                    self.fill_free_slots()
+                if time.monotonic() - last_prune > sweeper.PRUNE_EVERY:
+                    last_prune = time.monotonic()
+                    await sweeper.retain(self)
             except Exception as exc:
                 log.warning("sweep failed: %s", exc)
 

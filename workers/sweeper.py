@@ -9,16 +9,17 @@ Each sweep is its own short transaction, safe to run in many processes at once:
    again, or failed without attempts left
 4. queued tasks nobody claimed for ``rekick_after`` s → a fresh doorbell (a lost message)
 5. worker rows not seen for a while → gone
-6. this worker's free slots look for claimable work themselves, so no queued task depends on a
-   message reaching a worker with room for it.
-7. every ``PRUNE_EVERY`` s, retention (``retain``): old finished tasks, artifacts, the stream.
+6. (the runtime, ringing the doorbells ``sweep`` returns) this worker's free slots look for
+   claimable work themselves, so no queued task depends on a message reaching a worker with
+   room for it.
+7. (the runtime) every ``PRUNE_EVERY`` s, retention (``retain``): old finished tasks, artifacts, the stream.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import uuid
 from typing import TYPE_CHECKING
 
 from models import claims, retention, watch_claims
@@ -32,11 +33,10 @@ REKICK_BATCH = 50
 PRUNE_EVERY = 300.0  # seconds between retention passes
 RETAIN_BATCHES = 20  # batches of finished tasks pruned per pass, at most
 
-_last_prune = 0.0
 
-
-async def sweep(runtime: WorkerRuntime) -> None:
-    global _last_prune
+async def sweep(runtime: WorkerRuntime) -> list[uuid.UUID]:
+    """One pass of steps 1–5 → the queued tasks whose doorbell should ring (the runtime rings
+    them, fills its free slots and runs retention when due: this module keeps no state)."""
     settings, db = runtime.settings, runtime.db
     async with db.begin() as session:
         await claims.expire_monitors(session)
@@ -56,17 +56,7 @@ async def sweep(runtime: WorkerRuntime) -> None:
         await claims.mark_gone_workers(
             session, timeout=max(settings.heartbeat_timeout, 3 * settings.heartbeat_interval) * 3
         )
-    for task_id in [*due, *(t for t, s in rescued if s == "queued"), *stale]:
-        try:
-            await runtime.kick(task_id)
-        except Exception as exc:  # the row stays queued; the next sweep rings again
-            log.warning("doorbell for %s failed: %s", task_id, exc)
-            break
-    if not runtime.stopping:
-        runtime.fill_free_slots()
-    if time.monotonic() - _last_prune > PRUNE_EVERY:
-        _last_prune = time.monotonic()
-        await retain(runtime)
+    return [*due, *(t for t, s in rescued if s == "queued"), *stale]
 
 
 async def retain(runtime: WorkerRuntime) -> int:
