@@ -141,6 +141,7 @@ async def _worker_run(
 ) -> dict[str, Any]:
     """One worker process (concurrency ``CONCURRENCY``) runs ``purchases`` demo purchases made
     through the API; PSS idle, sampled (peak) and after; the worker is stopped at the end."""
+    up_before = await conn.fetchval("SELECT count(*) FROM worker WHERE status = 'up'")
     worker = env.taskiq_worker(
         "demo-worker",
         "workers.broker:broker",
@@ -157,7 +158,8 @@ async def _worker_run(
     try:
 
         async def worker_up() -> bool:
-            return bool(await conn.fetchval("SELECT count(*) FROM worker WHERE status = 'up'"))
+            # this run's worker (the previous run's row may still say up for a while)
+            return bool(await conn.fetchval("SELECT count(*) FROM worker WHERE status = 'up'") > up_before)
 
         await wait_until(worker_up, timeout=60, what="the demo worker", procs=[worker], interval=0.1)
         await asyncio.sleep(2)  # let start-up settle
