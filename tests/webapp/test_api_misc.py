@@ -166,10 +166,15 @@ async def test_stores_show_their_configured_url_and_settings(api: Api) -> None:
     """TASKDECK_STORES gives each bot its base URL and settings; a secret-looking one is masked."""
     from models.settings import StoreConfig
 
-    api.services.settings.stores = {
+    settings = api.services.settings  # shared by the module's tests: put back afterwards
+    before = settings.stores
+    settings.stores = {
         "noop": StoreConfig(url="http://shop.test/", max_concurrent=2, region="eu", api_key="s3cret")
     }
-    stores = {s["name"]: s for s in (await api.http.get("/api/stores")).json()}
+    try:
+        stores = {s["name"]: s for s in (await api.http.get("/api/stores")).json()}
+    finally:
+        settings.stores = before
     assert stores["noop"]["url"] == "http://shop.test"
     assert stores["noop"]["settings"] == {
         "max_concurrent": 2,
