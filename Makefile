@@ -94,11 +94,16 @@ services: ## start the local Postgres and Redis the tests use, if they are down
 run: install ## the dashboard, embedded mode unless DATABASE_URL/REDIS_URL are set
 	$(BIN)/python -m webapp
 
-test: install test-plugin ## pytest against the local Postgres, Redis and Chromium
+# pytest-xdist processes for `make test` (0: one process). Each has its own database, stream keys
+# and ports (tests/conftest.py); --dist loadfile keeps a module's tests, and the app or webapp
+# they share, in one process.
+TEST_WORKERS ?= 2
+
+test: install test-plugin ## pytest against the local Postgres, Redis and Chromium (TEST_WORKERS=2 processes)
 	@bash scripts/wait_services.sh || { echo "start them with: make services" >&2; exit 1; }
 	env -u DATABASE_URL -u REDIS_URL -u TASKDECK_DATABASE_URL -u TASKDECK_REDIS_URL \
 		PYTHONPATH=$(abspath $(TEST_PLUGINS))$${PYTHONPATH:+:$$PYTHONPATH} \
-		$(BIN)/pytest $(PYTEST_ARGS)
+		$(BIN)/pytest $(if $(filter-out 0,$(TEST_WORKERS)),-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS)
 
 SOAK_SCALE ?= 1
 soak: install test-plugin ## long reliability runs (bounded, loopback only); a line per promise (docs/reliability.md)
