@@ -19,7 +19,7 @@ from nicegui import app, ui
 from models import keys, logs, migrations, users
 from models.db import Database
 from models.settings import Settings, load_settings, mask_url
-from webapp import api, guards, metrics, pages, probes
+from webapp import api, docs, guards, metrics, pages, probes
 from webapp.api import errors as api_errors
 from webapp.services import Services
 
@@ -58,12 +58,13 @@ def build(settings: Settings) -> Services:
     app.include_router(api.create_router(services))
     app.include_router(probes.create_probes_router(services))
     app.include_router(metrics.create_metrics_router(services))
-    api_errors.install(app)  # problem details for /api paths no route answers (404, 405)
+    docs.install(app)  # /docs and /redoc with their assets from a package (no CDN)
     if settings.demo_store:
         from webapp.demo_store import create_demo_store
 
         app.include_router(create_demo_store(), prefix="/demo-store")
-    pages.register(services)
+    pages.register(services)  # also the styled 404 page of paths outside /api
+    api_errors.install(app)  # after: problem details for /api paths no route answers (404, 405)
     guards.install(app, settings)  # last: outermost, in front of the pages' sign-in redirect too
     app.on_startup(services.start)
     app.on_shutdown(services.stop)
@@ -97,7 +98,6 @@ def main() -> None:
         title="Taskdeck",
         reload=False,
         show=False,
-        fastapi_docs=True,
         favicon="🛒",
         storage_secret=keys.cookie_secret(key),
         session_middleware_kwargs={

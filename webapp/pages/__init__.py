@@ -17,6 +17,7 @@ from webapp.auth import PageGuard, page_viewer
 from webapp.pages import (
     failures,
     login,
+    not_found,
     purchases,
     queue,
     settings,
@@ -47,6 +48,7 @@ def register(services: Services) -> None:
     app.on_shutdown(watch.stop)
     app.add_middleware(PageGuard, services=services)
     login.register(services)
+    not_found.install(app, watch)
 
     @ui.page("/")
     def index() -> RedirectResponse:

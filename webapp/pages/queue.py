@@ -89,7 +89,7 @@ class QueueView:
     def build(self) -> None:
         ui.label("Queue").classes("text-2xl font-semibold text-grey-10")
         self.pause.build()
-        with ui.grid().classes("w-full gap-3 grid-cols-3 md:grid-cols-5 xl:grid-cols-9"):
+        with ui.grid().classes("w-full gap-3 grid-cols-2 sm:grid-cols-3 md:grid-cols-5 xl:grid-cols-9"):
             for status in S:
                 color = theme.STATUS_COLORS[status]
                 with (
@@ -98,9 +98,12 @@ class QueueView:
                 ):
                     ui.element("div").classes(f"w-full h-1 bg-{color}")
                     with ui.column().classes("p-3 gap-1"):
-                        with ui.row().classes("items-center gap-1 no-wrap"):
+                        with ui.row().classes("items-center gap-1 no-wrap min-w-0"):
                             ui.icon(theme.STATUS_ICONS[status], size="18px", color=color)
-                            ui.label(status).classes("text-xs uppercase tracking-wide text-grey-7")
+                            # may wrap after "_" (a zero-width space), never cut
+                            ui.label(status.replace("_", "_\u200b")).classes(
+                                "text-xs uppercase tracking-wide text-grey-7 [overflow-wrap:anywhere]"
+                            )
                         self.counts[status] = (
                             ui.label("0")
                             .classes("text-2xl font-semibold text-grey-10")

@@ -20,7 +20,7 @@ from nicegui import ui
 
 from models.states import TaskStatus
 from webapp.auth import page_viewer
-from webapp.pages import notifications
+from webapp.pages import appearance, notifications, shortcuts
 from webapp.pages.updates import HubWatch
 
 # Quasar colour names per state, used by badges, chips, cards and the chart.
@@ -95,6 +95,8 @@ _HEAD = """
   .td-mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
   .td-table tbody tr { cursor: pointer; }
   .td-table th { font-weight: 600; color: #555; }
+  @media (max-width: 767px) { .td-wide, .td-live .td-live-text { display: none !important; } }
+  @media (min-width: 768px) { .td-narrow { display: none !important; } }
 </style>
 """
 _BODY = """
@@ -123,28 +125,33 @@ def frame(title: str, watch: HubWatch, *, section: str | None = None) -> Iterato
     ui.add_head_html(_HEAD)
     ui.add_body_html(_BODY)
     ui.colors(primary="#3b5bdb")
-    with ui.header(elevated=False).classes("items-center bg-slate-900 text-white px-6 py-2 gap-1"):
-        with ui.link(target="/tasks").classes("flex items-center gap-2 no-underline text-white mr-6"):
+    appearance.apply()
+    shortcuts.install()
+    current = section or title
+    with (
+        ui.header(elevated=False)
+        .classes("items-center no-wrap bg-slate-900 text-white px-3 md:px-6 py-2 gap-1")
+        .props('data-testid="header"')
+    ):
+        nav_menu(current)
+        with ui.link(target="/tasks").classes("flex items-center gap-2 no-underline text-white mr-2 md:mr-6"):
             ui.icon("shopping_cart_checkout", size="26px").classes("text-amber-400")
             ui.label("Taskdeck").classes("text-xl font-semibold tracking-tight")
-        for label, path, icon in NAV:
-            link = ui.link(target=path).classes(
-                "flex items-center gap-1 px-3 py-1 rounded no-underline text-sm "
-                + (
-                    "bg-white/15 text-white"
-                    if label == (section or title)
-                    else "text-slate-300 hover:text-white"
+        with ui.element("nav").classes("td-wide flex items-center gap-1 no-wrap"):
+            for label, path, icon in NAV:
+                link = ui.link(target=path).classes(
+                    "flex items-center gap-1 px-3 py-1 rounded no-underline text-sm "
+                    + ("bg-white/15 text-white" if label == current else "text-slate-300 hover:text-white")
                 )
-            )
-            with link:
-                ui.icon(icon, size="18px")
-                ui.label(label)
-        with ui.link(target="/demo-store/", new_tab=True).classes(
-            "flex items-center gap-1 px-3 py-1 no-underline text-sm text-slate-300 hover:text-white"
-        ):
-            ui.icon("storefront", size="18px")
-            ui.label("Demo store")
-            ui.icon("open_in_new", size="14px")
+                with link:
+                    ui.icon(icon, size="18px")
+                    ui.label(label)
+            with ui.link(target="/demo-store/", new_tab=True).classes(
+                "flex items-center gap-1 px-3 py-1 no-underline text-sm text-slate-300 hover:text-white"
+            ):
+                ui.icon("storefront", size="18px")
+                ui.label("Demo store")
+                ui.icon("open_in_new", size="14px")
         ui.space()
         indicator = ui.element("div").classes("td-live flex items-center gap-2 text-sm text-slate-300")
         indicator.props('data-testid="live"')
@@ -155,16 +162,43 @@ def frame(title: str, watch: HubWatch, *, section: str | None = None) -> Iterato
                 '<span class="td-state off">Offline</span>',
                 sanitize=False,
                 tag="span",
-            )
+            ).classes("td-live-text")
             ui.tooltip("Changes appear here as they happen")
         _set_hub_state(indicator, watch.connected)
         watch.changed.subscribe(lambda connected: _set_hub_state(indicator, connected))
         viewer = page_viewer()
         if watch.inbox is not None and viewer is not None:
             notifications.bell(watch.inbox, viewer)
+        appearance.toggle()
         user_menu()
-    with ui.column().classes("w-full max-w-[1400px] mx-auto px-6 py-5 gap-5") as content:
+    with ui.column().classes("w-full max-w-[1400px] mx-auto px-3 md:px-6 py-5 gap-5") as content:
         yield content
+
+
+def nav_menu(current: str) -> None:
+    """Below 768 px the navigation folds into this menu button (``td-narrow``/``td-wide``: CSS,
+    since Quasar's ``hidden`` is ``!important`` and beats Tailwind's ``md:flex``)."""
+    with (
+        ui.button(icon="menu")
+        .props('flat round dense color=white data-testid="nav-menu" aria-label="Menu"')
+        .classes("td-narrow"),
+        ui.menu().props('data-testid="nav-menu-list"'),
+    ):
+        for label, path, icon in NAV:
+            with (
+                ui.menu_item(on_click=lambda path=path: ui.navigate.to(path)).classes(
+                    "font-semibold" if label == current else ""
+                ),
+                ui.row().classes("items-center gap-3 no-wrap"),
+            ):
+                ui.icon(icon, size="20px").classes("text-grey-7")
+                ui.label(label)
+        with (
+            ui.menu_item(on_click=lambda: ui.navigate.to("/demo-store/", new_tab=True)),
+            ui.row().classes("items-center gap-3 no-wrap"),
+        ):
+            ui.icon("storefront", size="20px").classes("text-grey-7")
+            ui.label("Demo store")
 
 
 LOGOUT_FORM = (
@@ -181,9 +215,9 @@ def user_menu() -> None:
         return
     with ui.button(icon="account_circle").props("flat no-caps dense color=white").classes("ml-3") as button:
         button.props('data-testid="user-menu"')
-        ui.label(viewer.email).classes("ml-1 text-sm").props('data-testid="user-email"')
+        ui.label(viewer.email).classes("ml-1 text-sm td-wide").props('data-testid="user-email"')
         if viewer.is_admin:
-            ui.badge("admin", color="amber-8").classes("ml-2").props('data-testid="admin-badge"')
+            ui.badge("admin", color="amber-8").classes("ml-2 td-wide").props('data-testid="admin-badge"')
         with ui.menu():
             ui.html(LOGOUT_FORM, sanitize=False)
 
