@@ -56,5 +56,8 @@ def install(app: Any) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         return _page(
-            request, partial(get_redoc_html, with_google_fonts=False), redoc_js_url="redoc.standalone.js"
+            request,
+            partial(get_redoc_html, with_google_fonts=False),
+            redoc_js_url="redoc.standalone.js",
+            redoc_favicon_url="favicon.png",
         )
