@@ -13,19 +13,27 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import checks, failures
+from models import checks, failures, purchase_queries
 from models.access import Viewer
 from models.errors import TaskNotFound
 from models.states import TaskStatus
 from models.tables import Account, Profile, Purchase, Task, TaskAttempt, TaskEvent, User, Worker
 from models.types import utcnow
+
+# purchases are read in models.purchase_queries; the one read layer offers them here too
+PurchaseFilter = purchase_queries.PurchaseFilter
+StoreTotal = purchase_queries.StoreTotal
+list_purchases = purchase_queries.list_purchases
+each_purchase = purchase_queries.each_purchase
+spent = purchase_queries.spent
+store_totals = purchase_queries.store_totals
+purchase_stores = purchase_queries.purchase_stores
 
 S = TaskStatus
 FINISHED = (S.COMPLETED.value, S.FAILED.value)
@@ -255,44 +263,6 @@ async def purchase_for(session: AsyncSession, task_id: uuid.UUID, *, viewer: Vie
     return await session.scalar(
         select(Purchase).where(col(Purchase.task_id) == task_id, *owned(viewer, col(Purchase.owner_id)))
     )
-
-
-async def list_purchases(
-    session: AsyncSession,
-    *,
-    viewer: Viewer,
-    store: str | None = None,
-    owner: uuid.UUID | None = None,
-    limit: int = 50,
-    offset: int = 0,
-) -> tuple[list[tuple[Purchase, str | None]], int]:
-    """The viewer's purchases newest first, each with its task's name (None once the task is
-    deleted), as ``(page, total count)``."""
-    filters = owned(viewer, col(Purchase.owner_id), owner)
-    if store:
-        filters.append(col(Purchase.store) == store)
-    count = await session.scalar(select(func.count()).select_from(Purchase).where(*filters)) or 0
-    rows = await session.execute(
-        select(Purchase, col(Task.name))
-        .outerjoin(Task, col(Task.id) == col(Purchase.task_id))
-        .where(*filters)
-        .order_by(col(Purchase.created_at).desc(), col(Purchase.id).desc())
-        .limit(limit)
-        .offset(offset)
-    )
-    return [(p, name) for p, name in rows.all()], count
-
-
-async def spent(
-    session: AsyncSession, *, viewer: Viewer, owner: uuid.UUID | None = None
-) -> dict[str, Decimal]:
-    """Total spent per currency."""
-    rows = await session.execute(
-        select(col(Purchase.currency), func.sum(col(Purchase.total)))
-        .where(*owned(viewer, col(Purchase.owner_id), owner))
-        .group_by(col(Purchase.currency))
-    )
-    return {currency: Decimal(str(total or 0)) for currency, total in rows.all()}
 
 
 # ---- stats and workers ------------------------------------------------------------------------

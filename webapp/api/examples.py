@@ -142,6 +142,11 @@ PURCHASES = {
     ],
     "count": 1,
 }
+PURCHASES_CSV = (
+    "createdAt,orderNumber,store,product,productName,quantity,unitPrice,total,currency,taskId,taskName,owner\r\n"
+    f"2026-11-30T21:00:09Z,DS-10042,demo,gpu-founders,Founders GPU,1,649.00,649.00,USD,{TASK_ID},"
+    "GPU drop,ann@example.com\r\n"
+)
 STORES = [
     {
         "name": "demo",
