@@ -95,8 +95,9 @@ _HEAD = """
   .td-mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
   .td-table tbody tr { cursor: pointer; }
   .td-table th { font-weight: 600; color: #555; }
-  @media (max-width: 767px) { .td-wide, .td-live .td-live-text { display: none !important; } }
-  @media (min-width: 768px) { .td-narrow { display: none !important; } }
+  @media (max-width: 1199px) { .td-wide { display: none !important; } }
+  @media (max-width: 767px) { .td-live .td-live-text { display: none !important; } }
+  @media (min-width: 1200px) { .td-narrow { display: none !important; } }
 </style>
 """
 _BODY = """
@@ -176,7 +177,7 @@ def frame(title: str, watch: HubWatch, *, section: str | None = None) -> Iterato
 
 
 def nav_menu(current: str) -> None:
-    """Below 768 px the navigation folds into this menu button (``td-narrow``/``td-wide``: CSS,
+    """Below 1200 px the navigation folds into this menu button (``td-narrow``/``td-wide``: CSS,
     since Quasar's ``hidden`` is ``!important`` and beats Tailwind's ``md:flex``)."""
     with (
         ui.button(icon="menu")
