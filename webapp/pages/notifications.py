@@ -24,6 +24,7 @@ from models.access import Viewer
 from models.tables import Task
 from models.types import utcnow
 from webapp.live import LiveHub
+from webapp.pages import empty
 from webapp.pages.updates import Throttle
 
 KEEP = 20
@@ -141,7 +142,12 @@ def bell(inbox: Inbox, viewer: Viewer) -> None:
         items.clear()
         with items:
             if not box.notes:
-                ui.item("Nothing yet").classes("text-grey-7")
+                empty.block(
+                    icon="notifications_none",
+                    text="No notifications yet — a task that fails or buys shows up here",
+                    action="See your tasks",
+                    href="/tasks",
+                )
             for note in box.notes:
                 with ui.item(on_click=lambda n=note: ui.navigate.to(f"/tasks/{n.task_id}")).props(
                     'clickable data-testid="notification"'

@@ -21,7 +21,7 @@ from models import queries
 from models.access import Viewer
 from models.states import TaskStatus
 from models.tables import Worker
-from webapp.pages import theme
+from webapp.pages import empty, theme
 from webapp.pages.queue_charts import QueueCharts
 from webapp.pages.queue_pause import PausePanel
 from webapp.pages.updates import HubWatch, Throttle, reread_on_state_changes
@@ -117,6 +117,11 @@ class QueueView:
                 .classes("w-full")
             )
             self.workers.add_slot("body-cell-status", WORKER_STATUS_SLOT)
+            empty.on_table(
+                self.workers,
+                icon="dns",
+                text="No workers have reported yet — start one: python -m workers run",
+            )
             self.workers_note = ui.label("").classes("text-xs text-grey-6")
         # heart-beats and holds write no event: the workers card and the pause panel are also
         # re-read on a timer; a state change re-reads the counts, the charts and the workers together

@@ -30,6 +30,7 @@ from models.tables import Account, Profile
 from models.vault import VaultError
 from webapp import secrets_commands
 from webapp.errors import BadInput
+from webapp.pages import empty as empty_state
 from webapp.pages import theme
 from webapp.pages.task_form import readable
 from webapp.pages.tasks import confirm
@@ -245,6 +246,7 @@ class SettingsView:
                 .props(f'flat square no-data-label="{empty}" data-testid="{testid}"')
             )
             table.add_slot("body-cell-actions", SLOT_DELETE)
+            empty_state.on_table(table, icon=icon, text=empty, action=label, click=button_id)
         return table
 
     # ---- reading --------------------------------------------------------------------------

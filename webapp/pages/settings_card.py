@@ -9,6 +9,7 @@ from typing import Any
 
 from nicegui import ui
 
+from webapp.pages import empty as empty_state
 from webapp.pages import theme
 
 
@@ -41,6 +42,7 @@ def list_card(
             .props(f'flat square no-data-label="{empty}" data-testid="{testid}"')
         )
         table.add_slot("body-cell-actions", actions_slot)
+        empty_state.on_table(table, icon=icon, text=empty, action=new_label, click=new_testid)
     return table
 
 

@@ -7,7 +7,8 @@
 Keys typed into an input, a text area, a select or anything editable are left alone, and so are
 keys with Ctrl, Alt or Meta (the browser's own shortcuts). The listener lives in the browser; a
 page that is not the tasks page hands the wish on through ``sessionStorage`` (``td-shortcut``),
-and the tasks page carries it out once its field or button exists.
+and the tasks page carries it out once its field or button exists. A link to ``/tasks#new`` opens
+the New-task dialog the same way (the empty states' "Create a task").
 """
 
 from __future__ import annotations
@@ -50,11 +51,16 @@ SCRIPT = f"""
     e.preventDefault();
     if (!act[e.key]()) later(e.key);
   }});
-  const pending = sessionStorage.getItem("td-shortcut");
+  let pending = sessionStorage.getItem("td-shortcut");
+  if (location.hash === "#new") {{  // a link to /tasks#new: the New-task dialog, open
+    history.replaceState(null, "", location.pathname + location.search);
+    pending = "n";
+  }}
   if (pending && pending in act) {{
     sessionStorage.removeItem("td-shortcut");
     let tries = 0;
-    (function retry() {{ if (!act[pending]() && ++tries < 50) setTimeout(retry, 100); }})();
+    const ready = () => window.socket && window.socket.connected;  // a click before that is lost
+    (function retry() {{ if (!(ready() && act[pending]()) && ++tries < 300) setTimeout(retry, 100); }})();
   }}
 }})();
 </script>

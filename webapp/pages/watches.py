@@ -16,7 +16,7 @@ from nicegui import ui
 from models import watch_queries
 from models.access import Viewer
 from models.watch_tables import Watch, WatchStatus
-from webapp.pages import theme
+from webapp.pages import empty, theme
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.pages.watch_form import WatchDialog
 from webapp.services import Services
@@ -95,6 +95,9 @@ class WatchesView:
             )
         self.table.add_slot("body-cell-name", SLOT_NAME)
         self.table.add_slot("body-cell-status", SLOT_STATUS)
+        empty.on_table(
+            self.table, icon="visibility", text="No watches yet", action="New watch", click="new-watch"
+        )
         self.services.hub.subscribe(self.viewer, lambda _batch: self.refresher.trigger())
         self.services.hub.resync.subscribe(self.refresher.trigger)
 
