@@ -95,9 +95,9 @@ _HEAD = """
   .td-mono { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; }
   .td-table tbody tr { cursor: pointer; }
   .td-table th { font-weight: 600; color: #555; }
-  @media (max-width: 1199px) { .td-wide { display: none !important; } }
+  @media (max-width: 1279px) { .td-wide { display: none !important; } }
   @media (max-width: 767px) { .td-live .td-live-text { display: none !important; } }
-  @media (min-width: 1200px) { .td-narrow { display: none !important; } }
+  @media (min-width: 1280px) { .td-narrow { display: none !important; } }
 </style>
 """
 _BODY = """
@@ -177,7 +177,7 @@ def frame(title: str, watch: HubWatch, *, section: str | None = None) -> Iterato
 
 
 def nav_menu(current: str) -> None:
-    """Below 1200 px the navigation folds into this menu button (``td-narrow``/``td-wide``: CSS,
+    """Below 1280 px the navigation folds into this menu button (``td-narrow``/``td-wide``: CSS,
     since Quasar's ``hidden`` is ``!important`` and beats Tailwind's ``md:flex``)."""
     with (
         ui.button(icon="menu")
@@ -216,7 +216,9 @@ def user_menu() -> None:
         return
     with ui.button(icon="account_circle").props("flat no-caps dense color=white").classes("ml-3") as button:
         button.props('data-testid="user-menu"')
-        ui.label(viewer.email).classes("ml-1 text-sm td-wide").props('data-testid="user-email"')
+        ui.label(viewer.email).classes("ml-1 text-sm td-wide max-w-[180px] truncate").props(
+            'data-testid="user-email"'
+        )
         if viewer.is_admin:
             ui.badge("admin", color="amber-8").classes("ml-2 td-wide").props('data-testid="admin-badge"')
         with ui.menu():
