@@ -12,9 +12,9 @@ from typing import Any
 
 from models.tables import Purchase
 from tests.conftest import AuthUser
-from tests.webapp.test_api import Api, api
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]
+__all__ = ["api", "api_app"]
 
 
 async def bought(api: Api, owner: AuthUser, **fields: Any) -> None:

@@ -7,11 +7,8 @@ Tasks are created and run through the JSON API, as another client would.
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -21,7 +18,7 @@ from playwright.async_api import Browser, Page, expect
 from sqlalchemy.engine import make_url
 
 from models.db import Database
-from tests.conftest import REDIS_URL, ROOT, AuthUser, Proc, StartWebapp, sign_in
+from tests.conftest import REDIS_URL, AuthUser, Proc, StartWebapp, sign_in
 
 pytestmark = pytest.mark.timeout(120)
 SLOW_MS = 800  # every demo-store page of the product takes this long, so "running" is visible
@@ -285,55 +282,3 @@ async def test_queue_page_renders_counts_chart_and_workers(app: App, page: Page)
     await expect(page.get_by_test_id("workers").locator("tbody tr").first).to_contain_text(
         "up", timeout=10_000
     )
-
-
-@pytest.mark.skipif(
-    not os.environ.get("TASKDECK_UPDATE_SCREENSHOT"), reason="set TASKDECK_UPDATE_SCREENSHOT=1"
-)
-async def test_readme_screenshot(app: App, page: Page) -> None:
-    """Writes docs/screenshot.png: the tasks page with tasks in several states."""
-    await app.product("sneaker-drop", delayMs=3000)
-    done = [await app.create(n, product="vinyl-box", start="now") for n in ("Vinyl box", "Vinyl box (gift)")]
-    await app.create("Collector figure", product="collector-figure", start="now", quantity=2)
-    await app.create("GPU under $500", product="gpu-founders", start="now", maxPrice=500)
-    await app.create(
-        "Console at 9:00",
-        product="console-limited",
-        start="at",
-        priority=5,
-        runAt=(datetime.now(UTC) + timedelta(hours=2)).isoformat(),
-    )
-    await app.create(
-        "Console restock watch", product="console-limited", start="later", mode="monitor", checkEvery=60
-    )
-    cancelled = await app.create("Vinyl box (spare)", product="vinyl-box")
-    await app.http.post(f"/api/tasks/{cancelled['id']}/cancel")
-    await page.goto(f"{app.url}/tasks")
-    for task in done:
-        status = row(page, task["name"]).get_by_test_id("status")
-        await expect(status).to_have_text("completed", timeout=60_000)
-    running = await app.create("Sneaker drop", start="now", priority=10)
-    await expect(row(page, running["name"]).get_by_test_id("status")).to_have_text("running", timeout=30_000)
-    await expect(row(page, running["name"]).get_by_test_id("step")).not_to_be_empty(timeout=30_000)
-    await expect(row(page, "GPU under $500").get_by_test_id("status")).to_have_text("failed", timeout=30_000)
-    path = Path(ROOT) / "docs" / "screenshot.png"
-    path.parent.mkdir(exist_ok=True)
-    await page.screenshot(path=str(path))
-
-    # the other pages of the README: a bought task, the queue, and the sign-in page
-    await page.goto(f"{app.url}/tasks/{done[0]['id']}")
-    await expect(page.get_by_test_id("task-status")).to_have_text("completed", timeout=10_000)
-    await expect(page.get_by_test_id("result")).not_to_be_empty(timeout=10_000)
-    await page.screenshot(path=str(path.with_name("task.png")), full_page=True)
-    await page.goto(f"{app.url}/queue")
-    await expect(page.get_by_text("Workers").first).to_be_visible(timeout=10_000)
-    await page.wait_for_timeout(1000)  # let the chart draw
-    await page.screenshot(path=str(path.with_name("queue.png")), full_page=True)
-    context = await page.context.browser.new_context(viewport={"width": 1440, "height": 900})  # type: ignore[union-attr]
-    try:
-        login = await context.new_page()
-        await login.goto(f"{app.url}/login")
-        await expect(login.locator('input[name="email"]')).to_be_visible()
-        await login.screenshot(path=str(path.with_name("login.png")))
-    finally:
-        await context.close()
