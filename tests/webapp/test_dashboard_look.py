@@ -142,9 +142,10 @@ async def test_keyboard_shortcuts(app: App, page: Page) -> None:
         await expect(help_dialog.locator("kbd", has_text=key).first).to_be_visible()
     await page.keyboard.press("Escape")
     await expect(help_dialog).to_be_hidden()
+    await expect(page.locator(".q-dialog")).to_have_count(0)  # closed (keys wait while one is open)
 
     await page.keyboard.press("n")
-    await expect(page.locator(".q-dialog").get_by_label("Product")).to_be_visible()
+    await expect(page.locator(".q-dialog").get_by_label("Product")).to_be_visible(timeout=15_000)
     await page.keyboard.press("Escape")
     await expect(page.locator(".q-dialog")).to_have_count(0)
 
@@ -153,7 +154,7 @@ async def test_keyboard_shortcuts(app: App, page: Page) -> None:
     await expect(page.get_by_test_id("count-pending")).to_be_visible()
     await page.keyboard.press("n")
     await page.wait_for_url(f"{app.url}/tasks")
-    await expect(page.locator(".q-dialog").get_by_label("Product")).to_be_visible()
+    await expect(page.locator(".q-dialog").get_by_label("Product")).to_be_visible(timeout=15_000)
 
 
 async def test_phone_header_is_one_row_and_queue_cards_are_whole(
