@@ -9,13 +9,13 @@ read-only; writes are in ``models.tasks`` and the command path (``webapp.command
 
 from __future__ import annotations
 
+import re
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -57,28 +57,67 @@ def owned(viewer: Viewer, column: Any, owner: uuid.UUID | None = None) -> list[C
 # ---- tasks ----------------------------------------------------------------------------------
 
 
-def task_filters(
-    *,
-    viewer: Viewer,
-    statuses: Sequence[str] = (),
-    store: str | None = None,
-    search: str | None = None,
-    owner: uuid.UUID | None = None,
-) -> list[ColumnElement[bool]]:
-    """WHERE clauses for a task list: the viewer's, any of ``statuses``, one store, text in name/product."""
-    filters = owned(viewer, col(Task.owner_id), owner)
-    if statuses:
-        filters.append(col(Task.status).in_(list(statuses)))
-    if store:
-        filters.append(col(Task.store) == store)
-    if search:
-        escaped = search.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        like = f"%{escaped}%"
-        filters.append(
-            func.lower(col(Task.name)).like(like, escape="\\")
-            | func.lower(col(Task.product)).like(like, escape="\\")
-        )
-    return filters
+@dataclass(frozen=True, kw_only=True)
+class TaskFilter:
+    """Which tasks a list or a bulk action means: the dashboard's filters and the API's
+    ``filter`` object are both this, so "all matching" is the same set on the page and over the API.
+
+    Every field narrows (all unset: every task the viewer may see). ``search`` matches text in
+    the name, the product or the order number (case-insensitive, ``%``/``_`` taken literally), or
+    the task's id: a whole UUID, or the first 4-8 hex digits of one as the pages show it.
+    ``worker`` is a worker id that ran any attempt of the task. ``created_from`` is inclusive,
+    ``created_to`` exclusive. ``failure`` (a signature from ``models.failures``) is matched in
+    Python, not SQL: only ``matching_task_ids`` and ``count_tasks`` take it; ``clauses`` leaves it
+    out."""
+
+    statuses: tuple[str, ...] = ()
+    store: str | None = None
+    mode: str | None = None
+    worker: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    search: str | None = None
+    owner: uuid.UUID | None = None  # an admin's view narrowed to one user
+    failure: str | None = None  # a signature of ``models.failures``: that group's failing tasks
+
+    def clauses(self, viewer: Viewer) -> list[ColumnElement[bool]]:
+        """WHERE clauses: the viewer's tasks (the owner rule) that this filter selects."""
+        filters = owned(viewer, col(Task.owner_id), self.owner)
+        if self.statuses:
+            filters.append(col(Task.status).in_(list(self.statuses)))
+        if self.store:
+            filters.append(col(Task.store) == self.store)
+        if self.mode:
+            filters.append(col(Task.mode) == self.mode)
+        if self.worker:
+            ran_there = select(col(TaskAttempt.task_id)).where(col(TaskAttempt.worker_id) == self.worker)
+            filters.append(or_(col(Task.worker_id) == self.worker, col(Task.id).in_(ran_there)))
+        if self.created_from is not None:
+            filters.append(col(Task.created_at) >= self.created_from)
+        if self.created_to is not None:
+            filters.append(col(Task.created_at) < self.created_to)
+        if self.search and self.search.strip():
+            filters.append(_search(self.search.strip()))
+        return filters
+
+
+def _search(text: str) -> ColumnElement[bool]:
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    like = f"%{escaped}%"
+    ordered = select(col(Purchase.task_id)).where(
+        func.lower(col(Purchase.order_number)).like(like, escape="\\")
+    )
+    matches: list[ColumnElement[bool]] = [
+        func.lower(col(Task.name)).like(like, escape="\\"),
+        func.lower(col(Task.product)).like(like, escape="\\"),
+        col(Task.id).in_(ordered),
+    ]
+    hexdigits = text.lower().replace("-", "")
+    if re.fullmatch(r"[0-9a-f]{32}", hexdigits):
+        matches.append(col(Task.id) == uuid.UUID(hexdigits))
+    elif re.fullmatch(r"[0-9a-f]{4,8}", hexdigits):  # the leading digits, before the first dash
+        matches.append(func.lower(cast(col(Task.id), String)).like(f"{hexdigits}%"))
+    return or_(*matches)
 
 
 async def get_task(session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer) -> Task:
@@ -97,16 +136,13 @@ async def list_tasks(
     session: AsyncSession,
     *,
     viewer: Viewer,
-    statuses: Sequence[str] = (),
-    store: str | None = None,
-    search: str | None = None,
-    owner: uuid.UUID | None = None,
+    where: TaskFilter = TaskFilter(),
     limit: int = 50,
     offset: int = 0,
     order: str = "-created",
 ) -> tuple[list[Task], int]:
-    """A page of the viewer's tasks and how many match in all."""
-    filters = task_filters(viewer=viewer, statuses=statuses, store=store, search=search, owner=owner)
+    """A page of the viewer's tasks that ``where`` selects, and how many match in all."""
+    filters = where.clauses(viewer)
     count = await session.scalar(select(func.count()).select_from(Task).where(*filters)) or 0
     column = ORDERS.get(order.lstrip("-"), col(Task.created_at))
     ordering = column.desc() if order.startswith("-") else column.asc()
@@ -117,25 +153,55 @@ async def list_tasks(
 
 
 async def matching_task_ids(
-    session: AsyncSession,
-    *,
-    viewer: Viewer,
-    statuses: Sequence[str] = (),
-    store: str | None = None,
-    search: str | None = None,
-    owner: uuid.UUID | None = None,
-    failure: str | None = None,
-    limit: int,
+    session: AsyncSession, *, viewer: Viewer, where: TaskFilter = TaskFilter(), limit: int
 ) -> list[uuid.UUID]:
     """Ids of the viewer's tasks a filter selects ("all matching"), newest first, at most ``limit``;
-    ``failure``: only the failing tasks of that signature (``models.failures``)."""
-    filters = task_filters(viewer=viewer, statuses=statuses, store=store, search=search, owner=owner)
-    if failure is not None:
-        return await failures.task_ids_failing_with(session, filters=filters, failure=failure, limit=limit)
+    with ``where.failure``: only the failing tasks of that signature (``models.failures``)."""
+    if where.failure is not None:
+        return await failures.task_ids_failing_with(
+            session, filters=where.clauses(viewer), failure=where.failure, limit=limit
+        )
     rows = await session.scalars(
-        select(col(Task.id)).where(*filters).order_by(col(Task.created_at).desc(), col(Task.id)).limit(limit)
+        select(col(Task.id))
+        .where(*where.clauses(viewer))
+        .order_by(col(Task.created_at).desc(), col(Task.id))
+        .limit(limit)
     )
     return list(rows)
+
+
+async def count_tasks(session: AsyncSession, *, viewer: Viewer, where: TaskFilter = TaskFilter()) -> int:
+    """How many of the viewer's tasks ``where`` selects."""
+    if where.failure is not None:
+        ids = await failures.task_ids_failing_with(
+            session, filters=where.clauses(viewer), failure=where.failure, limit=failures.SCAN_LIMIT
+        )
+        return len(ids)
+    return await session.scalar(select(func.count()).select_from(Task).where(*where.clauses(viewer))) or 0
+
+
+async def task_stores(session: AsyncSession, *, viewer: Viewer) -> list[str]:
+    """The stores the viewer's tasks use, sorted (a filter's choices)."""
+    rows = await session.scalars(
+        select(col(Task.store)).where(*owned(viewer, col(Task.owner_id))).distinct().order_by(col(Task.store))
+    )
+    return list(rows)
+
+
+async def task_workers(session: AsyncSession, *, viewer: Viewer, limit: int = 100) -> list[str]:
+    """Workers that ran the viewer's tasks, most recent first (a filter's choices)."""
+    visible = select(col(Task.id)).where(*owned(viewer, col(Task.owner_id)))
+    latest = func.max(col(TaskAttempt.started_at))
+    rows = await session.execute(
+        select(col(TaskAttempt.worker_id), latest)
+        .where(
+            col(TaskAttempt.task_id).in_(visible.scalar_subquery()), col(TaskAttempt.worker_id).is_not(None)
+        )
+        .group_by(col(TaskAttempt.worker_id))
+        .order_by(latest.desc())
+        .limit(limit)
+    )
+    return [worker for worker, _ in rows.all() if worker is not None]
 
 
 async def status_counts(

@@ -250,6 +250,17 @@ async def apply_many(
     return [await try_apply(services, task_id, action, viewer=viewer) for task_id in dict.fromkeys(task_ids)]
 
 
+async def apply_matching(
+    services: Services, where: queries.TaskFilter, action: str, *, viewer: Viewer, limit: int
+) -> tuple[list[Done], bool]:
+    """The action on every task of the viewer's that ``where`` selects ("all matching": the API's
+    filter-based bulk and the dashboard's select-all), at most ``limit`` of them, newest first, each
+    in its own transaction; and whether more matched than ``limit`` (call again for the rest)."""
+    async with services.db.session() as session:
+        ids = await queries.matching_task_ids(session, viewer=viewer, where=where, limit=limit + 1)
+    return await apply_many(services, ids[:limit], action, viewer=viewer), len(ids) > limit
+
+
 async def _kick_if_queued(services: Services, task: Task) -> None:
     if task.status == TaskStatus.QUEUED:
         with suppress(TimeoutError):  # not started yet: the sweeper rings for it later

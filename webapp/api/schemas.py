@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 from pydantic.alias_generators import to_camel
 
-from models.schemas import Camel, Money, TaskCreate
+from models.schemas import Camel, Money, TaskCreate, UtcTime
 
 MAX_BULK = 1000
 MAX_CREATE = 1000  # tasks in one POST /api/tasks
@@ -100,9 +100,15 @@ class TaskStatusPublic(CamelOut):
 
 
 class BulkFilter(Camel):
+    """Which tasks: the same filter as ``GET /api/tasks`` and the dashboard's ("all matching")."""
+
     status: list[str] | str | None = None
     store: str | None = Field(None, max_length=64)
-    q: str | None = Field(None, max_length=200)
+    mode: Literal["once", "monitor"] | None = None
+    worker: str | None = Field(None, max_length=100, description="a worker id that ran the task")
+    created_from: UtcTime | None = Field(None, description="created at or after")
+    created_to: UtcTime | None = Field(None, description="created before")
+    q: str | None = Field(None, max_length=200, description="name, product, order number or id")
     failure: str | None = Field(
         None, max_length=400, description="a signature from GET /api/failures: that group's tasks"
     )
@@ -126,7 +132,10 @@ class BulkRequest(Camel):
     @model_validator(mode="after")
     def _one_selection(self) -> Self:
         if (self.ids is None) == (self.filter is None):
-            raise ValueError('give either "ids" (a list of task ids) or "filter" (status, store, q)')
+            raise ValueError(
+                'give either "ids" (a list of task ids) or "filter" '
+                "(status, store, mode, worker, createdFrom, createdTo, q, failure)"
+            )
         return self
 
 

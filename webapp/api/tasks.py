@@ -16,7 +16,6 @@ from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from models import idempotency, queries
-from models.access import Viewer
 from models.schemas import (
     AttemptPublic,
     EventPublic,
@@ -24,6 +23,7 @@ from models.schemas import (
     TaskList,
     TaskPublic,
     TaskUpdate,
+    UtcTime,
 )
 from models.states import HELD, TaskStatus
 from models.tables import Task
@@ -81,6 +81,28 @@ def parse_statuses(values: list[str] | str | None, *, where: str, field: str = "
             where=where,
         )
     return list(dict.fromkeys(statuses))
+
+
+def task_filter(
+    selection: BulkFilter, *, where: str, prefix: str, owner: uuid.UUID | None = None
+) -> queries.TaskFilter:
+    """The API's filter (query or body) as the read layer's, each field checked (422 naming it)."""
+    statuses = parse_statuses(selection.status, where=where, field=f"{prefix}status")
+    for name in ("store", "worker", "q", "failure"):
+        check_text(getattr(selection, name), f"{prefix}{name}", where=where)
+    if selection.store is not None and where == "body":  # a list by an unknown store is just empty
+        check_store(selection.store, field=f"{prefix}store")
+    return queries.TaskFilter(
+        statuses=tuple(statuses),
+        store=selection.store,
+        mode=selection.mode,
+        worker=selection.worker,
+        created_from=selection.created_from,
+        created_to=selection.created_to,
+        search=selection.q,
+        owner=owner,
+        failure=selection.failure,
+    )
 
 
 def create_tasks_router(services: Services) -> APIRouter:
@@ -159,26 +181,32 @@ def create_tasks_router(services: Services) -> APIRouter:
         viewer: ViewerDep,
         status: Annotated[list[str] | None, Query(description="repeat or comma-separate")] = None,
         store: Annotated[str | None, Query(max_length=64)] = None,
-        q: Annotated[str | None, Query(max_length=200, description="search in name and product")] = None,
+        mode: Annotated[Literal["once", "monitor"] | None, Query()] = None,
+        worker: Annotated[str | None, Query(max_length=100, description="a worker id that ran it")] = None,
+        created_from: Annotated[UtcTime | None, Query(alias="createdFrom")] = None,
+        created_to: Annotated[UtcTime | None, Query(alias="createdTo")] = None,
+        q: Annotated[
+            str | None, Query(max_length=200, description="search in name, product, order number and id")
+        ] = None,
         owner: OwnerQuery = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 50,
         offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
         order: Order = "-created",
     ) -> TaskList:
-        statuses = parse_statuses(status, where="query")
-        check_text(store, "store", where="query")
-        check_text(q, "q", where="query")
+        selection = BulkFilter(
+            status=status,
+            store=store,
+            mode=mode,
+            worker=worker,
+            created_from=created_from,
+            created_to=created_to,
+            q=q,
+            failure=None,
+        )
+        where = task_filter(selection, where="query", prefix="", owner=owner)
         async with db.session() as session:
             rows, count = await queries.list_tasks(
-                session,
-                viewer=viewer,
-                statuses=statuses,
-                store=store,
-                search=q,
-                owner=owner,
-                limit=limit,
-                offset=offset,
-                order=order,
+                session, viewer=viewer, where=where, limit=limit, offset=offset, order=order
             )
         return TaskList(data=[TaskPublic.model_validate(t) for t in rows], count=count)
 
@@ -217,35 +245,18 @@ def create_tasks_router(services: Services) -> APIRouter:
     async def bulk(body: BulkRequest, viewer: ViewerDep) -> BulkResult:
         """Each task in its own transaction; at most 1000 tasks per call (``truncated`` says more
         matched). A filter selects among your own tasks only (an admin's: everyone's)."""
-        truncated = False
         if body.ids is not None:
-            ids = list(dict.fromkeys(body.ids))
+            done = await commands.apply_many(services, body.ids, body.action, viewer=viewer)
+            truncated = False
         else:
             assert body.filter is not None  # BulkRequest wants one of the two
-            ids, truncated = await _select(body.filter, viewer)
-        done = await commands.apply_many(services, ids, body.action, viewer=viewer)
+            where = task_filter(body.filter, where="body", prefix="filter.")
+            done, truncated = await commands.apply_matching(
+                services, where, body.action, viewer=viewer, limit=MAX_BULK
+            )
         results = [BulkItem(task_id=d.task_id, ok=d.ok, status=d.status, error=d.error) for d in done]
         ok = sum(1 for r in results if r.ok)
         return BulkResult(results=results, ok=ok, failed=len(results) - ok, truncated=truncated)
-
-    async def _select(selection: BulkFilter, viewer: Viewer) -> tuple[list[uuid.UUID], bool]:
-        statuses = parse_statuses(selection.status, where="body", field="filter.status")
-        if selection.store is not None:
-            check_text(selection.store, "filter.store")
-            check_store(selection.store, field="filter.store")
-        check_text(selection.q, "filter.q")
-        check_text(selection.failure, "filter.failure")
-        async with db.session() as session:
-            ids = await queries.matching_task_ids(
-                session,
-                viewer=viewer,
-                statuses=statuses,
-                store=selection.store,
-                search=selection.q,
-                failure=selection.failure,
-                limit=MAX_BULK + 1,
-            )
-        return ids[:MAX_BULK], len(ids) > MAX_BULK
 
     @router.get(
         "/{id}",

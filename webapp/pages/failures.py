@@ -129,7 +129,7 @@ class FailuresView:
             return
         async with self.services.db.session() as session:
             ids = await queries.matching_task_ids(
-                session, viewer=self.viewer, failure=group.signature, limit=MAX_BULK
+                session, viewer=self.viewer, where=queries.TaskFilter(failure=group.signature), limit=MAX_BULK
             )
         done = await commands.apply_many(self.services, ids, action, viewer=self.viewer)
         with self.groups:  # the group's own card may have been redrawn (and deleted) meanwhile
