@@ -55,10 +55,10 @@ def register(services: Services) -> None:
         return RedirectResponse("/tasks")
 
     @ui.page("/tasks", title="Tasks")
-    async def tasks_page(request: Request, status: str | None = None, q: str = "") -> None:
+    async def tasks_page(request: Request) -> None:
         if viewer := signed_in():
             zone = theme.browser_zone(request)
-            await tasks.render(services, watch, zone, viewer=viewer, status=status, search=q)
+            await tasks.render(services, watch, zone, viewer=viewer, params=request.query_params)
 
     @ui.page("/tasks/{task_id}", title="Task")
     async def task_page(request: Request, task_id: str) -> None:

@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from models import queries
 from models.access import Viewer
 from models.schemas import TaskCreate
+from models.settings import Settings
 from models.tables import Task
 from models.vault import mask_card
 from webapp import commands
@@ -109,6 +110,12 @@ def errors_by_field(exc: ValidationError) -> tuple[dict[str, str], list[str]]:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
+
+
+def offered_stores(settings: Settings, names: list[str]) -> list[str]:
+    """The stores a person picks from: the engine-test store ``noop`` only when it is turned on by
+    itself (``TASKDECK_NOOP_STORE``), not merely alongside the demo store."""
+    return [name for name in names if name != "noop" or settings.noop_store]
 
 
 class NewTaskDialog:

@@ -1,8 +1,10 @@
 """The look shared by every page: ``frame(title)`` (header, navigation, live indicator), the
 colour of each task state, and formatting of times and money.
 
-Times are shown in the browser's time zone: a one-line script stores it in the ``td_tz`` cookie,
-read on the next page build (UTC until then, and labelled so).
+Times are shown in the browser's time zone: a one-line script stores it in the ``td_tz`` cookie
+(URL-encoded, ``America%2FNew_York``; ``browser_zone`` decodes it), read on the next page build
+(UTC until then). Every page names its zone once, at its foot (``data-testid="time-zone"``). Lists
+show relative times ("3 min ago", ``fmt_ago``) with the exact time on hover (``fmt_exact``).
 """
 
 from __future__ import annotations
@@ -10,9 +12,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from functools import lru_cache
+from urllib.parse import unquote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Request
@@ -174,6 +177,10 @@ def frame(title: str, watch: HubWatch, *, section: str | None = None) -> Iterato
         user_menu()
     with ui.column().classes("w-full max-w-[1400px] mx-auto px-3 md:px-6 py-5 gap-5") as content:
         yield content
+    with content:
+        ui.label(f"Times in {zone_name(page_zone())}").classes("text-xs text-grey-6").props(
+            'data-testid="time-zone"'
+        )
 
 
 def nav_menu(current: str) -> None:
@@ -267,9 +274,22 @@ def _zone(name: str) -> tzinfo | None:
 
 
 def browser_zone(request: Request | None) -> tzinfo:
-    """The browser's time zone from the ``td_tz`` cookie, else UTC."""
-    name = request.cookies.get("td_tz") if request is not None else None
+    """The browser's time zone from the ``td_tz`` cookie (URL-encoded by the page), else UTC."""
+    name = unquote(request.cookies.get("td_tz") or "") if request is not None else ""
     return (_zone(name) if name else None) or ZoneInfo("UTC")
+
+
+def page_zone() -> tzinfo:
+    """``browser_zone`` of the page being built."""
+    try:
+        request: Request | None = ui.context.client.request
+    except RuntimeError:  # no request (a page built outside one)
+        request = None
+    return browser_zone(request)
+
+
+def zone_name(tz: tzinfo) -> str:
+    return getattr(tz, "key", None) or str(tz)
 
 
 def fmt_time(value: datetime | None, tz: tzinfo, *, seconds: bool = True) -> str:
@@ -279,6 +299,35 @@ def fmt_time(value: datetime | None, tz: tzinfo, *, seconds: bool = True) -> str
     now = datetime.now(tz)
     clock = local.strftime("%H:%M:%S" if seconds else "%H:%M")
     return clock if local.date() == now.date() else f"{local:%Y-%m-%d} {clock}"
+
+
+def fmt_exact(value: datetime | None, tz: tzinfo) -> str:
+    """The full local time with its zone's abbreviation: ``2026-11-30 11:03:14 EST``."""
+    if value is None:
+        return "—"
+    return value.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def fmt_ago(value: datetime | None, now: datetime | None = None) -> str:
+    """How long ago, for lists people scan: "just now", "3 min ago", "5 h ago", "2 days ago"
+    (and "in 4 min" for a time ahead)."""
+    if value is None:
+        return "—"
+    seconds = ((now or datetime.now(UTC)) - value).total_seconds()
+    ahead, seconds = seconds < 0, abs(seconds)
+    if seconds < 45:
+        return "just now" if not ahead else "in a moment"
+    for size, unit in ((86400, "day"), (3600, "h"), (60, "min")):
+        if seconds >= size or unit == "min":
+            n = max(1, round(seconds / size))
+            text = f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''}"
+            return f"in {text}" if ahead else f"{text} ago"
+    raise AssertionError("unreachable")
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 task``, ``2 tasks``, ``0 tasks`` (``many`` for irregular plurals)."""
+    return f"{n} {word if n == 1 else many or word + 's'}"
 
 
 def fmt_money(value: Decimal | float | int | None, currency: str | None = "USD") -> str:
