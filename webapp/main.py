@@ -71,6 +71,9 @@ def build(settings: Settings) -> Services:
     return services
 
 
+RECONNECT_TIMEOUT = 15.0  # seconds; NiceGUI derives ping interval 12 s and ping deadline 6 s
+
+
 def main() -> None:
     settings = load_settings()
     logs.configure(settings)
@@ -106,4 +109,8 @@ def main() -> None:
             "https_only": settings.cookie_secure,
         },
         uvicorn_logging_level="warning",
+        # a page survives a browser or server busy for a few seconds (a slow phone, a long bulk
+        # action on a loaded machine): NiceGUI's default of 3 s also sets a 2 s ping deadline,
+        # after which the socket closes and the page reloads, losing its selection and dialogs
+        reconnect_timeout=RECONNECT_TIMEOUT,
     )

@@ -1,7 +1,8 @@
 """The tasks table of ``/tasks``: its columns, cell templates and rows, and how it lays out.
 
 Every column but Name has a fixed width (``table-layout: fixed``), so a 200-character name or a
-long product URL is cut with an ellipsis (the whole text on hover) instead of pushing Status,
+long product URL is cut with an ellipsis (the whole text on hover: a ``title``, which costs
+nothing to draw, where a tooltip component per cell made big re-renders slow) instead of pushing Status,
 Progress and the row actions off screen, and the columns keep their widths while rows change.
 Narrower screens drop the least needed columns first (priority and attempts, then store, last
 error and owner, then product and created). Below 600 px the rows become cards (CSS only,
@@ -56,17 +57,14 @@ def columns(*, admin: bool) -> list[dict[str, Any]]:
 
 SLOT_NAME = """
 <q-td :props="props">
-  <a :href="'/tasks/' + props.row.id" class="td-cut block text-primary font-medium no-underline"
-    data-testid="task-name-cell" @click.stop>{{ props.value }}</a>
-  <q-tooltip max-width="560px" class="text-body2" style="overflow-wrap: anywhere"
-    >{{ props.value }}</q-tooltip>
+  <a :href="'/tasks/' + props.row.id" :title="props.value" data-testid="task-name-cell"
+    class="td-cut block text-primary font-medium no-underline" @click.stop>{{ props.value }}</a>
 </q-td>
 """
 SLOT_PRODUCT = """
 <q-td :props="props">
-  <div class="td-cut"><span class="td-mono text-xs">{{ props.value }}</span>
+  <div class="td-cut" :title="props.value"><span class="td-mono text-xs">{{ props.value }}</span>
     <span v-if="props.row.quantity > 1" class="text-grey-7"> × {{ props.row.quantity }}</span></div>
-  <q-tooltip max-width="560px" style="overflow-wrap: anywhere">{{ props.value }}</q-tooltip>
 </q-td>
 """
 SLOT_STATUS = f"""
@@ -84,17 +82,14 @@ SLOT_PROGRESS = f"""
 """
 SLOT_ERROR = """
 <q-td :props="props">
-  <div v-if="props.value" class="text-red-8 td-cut">{{ props.value }}
-    <q-tooltip max-width="480px" class="text-body2">{{ props.value }}</q-tooltip>
-  </div>
-  <div v-else-if="props.row.check" class="text-grey-8 td-cut" data-testid="check"
+  <div v-if="props.value" class="text-red-8 td-cut" :title="props.value">{{ props.value }}</div>
+  <div v-else-if="props.row.check" class="text-grey-8 td-cut" data-testid="check" :title="props.row.check"
     >{{ props.row.check }}</div>
 </q-td>
 """
 SLOT_CREATED = """
 <q-td :props="props">
-  <span class="text-grey-8" data-testid="created">{{ props.value }}
-    <q-tooltip data-testid="created-exact">{{ props.row.created_exact }}</q-tooltip></span>
+  <span class="text-grey-8" data-testid="created" :title="props.row.created_exact">{{ props.value }}</span>
 </q-td>
 """
 SLOT_ACTIONS = f"""
