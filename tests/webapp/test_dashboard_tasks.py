@@ -28,7 +28,7 @@ from models.settings import Settings
 from tests.conftest import AuthUser, Proc, StartWebapp, sign_in, wait_for
 from webapp.pages.task_form import offered_stores
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = pytest.mark.timeout(420)
 LONG_URL = "https://shop.example.com/" + "very-long-category-name/" * 18 + "product"
 
 
@@ -229,7 +229,7 @@ async def test_select_all_matching_acts_on_every_matching_task_with_one_summary(
     await expect(dialog).to_contain_text("Cancel 60 tasks?", timeout=30_000)
     await dialog.get_by_test_id("confirm").click()
     notes = page.locator(".q-notification")
-    await expect(notes).to_have_text("58 cancelled, 2 already finished", timeout=60_000)
+    await expect(notes).to_have_text("58 cancelled, 2 already finished", timeout=200_000)
     await page.wait_for_timeout(500)
     await expect(notes).to_have_count(1)  # one summary, not one per task
 

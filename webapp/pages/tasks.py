@@ -233,7 +233,7 @@ class TasksView:
             changed = True
         if changed:
             self.table.update()
-        if reread:
+        if reread and not self.bulk.busy:  # after a bulk action: one re-read when it is done
             self.refresher.trigger()
 
     # ---- user input -----------------------------------------------------------------------

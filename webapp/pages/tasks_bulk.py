@@ -79,7 +79,9 @@ class BulkBar:
         self.where = where  # the page's filter
         self.done = done  # after an action: clear the selection, re-read
         self.all_matching = False
+        self.busy = False  # an action is running: the page holds its re-reads until it is done
         self.matching = 0
+        self.on_page = 0
         self.label = ui.label("").classes("text-sm text-grey-7").props('data-testid="selected-count"')
         self.buttons: list[ui.button] = []
         with ui.row().classes("gap-1"):
@@ -113,6 +115,7 @@ class BulkBar:
     def show(self, *, ticked: int, on_page: int, matching: int) -> None:
         """Reflect the page's selection: ``ticked`` of ``on_page`` rows, ``matching`` in all."""
         self.matching = matching
+        self.on_page = on_page
         whole_page = on_page > 0 and ticked == on_page
         if not whole_page:
             self.all_matching = False
@@ -142,6 +145,21 @@ class BulkBar:
         self.all_matching = False
 
     async def run(self, action: str) -> None:
+        if self.busy:
+            return
+        self.busy = True
+        acted = False
+        try:
+            acted = await self._run(action)
+        finally:
+            self.busy = False
+            if acted:
+                await self.done()
+            else:
+                self.show(ticked=len(self.selected()), on_page=self.on_page, matching=self.matching)
+
+    async def _run(self, action: str) -> bool:
+        """Ask when it should, act, report; False when nothing was done."""
         verb = action.capitalize()
         if self.all_matching:
             where = self.where()
@@ -152,19 +170,19 @@ class BulkBar:
             if action == "delete":
                 detail += " Deleting cannot be undone."
             if not n or not await confirm(question, detail, verb, danger=action in ASK_FIRST):
-                return
+                return False
             done, _ = await commands.apply_matching(self.services, where, action, viewer=self.viewer, limit=n)
         else:
             targets = self.selected()
             if not targets:
-                return
+                return False
             n = len(targets)
             if action in ASK_FIRST:
                 detail = ", ".join(name for _, name in targets[:3]) + (f" and {n - 3} more" if n > 3 else "")
                 if action == "delete":
                     detail += ". Deleting cannot be undone."
                 if not await confirm(f"{verb} {theme.plural(n, 'task')}?", detail, verb, danger=True):
-                    return
+                    return False
             done = await commands.apply_many(
                 self.services, [i for i, _ in targets], action, viewer=self.viewer
             )
@@ -176,4 +194,4 @@ class BulkBar:
             timeout=8000,
         )
         self.all_matching = False
-        await self.done()
+        return True
