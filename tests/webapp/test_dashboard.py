@@ -201,7 +201,7 @@ async def test_server_paging_filters_search_and_row_buttons(app: App, page: Page
     await expect(row(page, "Paged 00")).to_be_visible()
 
     await page.get_by_test_id("search").fill("vinyl")
-    await expect(table).to_contain_text("1-15 of 15")
+    await expect(table).to_contain_text("1-15 of 15", timeout=20_000)
     await expect(page).to_have_url(f"{app.url}/tasks?q=vinyl")
 
     await row(page, "Paged 29").get_by_test_id("row-start").click()  # a row's own button
