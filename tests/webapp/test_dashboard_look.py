@@ -194,3 +194,33 @@ async def test_phone_header_is_one_row_and_queue_cards_are_whole(
         await page.wait_for_url(f"{app.url}/purchases")
     finally:
         await context.close()
+
+
+async def test_empty_list_pages_offer_a_next_step(app: App, page: Page) -> None:
+    """A new user's lists: each says what is missing and offers the next step."""
+    await page.goto(f"{app.url}/tasks")
+    state = page.get_by_test_id("tasks-table").get_by_test_id("empty")
+    await expect(state).to_contain_text("No tasks here yet")
+    await state.get_by_test_id("empty-action").click()
+    await expect(page.locator(".q-dialog").get_by_label("Product")).to_be_visible(timeout=15_000)
+    await page.keyboard.press("Escape")
+
+    await page.get_by_test_id("bell").click()
+    await expect(page.get_by_test_id("bell-menu").get_by_test_id("empty")).to_contain_text(
+        "No notifications yet"
+    )
+    await page.keyboard.press("Escape")
+
+    await page.goto(f"{app.url}/settings")
+    for table, text in (
+        ("profiles", "No profiles yet"),
+        ("accounts", "No accounts yet"),
+        ("webhooks", "No webhooks yet"),
+    ):
+        await expect(page.get_by_test_id(table).get_by_test_id("empty")).to_contain_text(text)
+    await page.get_by_test_id("profiles").get_by_test_id("empty-action").click()
+    await expect(page.locator(".q-dialog")).to_be_visible(timeout=15_000)  # the new-profile dialog
+    await page.keyboard.press("Escape")
+
+    await page.goto(f"{app.url}/watches")
+    await expect(page.get_by_test_id("watches").get_by_test_id("empty")).to_contain_text("No watches yet")

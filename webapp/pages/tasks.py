@@ -29,7 +29,7 @@ from models import queries
 from models.access import Viewer
 from models.states import WAITING, TaskStatus
 from models.tables import Task
-from webapp.pages import actions, offered, tasks_table, theme
+from webapp.pages import actions, empty, offered, tasks_table, theme
 from webapp.pages.task_form import NewTaskDialog, offered_stores
 from webapp.pages.tasks_bulk import BulkBar
 from webapp.pages.tasks_filters import PAGE_SIZES, FilterBar, TasksQuery
@@ -116,6 +116,9 @@ class TasksView:
             )
         for name, slot in tasks_table.SLOTS.items():
             self.table.add_slot(f"body-cell-{name}", slot)
+        empty.on_table(
+            self.table, icon="list_alt", text="No tasks here yet", action="Create a task", click="new-task"
+        )
         self.table.on("request", self._request, js_handler="(p) => emit(p.pagination)")
         self.table.on("row_action", self._row_action)
         self.table.on_select(self._selection)
