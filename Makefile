@@ -94,12 +94,14 @@ services: ## start the local Postgres and Redis the tests use, if they are down
 run: install ## the dashboard, embedded mode unless DATABASE_URL/REDIS_URL are set
 	$(BIN)/python -m webapp
 
-# pytest-xdist processes for `make test` (0: one process). Each has its own database, stream keys
-# and ports (tests/conftest.py); --dist loadfile keeps a module's tests, and the app or webapp
-# they share, in one process.
-TEST_WORKERS ?= 2
+# pytest-xdist processes for `make test` (0: one process, the default). Each has its own database,
+# stream keys and ports (tests/conftest.py); --dist loadfile keeps a module's tests, and the app or
+# webapp they share, in one process. Not the default yet: with 2, two dashboard tests
+# (test_server_paging_filters_search_and_row_buttons, test_page_catches_up_after_the_live_hub_loses_postgres)
+# failed in two runs side by side with test_engine.py, and passed alone.
+TEST_WORKERS ?= 0
 
-test: install test-plugin ## pytest against the local Postgres, Redis and Chromium (TEST_WORKERS=2 processes)
+test: install test-plugin ## pytest against the local Postgres, Redis and Chromium (TEST_WORKERS=N: xdist)
 	@bash scripts/wait_services.sh || { echo "start them with: make services" >&2; exit 1; }
 	env -u DATABASE_URL -u REDIS_URL -u TASKDECK_DATABASE_URL -u TASKDECK_REDIS_URL \
 		PYTHONPATH=$(abspath $(TEST_PLUGINS))$${PYTHONPATH:+:$$PYTHONPATH} \
