@@ -137,6 +137,13 @@ async def test_filters_search_sort_and_page_live_in_the_url(app: App) -> None:
     await expect(table(page)).to_contain_text("1-3 of 3")
     assert await names_shown(page) == ["Watch 00", "Watch 01", "Watch 02"]
 
+    await goto(page, f"{app.url}/tasks?q=nothing-like-this")
+    empty = table(page).get_by_test_id("empty")
+    await expect(empty).to_contain_text("No tasks match these filters")
+    await empty.get_by_test_id("empty-action").click()  # its next step: clear the filters
+    await expect(table(page)).to_contain_text("1-16 of 16", timeout=20_000)
+    await expect(page).to_have_url(f"{app.url}/tasks")
+
     for search in (order, bought["id"][:8]):  # an order number, a task's short id
         await goto(page, f"{app.url}/tasks")
         await page.get_by_test_id("search").fill(search)

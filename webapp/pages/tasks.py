@@ -52,6 +52,7 @@ class TasksView:
         self.owners: dict[uuid.UUID, str] = {}
         self.chips: dict[str | None, ui.chip] = {}
         self.counts: dict[str, int] = {}
+        self.empty_filtered: bool | None = None  # which empty state the table has
         self.refresher = Throttle(self.refresh, interval=0.25)
 
     # ---- layout ---------------------------------------------------------------------------
@@ -116,9 +117,6 @@ class TasksView:
             )
         for name, slot in tasks_table.SLOTS.items():
             self.table.add_slot(f"body-cell-{name}", slot)
-        empty.on_table(
-            self.table, icon="list_alt", text="No tasks here yet", action="Create a task", click="new-task"
-        )
         self.table.on("request", self._request, js_handler="(p) => emit(p.pagination)")
         self.table.on("row_action", self._row_action)
         self.table.on_select(self._selection)
@@ -185,6 +183,7 @@ class TasksView:
         self.counts = counts
         self._style_chips()
         total = sum(counts.values())
+        self._empty_state(filtered=total > 0)
         waiting = sum(counts.get(s, 0) for s in WAITING)
         doubt = counts.get(S.UNKNOWN, 0)
         self.summary.set_text(
@@ -193,6 +192,24 @@ class TasksView:
         )
         self.doubt_label.set_text(f"{theme.plural(doubt, 'task')} in doubt")
         self.doubt.set_visibility(doubt > 0)
+
+    def _empty_state(self, *, filtered: bool) -> None:
+        """What an empty table says, and its next step: make a task, or loosen the filters."""
+        if filtered == self.empty_filtered:
+            return
+        self.empty_filtered = filtered
+        if filtered:
+            empty.on_table(
+                self.table,
+                icon="filter_alt_off",
+                text="No tasks match these filters",
+                action="Clear filters",
+                click="clear-filters",
+            )
+        else:
+            empty.on_table(
+                self.table, icon="list_alt", text="No tasks yet", action="Create a task", click="new-task"
+            )
 
     async def _page(
         self, session: AsyncSession, where: queries.TaskFilter, page: int
