@@ -208,7 +208,11 @@ class TasksView:
             )
         else:
             empty.on_table(
-                self.table, icon="list_alt", text="No tasks here yet", action="Create a task", click="new-task"
+                self.table,
+                icon="list_alt",
+                text="No tasks here yet",
+                action="Create a task",
+                click="new-task",
             )
 
     async def _page(
