@@ -370,7 +370,8 @@ def module_procs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Procs]:
 def start_worker(procs: Procs, tmp_path: Path) -> StartWebapp:
     """Start ``taskiq worker workers.broker:broker`` (one process) with the given settings."""
 
-    def start(**env: Any) -> Proc:
+    def start(shutdown_timeout: float | None = None, **env: Any) -> Proc:
+        """``shutdown_timeout``: taskiq's ``--shutdown-timeout`` (its own 5 s default when None)."""
         settings = {
             "TASKDECK_ARTIFACTS_DIR": tmp_path / "artifacts",
             "TASKDECK_SWEEP_INTERVAL": 0.5,
@@ -390,6 +391,8 @@ def start_worker(procs: Procs, tmp_path: Path) -> StartWebapp:
             "--log-level",
             "INFO",
         ]
+        if shutdown_timeout is not None:
+            args += ["--shutdown-timeout", f"{shutdown_timeout:g}"]
         return procs.spawn("worker", args, child_env(**settings))
 
     return start

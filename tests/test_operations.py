@@ -192,6 +192,7 @@ async def test_drain_lets_the_running_task_finish_then_the_worker_exits(
         TASKDECK_DEMO_STORE_URL=f"{web.url}/demo-store",
         TASKDECK_SHUTDOWN_GRACE=60,
         TASKDECK_LOG_FORMAT="json",
+        shutdown_timeout=80,  # as `python -m workers run` passes: taskiq's own 5 s would cut the grace
     )
     async with httpx.AsyncClient(timeout=15, headers=auth_headers) as http:
         s = Stack(web.url or "", http)

@@ -144,7 +144,7 @@ async def test_another_users_page_hears_nothing_of_a_running_task(
     await expect(table.locator("thead")).to_contain_text("Owner")
     await expect(row(admin_page, "A's drop")).to_contain_text(a.email)
     await expect(row(admin_page, "B's own")).to_contain_text(b.email)
-    await admin_page.get_by_test_id("owner-filter").click()
+    await admin_page.get_by_test_id("filter-owner").click()
     await admin_page.get_by_role("option", name=b.email, exact=True).click()
     await expect(table.locator("tbody tr")).to_have_count(1)
     await expect(row(admin_page, "B's own")).to_be_visible()

@@ -26,7 +26,8 @@ CARD = "4242 4242 4242 4242"
 async def web(
     db: Database, pg_url: str, start_webapp: StartWebapp, auth_headers: dict[str, str]
 ) -> AsyncIterator[tuple[Proc, httpx.AsyncClient]]:
-    proc = await start_webapp(DATABASE_URL=pg_url, REDIS_URL=None)
+    # noop on by itself: the New-task dialog offers it (a store without a preview)
+    proc = await start_webapp(DATABASE_URL=pg_url, REDIS_URL=None, TASKDECK_NOOP_STORE="true")
     async with httpx.AsyncClient(base_url=proc.url or "", timeout=30, headers=auth_headers) as http:
         yield proc, http
 
