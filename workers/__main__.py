@@ -20,7 +20,7 @@ import os
 import sys
 from pathlib import Path
 
-from models import claims, readiness
+from models import readiness, worker_rows
 from models.db import Database
 from models.settings import Settings, load_settings
 
@@ -50,7 +50,7 @@ async def drain(settings: Settings, worker_id: str | None) -> list[str]:
     db = Database(settings.database_url, pool_size=1)
     try:
         async with db.begin() as session:
-            return await claims.request_drain(session, worker_id=worker_id)
+            return await worker_rows.request_drain(session, worker_id=worker_id)
     finally:
         await db.dispose()
 

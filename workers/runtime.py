@@ -30,7 +30,7 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 from redis.asyncio import Redis
 
-from models import claims, logs, redis_url, watch_claims
+from models import claims, logs, redis_url, watch_claims, worker_rows
 from models.db import Database
 from models.errors import InvalidTransition
 from models.live_keys import LiveKeys
@@ -490,7 +490,7 @@ class WorkerRuntime:
         pool = self.browser
         browser = await asyncio.to_thread(lambda: pool.stats) if pool is not None else None
         async with self.db.begin() as session:
-            drain = await claims.worker_seen(
+            drain = await worker_rows.worker_seen(
                 session,
                 worker=self._row,
                 running=[str(r.task.id) for r in self.running.values()],

@@ -22,7 +22,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
-from models import claims, retention, watch_claims
+from models import retention, sweeps, watch_claims, worker_rows
 from workers import recovery
 
 if TYPE_CHECKING:
@@ -39,21 +39,21 @@ async def sweep(runtime: WorkerRuntime) -> list[uuid.UUID]:
     them, fills its free slots and runs retention when due: this module keeps no state)."""
     settings, db = runtime.settings, runtime.db
     async with db.begin() as session:
-        await claims.expire_monitors(session)
+        await sweeps.expire_monitors(session)
     async with db.begin() as session:
         await watch_claims.expire(session)
     async with db.begin() as session:
-        due = await claims.stage_due(session)
+        due = await sweeps.stage_due(session)
     if not runtime.stopping:
         await recovery.adopt_stale(runtime)
     async with db.begin() as session:
-        rescued = await claims.rescue_stale(session, timeout=settings.heartbeat_timeout)
+        rescued = await sweeps.rescue_stale(session, timeout=settings.heartbeat_timeout)
     for task_id, status in rescued:
         log.warning("task %s: worker lost, now %s", task_id, status)
     async with db.begin() as session:
-        stale = await claims.stale_queued(session, after=settings.rekick_after, limit=REKICK_BATCH)
+        stale = await sweeps.stale_queued(session, after=settings.rekick_after, limit=REKICK_BATCH)
     async with db.begin() as session:
-        await claims.mark_gone_workers(
+        await worker_rows.mark_gone_workers(
             session, timeout=max(settings.heartbeat_timeout, 3 * settings.heartbeat_interval) * 3
         )
     return [*due, *(t for t, s in rescued if s == "queued"), *stale]

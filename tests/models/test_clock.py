@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from models import claims, migrations
+from models import claims, migrations, sweeps
 from models import tasks as ops
 from models.db import Database
 from models.schemas import TaskCreate
@@ -26,7 +26,7 @@ def skewed(offset: timedelta) -> Callable[[], datetime]:
 
 def skew_process(monkeypatch: pytest.MonkeyPatch, offset: timedelta) -> None:
     """This process's wall clock, as the engine's modules read it, is ``offset`` off."""
-    for module in ("models.claims", "models.tasks", "models.events"):
+    for module in ("models.claims", "models.sweeps", "models.tasks", "models.events"):
         monkeypatch.setattr(f"{module}.utcnow", skewed(offset))
 
 
@@ -47,17 +47,17 @@ async def test_a_worker_behind_keeps_its_healthy_task(db: Database, monkeypatch:
             claimed = await claims.claim_next(session, worker_id="behind")
         assert claimed is not None and claimed.id == task.id
     async with db.begin() as session:  # a sweeper on a right clock, heartbeat timeout 10 s
-        assert await claims.rescue_stale(session, timeout=10) == []
+        assert await sweeps.rescue_stale(session, timeout=10) == []
     with monkeypatch.context() as m:
         skew_process(m, -SKEW)
         async with db.begin() as session:
             assert await claims.heartbeat(session, runs={claimed.lease: claimed.id})  # type: ignore[dict-item]
     async with db.begin() as session:
-        assert await claims.rescue_stale(session, timeout=10) == []
+        assert await sweeps.rescue_stale(session, timeout=10) == []
     with monkeypatch.context() as m:
         skew_process(m, SKEW)  # ... and one 11 s ahead
         async with db.begin() as session:
-            assert await claims.rescue_stale(session, timeout=10) == []
+            assert await sweeps.rescue_stale(session, timeout=10) == []
 
 
 async def test_a_sweeper_ahead_stages_nothing_early(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -67,7 +67,7 @@ async def test_a_sweeper_ahead_stages_nothing_early(db: Database, monkeypatch: p
     with monkeypatch.context() as m:
         skew_process(m, SKEW)
         async with db.begin() as session:
-            assert await claims.stage_due(session) == []
+            assert await sweeps.stage_due(session) == []
 
 
 async def test_sqlite_uses_its_own_clock_in_the_stored_format(tmp_path: Path) -> None:
@@ -83,13 +83,13 @@ async def test_sqlite_uses_its_own_clock_in_the_stored_format(tmp_path: Path) ->
                     update(Task).where(Task.id == task.id).values(status="scheduled", run_at=run_at)  # type: ignore[arg-type]
                 )
         async with db.begin() as session:
-            assert await claims.stage_due(session) == [past.id]
+            assert await sweeps.stage_due(session) == [past.id]
         async with db.begin() as session:
             claimed = await claims.claim_next(session, worker_id="w")
         assert claimed is not None and claimed.heartbeat_at is not None
         assert abs(claimed.heartbeat_at - datetime.now(UTC)) < timedelta(seconds=5)
         async with db.begin() as session:
-            assert await claims.rescue_stale(session, timeout=10) == []
-            assert await claims.rescue_stale(session, timeout=-60) == [(past.id, "queued")]
+            assert await sweeps.rescue_stale(session, timeout=10) == []
+            assert await sweeps.rescue_stale(session, timeout=-60) == [(past.id, "queued")]
     finally:
         await db.dispose()

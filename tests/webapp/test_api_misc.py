@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from models import claims
+from models import claims, worker_rows
 from models.db import Database
 from models.states import TaskStatus as S
 from models.tables import Worker
@@ -34,7 +34,7 @@ async def test_stats_counts_throughput_and_workers(api: Api) -> None:
         worker = Worker(
             id="host-1:42", host="host-1", pid=42, version="0.1.0", concurrency=4, started_at=utcnow()
         )
-        await claims.worker_seen(session, worker=worker, running=[], processed=7, status="up")
+        await worker_rows.worker_seen(session, worker=worker, running=[], processed=7, status="up")
 
     response = await api.http.get("/api/stats")
     assert response.status_code == 200, response.text

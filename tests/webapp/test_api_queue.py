@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import claims
+from models import claims, worker_rows
 from models.tables import Worker
 from models.types import utcnow
 from tests.conftest import AuthUser
@@ -103,7 +103,7 @@ async def test_workers_report_heartbeat_age_memory_and_own_running_ids(
             id="host-1:42", host="host-1", pid=42, version="0.1.0", concurrency=2, started_at=utcnow()
         )
         browser = {"contexts_open": 1, "pss_mb": 412.5}
-        await claims.worker_seen(
+        await worker_rows.worker_seen(
             session, worker=worker, running=[task["id"]], processed=3, status="up", browser=browser
         )
     response = await api.http.get("/api/workers")

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from models import claims, webhooks
+from models import claims, sweeps, webhooks, worker_rows
 from models import tasks as ops
 from models.access import Viewer
 from models.db import Database
@@ -339,8 +339,8 @@ async def test_sweeps_emit_worker_lost_to_admins_and_expired_monitors_as_failed(
             )
         )
     async with db.begin() as session:
-        assert await claims.mark_gone_workers(session, timeout=10) == 1
-        assert len(await claims.expire_monitors(session)) == 1
+        assert await worker_rows.mark_gone_workers(session, timeout=10) == 1
+        assert len(await sweeps.expire_monitors(session)) == 1
     (lost,) = await deliveries(db, admin_hook)
     assert lost.event == "worker.lost" and lost.payload == {"worker": {"id": "w-lost", "host": "box-7"}}
     (expired,) = await deliveries(db, user_hook)
