@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import claims
+from models import outcomes
 from models.claims import checkpointed
 from models.clock import NewLease, db_now
 from models.events import publish
@@ -108,7 +108,7 @@ async def complete_by_hand(
         "unit_price": Decimal(0),
         "total": Decimal(0),
     }
-    await claims.record_purchase(session, task=task, purchase=bought)
+    await outcomes.record_purchase(session, task=task, purchase=bought)
     return await get_task(session, task_id)
 
 

@@ -1,7 +1,7 @@
 """The outcomes of several runs in one round trip (the worker's group commit, Postgres).
 
-``record_outcomes`` writes, for every run in the batch, exactly what ``claims.record_purchase``
-then ``claims.record_outcome`` write for one: the purchase row (``ON CONFLICT (task_id) DO
+``record_outcomes`` writes, for every run in the batch, exactly what ``outcomes.record_purchase``
+then ``outcomes.record_outcome`` write for one: the purchase row (``ON CONFLICT (task_id) DO
 NOTHING``: at most one per task, written even when the outcome is refused), the guarded move
 (``status IN ('running', 'action_needed') AND lease = the run's lease``; a pending cancel turns a
 hand-on into ``cancelled``), the attempt row closed, the ``state`` event, its NOTIFY, and the
@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import ClauseElement, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import claims, webhooks
+from models import outcomes, webhooks
 from models.errors import InvalidTransition
 from models.events import CHANNEL
 from models.states import TaskStatus
@@ -72,7 +72,7 @@ PURCHASE_COLUMNS = {
 
 @dataclass
 class Outcome:
-    """One run's ending, as ``claims.record_outcome`` takes it, plus its purchase (or None)."""
+    """One run's ending, as ``outcomes.record_outcome`` takes it, plus its purchase (or None)."""
 
     task: Task
     to: TaskStatus
@@ -181,8 +181,8 @@ def _fits(values: Mapping[str, Any], purchase: Mapping[str, Any] | None) -> bool
 def one_statement(items: Sequence[Outcome], *, worker_id: str) -> bool:
     """Does the batch go as one statement on Postgres (then it needs no transaction around it)?"""
     for item in items:
-        values = claims.outcome_values(item.to, worker_id, item.error, dict(item.values))
-        purchase = claims.purchase_row(item.task, item.purchase) if item.purchase is not None else None
+        values = outcomes.outcome_values(item.to, worker_id, item.error, dict(item.values))
+        purchase = outcomes.purchase_row(item.task, item.purchase) if item.purchase is not None else None
         if not _fits(values, purchase):
             return False
     return True
@@ -202,8 +202,8 @@ async def record_outcomes(
     for item in items:
         task = item.task
         assert task.lease is not None
-        values = claims.outcome_values(item.to, worker_id, item.error, dict(item.values))
-        purchase = claims.purchase_row(task, item.purchase) if item.purchase is not None else None
+        values = outcomes.outcome_values(item.to, worker_id, item.error, dict(item.values))
+        purchase = outcomes.purchase_row(task, item.purchase) if item.purchase is not None else None
         if not postgres or not _fits(values, purchase):
             await _one(session, worker_id=worker_id, item=item, written=written)
             continue
@@ -226,7 +226,7 @@ async def record_outcomes(
         )
         rows.append(row)
         if purchase is not None:
-            hook = claims.purchase_payload(task, purchase) if task.owner_id is not None else None
+            hook = outcomes.purchase_payload(task, purchase) if task.owner_id is not None else None
             bought.append({**{k: _plain(v) for k, v in purchase.items()}, "hook_payload": hook})
     if rows:
         params = {
@@ -241,9 +241,9 @@ async def record_outcomes(
 
 async def _one(session: AsyncSession, *, worker_id: str, item: Outcome, written: set[uuid.UUID]) -> None:
     if item.purchase is not None:  # purchases first: a refused outcome never takes one back
-        await claims.record_purchase(session, task=item.task, purchase=item.purchase)
+        await outcomes.record_purchase(session, task=item.task, purchase=item.purchase)
     try:
-        await claims.record_outcome(
+        await outcomes.record_outcome(
             session,
             task=item.task,
             worker_id=worker_id,

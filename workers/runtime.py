@@ -30,7 +30,7 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 from redis.asyncio import Redis
 
-from models import claims, logs, redis_url, watch_claims, worker_rows
+from models import claims, logs, outcomes, redis_url, watch_claims, worker_rows
 from models.db import Database
 from models.errors import InvalidTransition
 from models.live_keys import LiveKeys
@@ -369,9 +369,9 @@ class WorkerRuntime:
                 if bought_row is not None:
                     watch = {"watch_id": listing.watch_id} if listing is not None else {}
                     async with self.db.begin() as session:
-                        await claims.record_purchase(session, task=task, purchase={**bought_row, **watch})
+                        await outcomes.record_purchase(session, task=task, purchase={**bought_row, **watch})
                 async with self.db.begin() as session:
-                    await claims.record_outcome(
+                    await outcomes.record_outcome(
                         session,
                         task=task,
                         worker_id=self.worker_id,

@@ -26,7 +26,7 @@ def skewed(offset: timedelta) -> Callable[[], datetime]:
 
 def skew_process(monkeypatch: pytest.MonkeyPatch, offset: timedelta) -> None:
     """This process's wall clock, as the engine's modules read it, is ``offset`` off."""
-    for module in ("models.claims", "models.sweeps", "models.tasks", "models.events"):
+    for module in ("models.claims", "models.outcomes", "models.sweeps", "models.tasks", "models.events"):
         monkeypatch.setattr(f"{module}.utcnow", skewed(offset))
 
 

@@ -21,7 +21,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import func, select
 
-from models import claims
+from models import claims, outcomes
 from models.db import Database
 from models.settings import Settings
 from models.states import TaskStatus
@@ -70,7 +70,7 @@ class Api:
         """Run the task to ``completed`` with a purchase, as the executor records it."""
         task = await self.run(task_id, worker_id=worker_id)
         async with self.db.begin() as session:
-            await claims.record_purchase(
+            await outcomes.record_purchase(
                 session,
                 task=task,
                 purchase={
@@ -90,7 +90,7 @@ class Api:
                 "currency": "USD",
                 "productName": "Aurora Sneaker Drop",
             }
-            return await claims.finish(
+            return await outcomes.finish(
                 session, task=task, worker_id=worker_id, to=S.COMPLETED, outcome="completed",
                 values={"result": result, "progress": 100},
             )  # fmt: skip
@@ -98,7 +98,7 @@ class Api:
     async def fail(self, task_id: str, *, worker_id: str = "worker-1") -> Task:
         task = await self.run(task_id, worker_id=worker_id)
         async with self.db.begin() as session:
-            return await claims.finish(
+            return await outcomes.finish(
                 session,
                 task=task,
                 worker_id=worker_id,
@@ -264,7 +264,7 @@ async def test_a_monitor_check_is_not_an_attempt(api: Api) -> None:
         task, NotAvailableYet(observation="out of stock"), stop_reason=None, settings=api.services.settings
     )
     async with api.db.begin() as session:
-        await claims.record_outcome(
+        await outcomes.record_outcome(
             session,
             task=task,
             worker_id="worker-1",

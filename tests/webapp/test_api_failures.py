@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from models import claims
+from models import claims, outcomes
 from models.failures import normalise, signature
 from models.states import TaskStatus as S
 from models.types import utcnow
@@ -25,7 +25,7 @@ async def fail_at(api: Api, task_id: str, *, step: str, error: str, to: S = S.FA
     async with api.db.begin() as session:
         await claims.progress(session, task=task, worker_id="worker-1", step=step, percent=60)
         values: dict[str, Any] = {"run_at": utcnow() + timedelta(hours=1)} if to is S.RETRYING else {}
-        await claims.finish(
+        await outcomes.finish(
             session, task=task, worker_id="worker-1", to=to, outcome="error", error=error, values=values
         )
 

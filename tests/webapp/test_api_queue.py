@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import claims, worker_rows
+from models import claims, outcomes, worker_rows
 from models.tables import Worker
 from models.types import utcnow
 from tests.conftest import AuthUser
@@ -69,7 +69,7 @@ async def test_a_running_task_finishes_while_paused(api: Api, admin_user: AuthUs
     running = await api.run(task["id"])
     await api.http.post("/api/queue/pause", json={}, headers=admin_user.headers)
     async with api.db.begin() as session:
-        await claims.finish(
+        await outcomes.finish(
             session, task=running, worker_id="worker-1", to=claims.S.COMPLETED, outcome="completed"
         )
     assert await api.status(task["id"]) == "completed"

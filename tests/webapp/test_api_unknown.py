@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from models import claims
+from models import outcomes
 from models.states import TaskStatus as S
 from tests.webapp.test_api import Api, api, api_app
 
@@ -19,7 +19,7 @@ async def unknown_task(api: Api, **fields: Any) -> dict[str, Any]:
     task = await api.create(**fields)
     claimed = await api.run(task["id"])
     async with api.db.begin() as session:
-        await claims.finish(
+        await outcomes.finish(
             session,
             task=claimed,
             worker_id="worker-1",

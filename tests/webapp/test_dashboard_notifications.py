@@ -11,7 +11,7 @@ import httpx
 import pytest
 from playwright.async_api import Browser, expect
 
-from models import claims
+from models import claims, outcomes
 from models.db import Database
 from models.states import TaskStatus
 from tests.conftest import REDIS_URL, AuthUser, StartWebapp, free_port, sign_in
@@ -58,7 +58,7 @@ async def test_bell_counts_your_failed_task_and_the_webhooks_card_sends_a_signed
             task = await claims.claim_next(session, worker_id="test-worker")
         assert task is not None and str(task.id) == made.json()["id"]
         async with db.begin() as session:
-            await claims.record_outcome(
+            await outcomes.record_outcome(
                 session,
                 task=task,
                 worker_id="test-worker",

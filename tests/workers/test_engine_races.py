@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import update
 
-from models import claims
+from models import claims, outcomes
 from models import tasks as ops
 from models.db import Database
 from models.errors import InvalidTransition
@@ -153,7 +153,7 @@ async def test_a_stale_run_cannot_write_after_a_retry_reset_its_attempt(db: Data
         assert not await claims.checkpoint(session, task=first, worker_id="w", name="place order", known=[])
         assert not await claims.progress(session, task=first, worker_id="w", step="x", percent=50)
         with pytest.raises(InvalidTransition):
-            await claims.record_outcome(
+            await outcomes.record_outcome(
                 session, task=first, worker_id="w", to=TaskStatus.COMPLETED, outcome="x"
             )
     async with db.begin() as session:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import col
 
-from models import claims, sweeps, webhooks, worker_rows
+from models import claims, outcomes, sweeps, webhooks, worker_rows
 from models import tasks as ops
 from models.access import Viewer
 from models.db import Database
@@ -170,14 +170,14 @@ async def test_the_outbox_rolls_back_with_the_outcome(
     assert claimed is not None and claimed.id == task.id
     with pytest.raises(RuntimeError):
         async with db.begin() as session:
-            await claims.record_outcome(
+            await outcomes.record_outcome(
                 session, task=claimed, worker_id="w", to=TaskStatus.FAILED, outcome="failed", error="x"
             )
             assert len(await deliveries(db, hook_id)) == 0  # not visible before commit
             raise RuntimeError("rolled back")
     assert await deliveries(db, hook_id) == []
     async with db.begin() as session:
-        await claims.record_outcome(
+        await outcomes.record_outcome(
             session, task=claimed, worker_id="w", to=TaskStatus.FAILED, outcome="failed", error="x"
         )
     (row,) = await deliveries(db, hook_id)
@@ -293,8 +293,8 @@ async def test_embedded_sqlite_writes_the_same_outbox(tmp_path: Any) -> None:
                         "unit_price": Decimal(1),
                         "total": Decimal(1),
                     }
-                    await claims.record_purchase(session, task=claimed, purchase=bought)
-                await claims.record_outcome(session, task=claimed, worker_id="w", to=outcome, outcome="x")
+                    await outcomes.record_purchase(session, task=claimed, purchase=bought)
+                await outcomes.record_outcome(session, task=claimed, worker_id="w", to=outcome, outcome="x")
         assert [d.event for d in await deliveries(db, hook_id)] == ["task.failed", "purchase.created"]
         with Receiver(free_port()).start() as receiver:  # and the delivery loop's claim and log work there
             async with db.begin() as session:
@@ -372,8 +372,8 @@ async def test_the_outbox_adds_no_round_trip_to_an_outcome(db: Database, api_use
         try:
             async with db.begin() as session:
                 bought = {"order_number": "N", "quantity": 1, "unit_price": Decimal(1), "total": Decimal(1)}
-                await claims.record_purchase(session, task=claimed, purchase=bought)
-                await claims.record_outcome(
+                await outcomes.record_purchase(session, task=claimed, purchase=bought)
+                await outcomes.record_outcome(
                     session, task=claimed, worker_id="w", to=TaskStatus.COMPLETED, outcome="x"
                 )
         finally:
