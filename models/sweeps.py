@@ -17,12 +17,17 @@ from models import webhooks
 from models.claims import PURCHASES, checkpointed
 from models.clock import db_now
 from models.events import publish
-from models.states import HELD, TaskStatus
+from models.states import HELD, TaskStatus, sources_for
 from models.tables import Task, TaskAttempt
 from models.tasks import status_in
 from models.types import utcnow
 
 S = TaskStatus
+# Each sweep's source states, as ``models.states.MOVES`` allows them (narrowed to what the sweep means)
+STAGE_FROM = sources_for(S.QUEUED) & {S.SCHEDULED, S.RETRYING}  # due → queued
+EXPIRE_FROM = sources_for(S.FAILED) & {S.SCHEDULED, S.RETRYING, S.QUEUED}  # window closed → failed
+RESCUE_TO = (S.COMPLETED, S.CANCELLED, S.FAILED, S.QUEUED)
+RESCUE_FROM = HELD.intersection(*(sources_for(to) for to in RESCUE_TO))  # stale run → any of RESCUE_TO
 
 
 async def stage_due(session: AsyncSession, *, limit: int = 500) -> list[uuid.UUID]:
@@ -31,7 +36,7 @@ async def stage_due(session: AsyncSession, *, limit: int = 500) -> list[uuid.UUI
     rows = await session.execute(
         update(Task)
         .where(
-            col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value]),
+            status_in(STAGE_FROM),
             col(Task.run_at) <= now,
             or_(col(Task.until).is_(None), col(Task.until) > now),
             col(Task.id).in_(_due_ids(now, limit)),
@@ -49,7 +54,7 @@ async def stage_due(session: AsyncSession, *, limit: int = 500) -> list[uuid.UUI
 def _due_ids(now: ColumnElement[datetime], limit: int) -> Any:
     return (
         select(col(Task.id))
-        .where(col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value]), col(Task.run_at) <= now)
+        .where(status_in(STAGE_FROM), col(Task.run_at) <= now)
         .order_by(col(Task.run_at))
         .limit(limit)
         .scalar_subquery()
@@ -63,7 +68,7 @@ async def expire_monitors(session: AsyncSession) -> list[uuid.UUID]:
     rows = await session.execute(
         update(Task)
         .where(
-            col(Task.status).in_([S.SCHEDULED.value, S.RETRYING.value, S.QUEUED.value]),
+            status_in(EXPIRE_FROM),
             col(Task.until).is_not(None),
             col(Task.until) <= now,
         )
@@ -94,7 +99,7 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
     rows = await session.execute(
         update(Task)
         .where(
-            status_in(HELD),  # a run waiting for a person heart-beats too; a dead one is rescued
+            status_in(RESCUE_FROM),  # a run waiting for a person heart-beats too; a dead one is rescued
             col(Task.heartbeat_at) < cutoff,
             or_(~checkpointed(), bought),  # past a checkpoint without a purchase: recovery asks first
         )

@@ -7,6 +7,7 @@ import itertools
 import pytest
 from sqlalchemy import update
 
+from models import sweeps
 from models.db import Database
 from models.errors import InvalidTransition
 from models.schemas import TaskCreate
@@ -118,3 +119,13 @@ async def test_every_pair_through_the_database(db: Database) -> None:
                 with pytest.raises(InvalidTransition) as err:
                     await move(session, task_id=task.id, to=dst)
                 assert src.value in str(err.value)
+
+
+def test_the_sweeps_take_their_source_states_from_the_moves() -> None:
+    """Each sweep moves only what ``MOVES`` allows: dropping a move there narrows the sweep."""
+    assert sweeps.STAGE_FROM == {S.SCHEDULED, S.RETRYING}
+    assert sweeps.EXPIRE_FROM == {S.SCHEDULED, S.RETRYING, S.QUEUED}
+    assert sweeps.RESCUE_FROM == {S.RUNNING, S.ACTION_NEEDED}
+    assert all(can_move(src, S.QUEUED) for src in sweeps.STAGE_FROM)
+    assert all(can_move(src, S.FAILED) for src in sweeps.EXPIRE_FROM)
+    assert all(can_move(src, to) for src in sweeps.RESCUE_FROM for to in sweeps.RESCUE_TO)
