@@ -170,8 +170,10 @@ async def test_a_worker_reclaiming_its_own_task_tracks_the_new_run(db: Database,
         )
     await rt.kick(task.id)
     await wait_for(lambda: _attempt(db, task, 2), timeout=30, what="second run claimed")
-    gate("g-1").set()  # the old run ends (or was already stopped as lost)
-    await wait_for(lambda: (str(task.id), 1) in ran, timeout=30, what="old run ended")
+    # the old run's heartbeat finds its lease gone and stops it, gate still closed: a lost run does
+    # not go on to buy beside the new one (opening the gate first would race that heartbeat)
+    await wait_for(lambda: (str(task.id), 1) in ran, timeout=30, what="old run stopped as lost")
+    gate("g-1").set()
     seen = (await get(db, task.id)).heartbeat_at
     assert seen is not None
     await wait_for(lambda: _beat_after(db, task, seen), timeout=30, what="the new run heart-beating")
