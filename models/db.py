@@ -31,13 +31,19 @@ PENDING_KEY = "taskdeck_notify"
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, pool_size: int = 10, pre_ping: bool = False) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        # no pool_pre_ping: it cost a round trip per transaction. A connection cut meanwhile fails
-        # its first statement instead; SQLAlchemy then discards it (and the pool's others), and every
-        # caller already retries (outcome writes) or looks again on the next sweep (claims, beats).
-        kwargs: dict[str, Any] = {} if self.is_sqlite else {"pool_size": pool_size, "pool_recycle": 1800}
+        # Workers: no pool_pre_ping, it cost a round trip per transaction. A connection cut meanwhile
+        # fails its first statement instead; SQLAlchemy then discards it (and the pool's others), and
+        # every worker caller already retries (outcome writes) or looks again on the next sweep.
+        # The web process pings (``pre_ping=True``): a person's request after a Postgres restart must
+        # not answer 500 because it drew a connection that died while idle.
+        kwargs: dict[str, Any] = (
+            {}
+            if self.is_sqlite
+            else {"pool_size": pool_size, "pool_recycle": 1800, "pool_pre_ping": pre_ping}
+        )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.local_listeners: list[LocalListener] = []

@@ -58,7 +58,7 @@ class Services:
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pre_ping=True)  # requests survive a Postgres restart
         registry.configure(noop=settings.noop_enabled)
         return cls(
             settings=settings,

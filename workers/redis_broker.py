@@ -26,8 +26,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ClusterDownError, MasterDownError, ResponseError, TryAgainError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from taskiq import AckableMessage
 from taskiq_redis import RedisStreamBroker, RedisStreamClusterBroker, RedisStreamSentinelBroker
@@ -39,7 +39,8 @@ __all__ = ["SentinelTarget", "redis_target"]
 log = logging.getLogger(__name__)
 
 RECONNECT_MAX_DELAY = 5.0
-LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+# unreachable, or a cluster/replica set between masters (a node down, a failover under way)
+LOST = (RedisConnectionError, RedisTimeoutError, OSError, ClusterDownError, TryAgainError, MasterDownError)
 
 
 class Reconnecting:

@@ -10,9 +10,9 @@ from sqlmodel import col
 
 from models.tables import Task, Watch
 from tests.conftest import AuthUser
-from tests.webapp.test_api import Api, api
+from tests.webapp.test_api import Api, api, api_app
 
-__all__ = ["api"]
+__all__ = ["api", "api_app"]
 
 LISTINGS = [
     {"store": "demo", "product": "gpu-founders", "maxPrice": 700},
