@@ -178,8 +178,12 @@ async def test_tasks_run_through_a_redis_cluster_and_ride_out_a_node_restart(
     await tasks.assert_each_ran_and_bought_once(db)
     assert worker.popen.poll() is None and "restarted with pid" not in worker.log()
     holder_client = aioredis.Redis(port=holder, decode_responses=True)
-    try:  # the stream came back empty and the group was declared again on it
-        groups = await holder_client.xinfo_groups(redis_queue)
-        assert [g["name"] for g in groups] == [f"{redis_queue}-workers"]
+    try:  # the stream came back empty and the listener declares the group again (after its backoff)
+
+        async def declared() -> bool:
+            groups = await holder_client.xinfo_groups(redis_queue)
+            return [g["name"] for g in groups] == [f"{redis_queue}-workers"]
+
+        await wait_for(declared, timeout=30, interval=0.5, what="the consumer group declared again")
     finally:
         await holder_client.aclose()
