@@ -30,8 +30,7 @@ from models.tables import Account, Profile
 from models.vault import VaultError
 from webapp import secrets_commands
 from webapp.errors import BadInput
-from webapp.pages import empty as empty_state
-from webapp.pages import theme
+from webapp.pages import settings_card, theme
 from webapp.pages.task_form import readable
 from webapp.pages.tasks import confirm
 from webapp.pages.tokens_card import TokensCard
@@ -194,60 +193,36 @@ class SettingsView:
 
     def build(self) -> None:
         ui.label("Settings").classes("text-2xl font-semibold text-grey-10")
-        self.profiles = self._table_card(
-            "Checkout profiles",
-            "badge",
-            "What a bot fills in at checkout. Tasks without one use the built-in demo profile.",
-            add=("Add profile", self.add_profile, "add-profile"),
+        self.profiles = settings_card.list_card(
+            title="Checkout profiles",
+            icon="badge",
+            new_label="Add profile",
+            on_new=self.add_profile,
+            new_testid="add-profile",
+            help_text="What a bot fills in at checkout. Tasks without one use the built-in demo profile.",
             columns=PROFILE_COLUMNS,
-            testid="profiles",
+            actions_slot=SLOT_DELETE,
             empty="No profiles yet",
+            testid="profiles",
         )
         self.profiles.add_slot("body-cell-card", SLOT_MONO)
         self.profiles.on("remove", self.delete_profile)
         self.profiles.on("edit", self.edit_profile)
-        self.accounts = self._table_card(
-            "Store accounts",
-            "key",
-            "Logins for stores that need one; a bot uses its store's newest.",
-            add=("Add account", self.add_account, "add-account"),
+        self.accounts = settings_card.list_card(
+            title="Store accounts",
+            icon="key",
+            new_label="Add account",
+            on_new=self.add_account,
+            new_testid="add-account",
+            help_text="Logins for stores that need one; a bot uses its store's newest.",
             columns=ACCOUNT_COLUMNS,
-            testid="accounts",
+            actions_slot=SLOT_DELETE,
             empty="No accounts yet",
+            testid="accounts",
         )
         self.accounts.add_slot("body-cell-password", SLOT_MONO)
         self.accounts.on("remove", self.delete_account)
         self.accounts.on("edit", self.edit_account)
-
-    def _table_card(
-        self,
-        title: str,
-        icon: str,
-        hint: str,
-        *,
-        add: tuple[str, Callable[[], Any], str],
-        columns: list[dict[str, Any]],
-        testid: str,
-        empty: str,
-    ) -> ui.table:
-        with theme.card().classes(remove="p-4 gap-3", add="p-0 gap-0"):
-            with ui.row().classes("w-full items-center gap-2 px-4 pt-3 pb-1"):
-                ui.icon(icon, size="20px").classes("text-grey-7")
-                ui.label(title).classes("text-base font-semibold text-grey-9")
-                ui.space()
-                label, handler, button_id = add
-                ui.button(label, icon="add", on_click=handler).props(
-                    f'unelevated no-caps data-testid="{button_id}"'
-                )
-            ui.label(hint).classes("text-sm text-grey-7 px-4")
-            table = (
-                ui.table(rows=[], columns=columns, row_key="id", pagination=10)
-                .classes("w-full")
-                .props(f'flat square no-data-label="{empty}" data-testid="{testid}"')
-            )
-            table.add_slot("body-cell-actions", SLOT_DELETE)
-            empty_state.on_table(table, icon=icon, text=empty, action=label, click=button_id)
-        return table
 
     # ---- reading --------------------------------------------------------------------------
 
