@@ -105,6 +105,8 @@ class LiveView:
                     await cdp.send("Page.stopScreencast")
                 with contextlib.suppress(PlaywrightError):
                     await cdp.detach()
+            # a frame already being written lands before "not casting": none is counted after it
+            await asyncio.gather(*self._relays, return_exceptions=True)
             try:
                 await self.redis.hset(self.keys.state, "casting", 0)
             except Exception as exc:  # Redis away: frames stopped all the same

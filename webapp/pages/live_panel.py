@@ -119,7 +119,9 @@ class LivePanel:
             return
         now = time.monotonic()
         try:
-            if self.status in HELD and now - self._presence_at >= PRESENCE_REFRESH:
+            # a closed tab's client lingers for NiceGUI's reconnect_timeout: it is no viewer
+            watching = self.image.client.has_socket_connection
+            if self.status in HELD and watching and now - self._presence_at >= PRESENCE_REFRESH:
                 self._presence_at = now
                 await self.relay.watch(self.id)
             if self.control and now - self._control_at >= CONTROL_TTL / 3:
