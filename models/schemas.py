@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     AnyHttpUrl,
     AwareDatetime,
     BaseModel,
@@ -136,7 +137,7 @@ class TaskPublic(Camel):
     check_every: float | None
     until: datetime | None
     run_at: datetime | None
-    max_attempts: int
+    max_attempts: int = Field(validation_alias=AliasChoices("budget", "max_attempts"))  # per run
     backoff_seconds: float | None = Field(validation_alias="backoff_base")
     backoff_cap: float | None
     attempts: int = Field(validation_alias="attempt")

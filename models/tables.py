@@ -77,6 +77,13 @@ class Task(SQLModel, table=True):
     started_at: datetime | None = _ts()
     finished_at: datetime | None = _ts()
 
+    @property
+    def budget(self) -> int:
+        """The attempts a run gets, the number a person set (``maxAttempts`` on the wire). A retry
+        continues the numbering, so ``max_attempts`` (the ceiling of the current run) moves on
+        by this much at each retry while the budget stays."""
+        return self.attempts_per_run or self.max_attempts
+
 
 class TaskEvent(SQLModel, table=True):
     """Every state change and progress step; the live hub catches up from here."""

@@ -186,7 +186,7 @@ def _merged(task: Task, update: TaskUpdate) -> TaskCreate:
         "mode": task.mode,
         "check_every": task.check_every,
         "until": task.until,
-        "max_attempts": task.max_attempts,
+        "max_attempts": task.budget,
         "backoff_seconds": task.backoff_base,
         "backoff_cap": task.backoff_cap,
         "profile_id": task.profile_id,

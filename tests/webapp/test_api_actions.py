@@ -84,10 +84,11 @@ async def test_retry_continues_the_attempt_numbering(api: Api, tmp_path: Path) -
     task = await api.create(maxAttempts=1)
     await api.fail(task["id"])  # attempt #1 of 1: no attempt left
     retried = await act(api, task["id"], "retry")
-    assert (retried["status"], retried["attempts"], retried["maxAttempts"]) == ("queued", 1, 2)
+    assert (retried["status"], retried["attempts"], retried["maxAttempts"]) == ("queued", 1, 1)
     assert retried["error"] is None
     await api.fail(task["id"])  # the claim takes it again: attempt #2
-    await act(api, task["id"], "retry")
+    again = await act(api, task["id"], "retry")  # a fresh run of the same budget, numbered on
+    assert (again["attempts"], again["maxAttempts"]) == (2, 1)
     await api.fail(task["id"])
     shots = tmp_path / "artifacts" / task["id"]
     shots.mkdir(parents=True)
@@ -97,7 +98,10 @@ async def test_retry_continues_the_attempt_numbering(api: Api, tmp_path: Path) -
     detail = (await api.http.get(f"/api/tasks/{task['id']}")).json()
     assert [a["number"] for a in detail["attemptHistory"]] == [1, 2, 3]
     assert [a["outcome"] for a in detail["attemptHistory"]] == ["permanent"] * 3
-    assert (detail["attempts"], detail["maxAttempts"], detail["status"]) == (3, 3, "failed")
+    assert (detail["attempts"], detail["maxAttempts"], detail["status"]) == (3, 1, "failed")
+    edited = await api.http.patch(f"/api/tasks/{task['id']}", json={"name": "renamed"})
+    assert edited.status_code == 200, edited.text  # the budget it re-checks is still 1
+    assert edited.json()["maxAttempts"] == 1
     listed = (await api.http.get(f"/api/tasks/{task['id']}/artifacts")).json()
     traces = sorted((a["attempt"], a["name"]) for a in listed if a["kind"] == "trace")
     assert traces == [(1, "a1-trace.zip"), (2, "a2-trace.zip"), (3, "a3-trace.zip")]
