@@ -25,7 +25,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import webhooks
+from models import watch_outcomes, webhooks
 from models.claims import ATTEMPTS, PURCHASES
 from models.states import HELD, TaskStatus
 from models.tables import Task
@@ -171,6 +171,8 @@ async def record_outcome(
         await session.execute(_CLOSE_ATTEMPT, closing)
         if event and moved.status == to.value:
             await webhooks.enqueue(session, event=event, payload=outbox["w_payload"], owner_id=task.owner_id)
+    if task.mode == "monitor":  # a watch's listing: its watch follows, in this transaction
+        await watch_outcomes.settle(session, [task.id])
 
 
 @lru_cache(maxsize=16)

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, case, exists, literal, null, or_, select, 
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import webhooks
+from models import watch_outcomes, webhooks
 from models.claims import PURCHASES, checkpointed
 from models.clock import db_now
 from models.events import publish
@@ -83,6 +83,7 @@ async def expire_monitors(session: AsyncSession) -> list[uuid.UUID]:
         await publish(session, task_id=task_id, kind="state", status=S.FAILED.value, message=error)
         ids.append(task_id)
     await _outcome_webhooks(session, ids)
+    await watch_outcomes.settle(session, ids)  # a listing's watch follows
     return ids
 
 
@@ -135,6 +136,7 @@ async def rescue_stale(session: AsyncSession, *, timeout: float) -> list[tuple[u
         message = "worker lost; its purchase was recorded" if status == S.COMPLETED.value else "worker lost"
         await publish(session, task_id=task_id, kind="state", status=status, message=message)
     await _outcome_webhooks(session, [t for t, s in rescued if s in (S.COMPLETED.value, S.FAILED.value)])
+    await watch_outcomes.settle(session, [t for t, _ in rescued])  # a listing's watch follows
     return rescued
 
 

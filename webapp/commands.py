@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 
-from models import edits, queries, watch_claims
+from models import edits, queries, watch_outcomes
 from models import idempotency as idempotency_keys
 from models import tasks as task_ops
 from models.access import Viewer
@@ -219,8 +219,7 @@ async def apply(
             task = await task_ops.apply_action(
                 session, task_id=task_id, action=action, order_number=order_number
             )
-        if action in watch_claims.DECISIONS:  # a watch's listing: its watch follows the decision
-            await watch_claims.decided(session, task_id=task_id)
+        await watch_outcomes.settle(session, [task_id])  # a watch's listing: its watch follows
     if task is None:
         await asyncio.to_thread(services.artifacts.delete, str(task_id))
         return None

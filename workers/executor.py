@@ -176,9 +176,20 @@ async def execute(runtime: WorkerRuntime, task: Task, running: Running) -> None:
         running.checkpointed = True  # from here on a cancel or shutdown waits for the answer
 
     async def observe(price: Any, in_stock: bool) -> None:
-        if listing is not None:
-            await write(
-                watch_claims.observe, task_id=task.id, listing=listing, price=price, in_stock=in_stock
+        if listing is None:
+            return
+        async with db.begin() as session:
+            await watch_claims.observe(
+                session, task_id=task.id, listing=listing, price=price, in_stock=in_stock
+            )
+            elsewhere = in_stock and await watch_claims.held_elsewhere(
+                session, task_id=task.id, watch_id=listing.watch_id
+            )
+        if elsewhere:  # another listing is buying: keep checking, but start no checkout here
+            raise NotAvailableYet(
+                "another listing of this watch is buying",
+                step="check stock",
+                observation="in stock, but another listing of this watch is buying",
             )
 
     async def screenshot(label: str) -> None:

@@ -30,7 +30,7 @@ from typing import Any
 from pydantic.alias_generators import to_camel
 from redis.asyncio import Redis
 
-from models import claims, logs, outcomes, redis_url, watch_claims, worker_rows
+from models import claims, logs, outcomes, redis_url, worker_rows
 from models.db import Database
 from models.errors import InvalidTransition
 from models.live_keys import LiveKeys
@@ -343,7 +343,7 @@ class WorkerRuntime:
                 _camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
             }
         bought_row = {**bought, "screenshot": screenshot} if bought is not None else None
-        if self._group is not None and task.mode != "monitor":  # a watch's listing: below
+        if self._group is not None and task.mode != "monitor":  # a monitor may be a watch's listing: below
             try:
                 written = await self._group.write(
                     task,
@@ -360,17 +360,12 @@ class WorkerRuntime:
                     with suppress(Exception):
                         await self.kick(task.id)
                 return
-        listing = None
         while True:
             try:
-                if task.mode == "monitor":  # a watch's listing: its purchase names the watch
-                    async with self.db.session() as session:
-                        listing = await watch_claims.listing_of(session, task.id)
                 if bought_row is not None:
-                    watch = {"watch_id": listing.watch_id} if listing is not None else {}
                     async with self.db.begin() as session:
-                        await outcomes.record_purchase(session, task=task, purchase={**bought_row, **watch})
-                async with self.db.begin() as session:
+                        await outcomes.record_purchase(session, task=task, purchase=bought_row)
+                async with self.db.begin() as session:  # a listing's watch follows (record_outcome)
                     await outcomes.record_outcome(
                         session,
                         task=task,
@@ -380,8 +375,6 @@ class WorkerRuntime:
                         error=outcome.error,
                         values=values,
                     )
-                    if listing is not None:  # bought, in doubt, or the claim goes back: same transaction
-                        await watch_claims.settle(session, task_id=task.id, listing=listing)
                 break
             except Exception as exc:
                 if isinstance(exc, InvalidTransition):  # rescued elsewhere meanwhile: not ours to write

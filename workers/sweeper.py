@@ -22,7 +22,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING
 
-from models import retention, sweeps, watch_claims, worker_rows
+from models import retention, sweeps, watch_claims, watch_outcomes, worker_rows
 from workers import recovery
 
 if TYPE_CHECKING:
@@ -42,6 +42,7 @@ async def sweep(runtime: WorkerRuntime) -> list[uuid.UUID]:
         await sweeps.expire_monitors(session)
     async with db.begin() as session:
         await watch_claims.expire(session)
+        await watch_outcomes.settle_stray(session)  # a watch left buying by a path that did not settle
     async with db.begin() as session:
         due = await sweeps.stage_due(session)
     if not runtime.stopping:

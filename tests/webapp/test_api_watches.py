@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 from sqlmodel import col
 
-from models.tables import Task, Watch
+from models.tables import Purchase, Task, TaskEvent, Watch
+from models.types import utcnow
 from tests.conftest import AuthUser
 from tests.webapp.test_api import Api, api, api_app
 
@@ -139,3 +140,67 @@ async def test_marking_it_not_bought_watches_again_with_every_listing_restarted(
     after = (await api.http.get(f"/api/watches/{watch['id']}")).json()
     assert after["status"] == "watching" and after["error"] is None and after["purchase"] is None
     assert {x["taskStatus"] for x in after["listings"]} == {"queued"}
+
+
+async def test_cancelling_a_waiting_claimant_releases_the_watch(api: Api) -> None:
+    """A listing that held the claim and waits to retry, cancelled by its owner: watching goes on."""
+    watch = await create(api)
+    first = uuid.UUID(watch["listings"][0]["taskId"])
+    async with api.db.begin() as session:
+        await session.execute(update(Task).where(col(Task.id) == first).values(status="retrying"))
+        await session.execute(
+            update(Watch)
+            .where(col(Watch.id) == uuid.UUID(watch["id"]))
+            .values(status="buying", claimed_by=first)
+        )
+    assert (await api.http.post(f"/api/tasks/{first}/cancel")).status_code == 200
+    after = (await api.http.get(f"/api/watches/{watch['id']}")).json()
+    assert after["status"] == "watching"
+    assert [x["taskStatus"] for x in after["listings"]] == ["cancelled", "queued"]
+
+
+async def test_a_second_purchase_is_refused_by_the_database_and_said_so(api: Api) -> None:
+    """The watch has its purchase; another listing's order turns up (a person marks it bought):
+    the purchase is kept on its task, the watch stays ``bought`` with its first purchase and
+    says what happened — no 500, no half-written row."""
+    watch = await create(api)
+    first, other = (uuid.UUID(x["taskId"]) for x in watch["listings"])
+    row = {
+        "store": "demo",
+        "quantity": 1,
+        "unit_price": 1,
+        "total": 1,
+        "currency": "USD",
+        "owner_id": uuid.UUID(watch["ownerId"]),
+    }
+    async with api.db.begin() as session:
+        await session.execute(update(Task).where(col(Task.id) == first).values(status="completed"))
+        await session.execute(
+            insert(Purchase).values(
+                task_id=first,
+                product="gpu-founders",
+                order_number="DS-1",
+                watch_id=uuid.UUID(watch["id"]),
+                created_at=utcnow(),
+                **row,
+            )
+        )
+        await session.execute(update(Task).where(col(Task.id) == other).values(status="unknown"))
+        await session.execute(
+            update(Watch)
+            .where(col(Watch.id) == uuid.UUID(watch["id"]))
+            .values(status="bought", claimed_by=first)
+        )
+    marked = await api.http.post(f"/api/tasks/{other}/mark-bought", json={"orderNumber": "DS-2"})
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["status"] == "completed"
+    after = (await api.http.get(f"/api/watches/{watch['id']}")).json()
+    assert after["status"] == "bought" and after["purchase"]["orderNumber"] == "DS-1"
+    assert "second purchase was refused" in after["error"] and "DS-2" in after["error"]
+    async with api.db.session() as session:
+        second = await session.scalar(select(Purchase).where(col(Purchase.task_id) == other))
+        told = list(
+            await session.scalars(select(col(TaskEvent.message)).where(col(TaskEvent.task_id) == other))
+        )
+    assert second is not None and second.order_number == "DS-2" and second.watch_id is None
+    assert any("second purchase for its watch refused" in str(m) for m in told)

@@ -238,3 +238,33 @@ async def test_the_database_refuses_a_second_purchase_for_one_watch(db: Database
             select(func.count()).select_from(Purchase).where(col(Purchase.watch_id) == watch.id)
         )
     assert count == 1
+
+
+async def test_while_one_listing_buys_the_others_keep_checking_but_start_no_checkout(
+    db: Database, runtimes: Start, demo_store: Any
+) -> None:
+    """The first listing holds the claim while its order's confirmation is slow; the other
+    listing comes in stock meanwhile: its check records the change and ends there (no cart, no
+    checkout, no claim), and the watch buys once."""
+    rt = await runtimes(demo_store_url=demo_store.url, worker_concurrency=2, step_timeout=40)
+    await demo_store.configure(DEAR, stock=3, confirmDelayMs=20_000)
+    await demo_store.configure(CHEAP, stock=0)
+    watch = await watch_of(db, rt, gpu_founders=750, console_limited=550)
+    rows = await listings(db, watch.id)
+    first, second = rows[DEAR].task_id, rows[CHEAP].task_id
+    assert first is not None and second is not None
+    held = await until_watch(db, watch.id, "buying", timeout=60)
+    assert held.claimed_by == first
+
+    await demo_store.configure(CHEAP, stock=3)
+
+    async def held_off() -> Task | None:
+        task = await get(db, second)
+        return task if (task.last_check or "").startswith("in stock, but another listing") else None
+
+    task = await wait_for(held_off, timeout=60, what="the second listing to see stock and hold off")
+    assert task.checkpoints == [] and (await state(db, watch.id)).status == "buying"
+    assert (await listings(db, watch.id))[CHEAP].in_stock is True  # its history keeps going
+    await until_watch(db, watch.id, "bought", timeout=60)
+    orders = await demo_store.orders()
+    assert len(orders) == 1 and orders[0]["reference"] == str(first)
