@@ -122,6 +122,42 @@ async def test_dark_mode_toggle_sticks_across_pages_and_reloads(app: App, page: 
     await expect_dark(page, False)
 
 
+LEGEND_TEXT = """([testid, dark]) => {
+  // the greys drawn in the chart's legend strip: its text (and a symbol's fill), not the swatches
+  const canvas = document.querySelector(`[data-testid="${testid}"] canvas`);
+  if (!canvas || !canvas.width) return false;
+  const strip = Math.round(26 * devicePixelRatio);
+  const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, strip);
+  const greys = [];
+  for (let i = 0; i < data.length; i += 4) {
+    const [r, g, b, a] = data.slice(i, i + 4);
+    if (a > 200 && Math.max(r, g, b) - Math.min(r, g, b) < 24) greys.push(Math.min(r, g, b));
+  }
+  const darkest = Math.min(...greys), lightest = Math.max(...greys);
+  return dark ? greys.length > 0 && darkest > 130 && lightest > 160 : darkest < 100;
+}"""
+
+
+async def expect_chart_text(page: Page, testid: str, *, dark: bool) -> None:
+    """The chart's legend text is drawn light on dark, dark on light (read off its canvas)."""
+    await page.wait_for_function(LEGEND_TEXT, arg=[testid, dark])
+
+
+async def test_charts_follow_dark_mode(app: App, page: Page) -> None:
+    await page.goto(f"{app.url}/queue")
+    await expect(page.get_by_test_id("throughput").locator("canvas").first).to_be_visible()
+    await expect_chart_text(page, "throughput", dark=False)
+    await page.get_by_test_id("theme-toggle").click()
+    await expect_dark(page, True)
+    await expect_chart_text(page, "throughput", dark=True)  # redrawn on the toggle
+    await expect_chart_text(page, "times", dark=True)
+    await page.reload()  # a chart created in a dark page starts dark
+    await expect(page.get_by_test_id("throughput").locator("canvas").first).to_be_visible()
+    await expect_chart_text(page, "failure-rate", dark=True)
+    await page.get_by_test_id("theme-toggle").click()
+    await expect_chart_text(page, "failure-rate", dark=False)
+
+
 async def test_keyboard_shortcuts(app: App, page: Page) -> None:
     await page.goto(f"{app.url}/tasks")
     search = page.locator("input[data-testid=search], [data-testid=search] input")

@@ -9,6 +9,8 @@ It sits in the ``overrides`` cascade layer, whose ``!important`` beats Quasar's 
 
 from __future__ import annotations
 
+from typing import Any
+
 from nicegui import context, ui
 
 COOKIE = "td_theme"
@@ -38,6 +40,29 @@ DARK_CSS = """
 body.body--dark .td-when-light, body:not(.body--dark) .td-when-dark { display: none !important; }
 </style>
 """
+# ECharts draws on a canvas, out of CSS's reach: a chart marked ``td-chart`` takes ECharts' own
+# "dark" theme while the body is dark (and "default" otherwise), when it is created and when the
+# toggle or the browser flips the body's class. Charts keep a transparent background (the card's).
+CHARTS_JS = """
+<script>
+(() => {
+  const follow = () => {
+    const theme = document.body.classList.contains("body--dark") ? "dark" : "default";
+    for (const el of document.querySelectorAll(".td-chart")) {
+      const chart = getElement(el)?.chart;
+      if (chart && chart.tdTheme !== theme) {
+        chart.setTheme(theme);
+        chart.tdTheme = theme;
+      }
+    }
+  };
+  const start = () => new MutationObserver(follow).observe(document.body, {
+    attributes: true, attributeFilter: ["class"], childList: true, subtree: true,
+  });
+  document.readyState === "loading" ? document.addEventListener("DOMContentLoaded", start) : start();
+})();
+</script>
+"""
 TOGGLE_JS = f"""() => {{
   const dark = !document.body.classList.contains("body--dark");
   setDark(dark);
@@ -56,7 +81,7 @@ def preference() -> bool | None:
 
 def apply() -> None:
     """In the page being built: the dark mode it starts in, and the CSS for dark."""
-    ui.add_head_html(DARK_CSS)
+    ui.add_head_html(DARK_CSS + CHARTS_JS)
     ui.dark_mode(preference())
 
 
@@ -71,3 +96,9 @@ def toggle() -> ui.button:
         ui.tooltip("Dark or light (follows your system until you choose)")
     button.on("click", js_handler=TOGGLE_JS)
     return button
+
+
+def chart(options: dict[str, Any]) -> ui.echart:
+    """An ECharts chart in the page's light or dark theme, following the toggle (``CHARTS_JS``);
+    ``options`` keep ``backgroundColor: transparent`` so the card shows through in both."""
+    return ui.echart(options).classes("td-chart")

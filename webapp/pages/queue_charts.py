@@ -10,7 +10,7 @@ from nicegui import ui
 
 from models import charts
 from models.access import Viewer
-from webapp.pages import theme
+from webapp.pages import appearance, theme
 from webapp.services import Services
 
 LABELS = {"1h": "%H:%M", "24h": "%H:%M", "7d": "%a %H:%M"}
@@ -18,6 +18,7 @@ LABELS = {"1h": "%H:%M", "24h": "%H:%M", "7d": "%a %H:%M"}
 
 def _chart(series: list[dict[str, Any]], *, unit: str = "", stacked: bool = False) -> dict[str, Any]:
     return {
+        "backgroundColor": "transparent",  # the card's, light or dark (appearance.chart)
         "tooltip": {"trigger": "axis"},
         "legend": {"data": [s["name"] for s in series], "top": 0, "right": 0},
         "grid": {"left": 48, "right": 16, "top": 32, "bottom": 28},
@@ -63,7 +64,7 @@ class QueueCharts:
                 ], unit=" s")  # fmt: skip
 
     def _echart(self, testid: str, series: list[dict[str, Any]], **kw: Any) -> ui.echart:
-        return ui.echart(_chart(series, **kw)).classes("w-full h-56").props(f'data-testid="{testid}"')
+        return appearance.chart(_chart(series, **kw)).classes("w-full h-56").props(f'data-testid="{testid}"')
 
     async def _pick(self, event: Any) -> None:
         self.range = str(event.value)

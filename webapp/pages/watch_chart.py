@@ -76,6 +76,7 @@ def options(
             }
         )
     return {
+        "backgroundColor": "transparent",  # the card's, light or dark (appearance.chart)
         "animation": False,
         "tooltip": {"trigger": "axis"},
         "legend": {"data": [s["name"] for s in series], "top": 0, "left": 0},

@@ -20,7 +20,7 @@ from models.errors import TaskdeckError
 from models.types import utcnow
 from models.watch_tables import ACTIVE_WATCH, Watch, WatchStatus
 from webapp import watch_commands
-from webapp.pages import theme, watch_chart
+from webapp.pages import appearance, theme, watch_chart
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.pages.watch_form import WatchDialog
 from webapp.pages.watches import set_status_badge, status_badge
@@ -108,7 +108,7 @@ class WatchView:
                 "text-xs text-grey-7"
             )
             self.chart = (
-                ui.echart(watch_chart.options([], [], now=utcnow()))
+                appearance.chart(watch_chart.options([], [], now=utcnow()))
                 .classes("w-full h-72")
                 .props('data-testid="watch-chart"')
             )
