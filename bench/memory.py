@@ -27,7 +27,8 @@ import httpx
 import psutil
 from playwright.async_api import async_playwright
 
-from bench.harness import BenchEnv, BenchError, Result, pss_mib, wait_until
+from bench import purchase_profile
+from bench.harness import BenchEnv, BenchError, Result, cpu_seconds, pss_mib, wait_until
 from workers.browser import BASE_ARGS, find_chromium
 
 PRODUCT = "sneaker-drop"
@@ -58,13 +59,15 @@ async def run(env: BenchEnv, *, purchases: int) -> Result:
             ).raise_for_status()
             baseline = await _bare_chromium(chromium, f"{store}/products/{PRODUCT}")
 
-            pooled = await _worker_run(env, webapp, queue, conn, client, store, purchases, RECYCLE_AFTER)
+            pooled = await _worker_run(
+                env, webapp, queue, conn, client, store, purchases, RECYCLE_AFTER, label="pooled"
+            )
             # the same purchases with a fresh Chromium for every task: what the pool saves
             (
                 await client.put(f"{store}/api/products/{PRODUCT}", json={"stock": purchases + 10})
             ).raise_for_status()
             launching = await _worker_run(
-                env, webapp, queue, conn, client, store, max(8, purchases // 4), 1, offset=purchases
+                env, webapp, queue, conn, client, store, max(8, purchases // 4), 1, label="launching"
             )
     finally:
         await conn.close()
@@ -124,6 +127,8 @@ async def run(env: BenchEnv, *, purchases: int) -> Result:
         "may hold no Chromium at all"
     )
     result.notes.append("DESIGN.md measured here: Chromium ≈ 280 MiB idle, ≈ 620 MiB with 5 contexts")
+    for name, run_ in (("pooled", pooled), ("launch-per-task", launching)):
+        result.notes += purchase_profile.notes(name, run_["n"], run_["seconds"], run_["cpu"], run_["steps"])
     return result
 
 
@@ -137,7 +142,7 @@ async def _worker_run(
     purchases: int,
     recycle_after: int,
     *,
-    offset: int = 0,
+    label: str,
 ) -> dict[str, Any]:
     """One worker process (concurrency ``CONCURRENCY``) runs ``purchases`` demo purchases made
     through the API; PSS idle, sampled (peak) and after; the worker is stopped at the end."""
@@ -181,10 +186,12 @@ async def _worker_run(
             "SELECT count(*) FROM task WHERE status IN ('completed', 'failed', 'cancelled')"
         )
         sampler = asyncio.create_task(sample())
+        cpu_before = await asyncio.to_thread(purchase_profile.cpu_by_kind, worker.tree())
+        web_before = await asyncio.to_thread(cpu_seconds, webapp.tree())
         started = time.perf_counter()
         try:
-            for n in range(offset, offset + purchases):
-                body = {"name": f"memory {n}", "store": "demo", "product": PRODUCT, "quantity": 1}
+            for n in range(purchases):
+                body = {"name": f"memory {label} {n}", "store": "demo", "product": PRODUCT, "quantity": 1}
                 response = await client.post(f"{webapp.url}/api/tasks", json=body)
                 if response.status_code != 201:
                     raise BenchError(f"POST /api/tasks answered {response.status_code}: {response.text}")
@@ -203,6 +210,10 @@ async def _worker_run(
                 interval=0.25,
             )
             seconds = time.perf_counter() - started
+            cpu = purchase_profile.cpu_delta(
+                cpu_before, await asyncio.to_thread(purchase_profile.cpu_by_kind, worker.tree())
+            )
+            cpu["webapp"] = await asyncio.to_thread(cpu_seconds, webapp.tree()) - web_before
         finally:
             stop_sampling.set()
             await sampler
@@ -210,10 +221,7 @@ async def _worker_run(
         after = await asyncio.to_thread(breakdown, worker.tree())
         statuses = Counter(
             r["status"]
-            for r in await conn.fetch(
-                "SELECT status FROM task WHERE name LIKE 'memory %' ORDER BY created_at DESC LIMIT $1",
-                purchases,
-            )
+            for r in await conn.fetch("SELECT status FROM task WHERE name LIKE $1", f"memory {label} %")
         )
         orders = len((await client.get(f"{store}/api/orders")).json())
     finally:
@@ -226,6 +234,8 @@ async def _worker_run(
         "seconds": seconds,
         "statuses": statuses,
         "orders": orders,
+        "cpu": cpu,
+        "steps": await purchase_profile.steps(conn, name_like=f"memory {label} %"),
     }
 
 
