@@ -2,10 +2,14 @@
 
 Names carry the attempt, the order and the step, so a directory listing is the story of a run::
 
-    a1-01-open-product.png     attempt 1, first screenshot, step "open-product"
-    a1-02-add-to-cart.png
+    a1-01-open-product.jpg     attempt 1, first screenshot, step "open-product"
+    a1-02-add-to-cart.jpg
     a1-trace.zip               attempt 1's Playwright trace (``playwright show-trace``)
-    a2-01-open-product.png
+    a2-01-open-product.jpg
+
+Screenshots are JPEG (quality ``JPEG_QUALITY``) of the viewport: Chromium encodes one in a third
+of a PNG's time at a third of its size, and a purchase takes five (``bench/README.md``). Files
+named ``.png`` by older versions are still listed and served.
 
 Files are created 0600 and directories 0700: a trace or a screenshot is readable by the worker's
 user only, and served to its owner through the webapp. Traces are recorded without what a bot
@@ -45,9 +49,10 @@ log = logging.getLogger(__name__)
 ArtifactKind = Literal["screenshot", "trace"]
 
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
-_SCREENSHOT = re.compile(r"a(?P<attempt>\d+)-(?P<seq>\d+)-(?P<step>[a-z0-9-]+)\.png")
+_SCREENSHOT = re.compile(r"a(?P<attempt>\d+)-(?P<seq>\d+)-(?P<step>[a-z0-9-]+)\.(?:jpg|png)")
 _TRACE = re.compile(r"a(?P<attempt>\d+)-trace\.zip")
 _SEQ_CACHE_SIZE = 1024  # (task, attempt) counters remembered in memory
+JPEG_QUALITY = 80  # text and prices stay sharp; ≈ 26 KB for a demo-store page (PNG ≈ 72 KB)
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ class ArtifactStore:
     async def save_screenshot(
         self, task_id: str, page: Page, label: str, *, attempt: int, timeout_ms: float = 10_000
     ) -> Artifact | None:
-        """A PNG of the page named ``a<attempt>-<seq>-<slug>.png``.
+        """A JPEG of the page's viewport named ``a<attempt>-<seq>-<slug>.jpg``.
 
         Never raises for the page's sake: a closed page, a dead browser, a screenshot that takes
         longer than ``timeout_ms`` or a disk error log a warning and return None.
@@ -127,13 +132,15 @@ class ArtifactStore:
         path: Path | None = None
         try:
             seq = await self._next_seq(task_id, attempt)
-            name = f"a{attempt}-{seq:02d}-{step}.png"
+            name = f"a{attempt}-{seq:02d}-{step}.jpg"
             path = directory / name
             if page.is_closed():
                 log.info("screenshot %r of task %s skipped: the page is closed", label, task_id)
                 return None
-            png = await asyncio.wait_for(page.screenshot(timeout=timeout_ms), timeout_ms / 1000 + 1)
-            await asyncio.to_thread(write_private, path, png)
+            image = await asyncio.wait_for(
+                page.screenshot(type="jpeg", quality=JPEG_QUALITY, timeout=timeout_ms), timeout_ms / 1000 + 1
+            )
+            await asyncio.to_thread(write_private, path, image)
             stat = await asyncio.to_thread(path.stat)
         except OSError as exc:
             DISK.failed(f"screenshot {label!r} of task {task_id}", exc)

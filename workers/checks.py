@@ -2,7 +2,7 @@
 
 The attempt row its claim opened goes (``models.checks``), and of the task's files only this
 check's last screenshot stays: the screenshots of earlier checks (same attempt number) and the
-attempt's trace are deleted, so a monitor waiting for days holds one PNG, not one per check.
+attempt's trace are deleted, so a monitor waiting for days holds one screenshot, not one per check.
 The check's screenshots are not written as task events either (``workers/executor.py``).
 """
 

@@ -110,7 +110,7 @@ async def test_artifacts_are_listed_and_served(api: Api, tmp_path: Path) -> None
     directory = tmp_path / "artifacts" / task["id"]
     directory.mkdir(parents=True)
     (directory / "a1-01-open-product.png").write_bytes(b"\x89PNG first")
-    (directory / "a1-02-add-to-cart.png").write_bytes(b"\x89PNG second")
+    (directory / "a1-02-add-to-cart.jpg").write_bytes(b"\xff\xd8\xff second")
     (directory / "a1-trace.zip").write_bytes(b"PK trace")
     (directory / "notes.txt").write_text("not an artifact")
     (tmp_path / "secret.png").write_bytes(b"outside")
@@ -120,14 +120,16 @@ async def test_artifacts_are_listed_and_served(api: Api, tmp_path: Path) -> None
     listed = response.json()
     assert [(a["name"], a["kind"], a["step"]) for a in listed] == [
         ("a1-01-open-product.png", "screenshot", "open-product"),
-        ("a1-02-add-to-cart.png", "screenshot", "add-to-cart"),
+        ("a1-02-add-to-cart.jpg", "screenshot", "add-to-cart"),
         ("a1-trace.zip", "trace", None),
     ]
     assert listed[0]["url"] == f"/api/tasks/{task['id']}/artifacts/a1-01-open-product.png"
 
     shot = await api.http.get(listed[1]["url"])
     assert shot.status_code == 200
-    assert (shot.content, shot.headers["content-type"]) == (b"\x89PNG second", "image/png")
+    assert (shot.content, shot.headers["content-type"]) == (b"\xff\xd8\xff second", "image/jpeg")
+    older = await api.http.get(listed[0]["url"])  # an older version's PNG
+    assert (older.content, older.headers["content-type"]) == (b"\x89PNG first", "image/png")
     trace = await api.http.get(listed[2]["url"])
     assert (trace.content, trace.headers["content-type"]) == (b"PK trace", "application/zip")
     assert "attachment" in trace.headers["content-disposition"]

@@ -19,6 +19,7 @@ from workers.browser import BrowserPool, find_chromium
 pytestmark = pytest.mark.timeout(60)
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +48,19 @@ async def test_screenshots_are_saved_numbered_and_listed_with_their_step(
         retry = await store.save_screenshot("task-1", page, "Open product", attempt=2)
 
     assert first is not None and second is not None and retry is not None
-    assert first.name == "a1-01-open-product.png"
-    assert second.name == "a1-02-add-to-cart.png"
-    assert retry.name == "a2-01-open-product.png"
-    assert second.path == tmp_path / "task-1" / "a1-02-add-to-cart.png"
-    assert second.path.read_bytes().startswith(PNG_MAGIC)
+    assert first.name == "a1-01-open-product.jpg"
+    assert second.name == "a1-02-add-to-cart.jpg"
+    assert retry.name == "a2-01-open-product.jpg"
+    assert second.path == tmp_path / "task-1" / "a1-02-add-to-cart.jpg"
+    assert second.path.read_bytes().startswith(JPEG_MAGIC)
     assert second.kind == "screenshot" and second.step == "add-to-cart" and second.attempt == 1
 
     listed = store.list("task-1")
     assert [a.name for a in listed] == [
-        "a1-01-open-product.png",
-        "a1-02-add-to-cart.png",
+        "a1-01-open-product.jpg",
+        "a1-02-add-to-cart.jpg",
         "a1-trace.zip",
-        "a2-01-open-product.png",
+        "a2-01-open-product.jpg",
     ]
     assert [a.kind for a in listed] == ["screenshot", "screenshot", "trace", "screenshot"]
     assert [a.step for a in listed] == ["open-product", "add-to-cart", None, "open-product"]
@@ -73,7 +74,23 @@ async def test_screenshots_are_saved_numbered_and_listed_with_their_step(
     async with pool.page() as page:
         await page.set_content("<p>confirmation</p>")
         third = await again.save_screenshot("task-1", page, "Confirmation", attempt=2)
-    assert third is not None and third.name == "a2-02-confirmation.png"
+    assert third is not None and third.name == "a2-02-confirmation.jpg"
+
+
+async def test_screenshots_of_older_versions_stay_listed_and_numbered_after(
+    pool: BrowserPool, tmp_path: Path
+) -> None:
+    store = ArtifactStore(tmp_path)
+    store.task_dir("t").mkdir(parents=True)
+    (store.task_dir("t") / "a1-01-open-product.png").write_bytes(PNG_MAGIC)  # an older version's
+    async with pool.page() as page:
+        await page.set_content("<h1>Product</h1>")
+        shot = await store.save_screenshot("t", page, "Check stock", attempt=1)
+    assert shot is not None and shot.name == "a1-02-check-stock.jpg"
+    assert [(a.name, a.kind) for a in store.list("t")] == [
+        ("a1-01-open-product.png", "screenshot"),
+        ("a1-02-check-stock.jpg", "screenshot"),
+    ]
 
 
 async def test_concurrent_screenshots_get_distinct_numbers(pool: BrowserPool, tmp_path: Path) -> None:

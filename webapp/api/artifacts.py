@@ -24,7 +24,11 @@ from webapp.api.schemas import ArtifactPublic
 from webapp.auth import ViewerDep
 from webapp.services import Services
 
-MEDIA_TYPES = {".png": "image/png", ".zip": "application/zip"}  # screenshots and traces only
+MEDIA_TYPES = {  # screenshots (JPEG; PNG from older versions) and traces only
+    ".jpg": "image/jpeg",
+    ".png": "image/png",
+    ".zip": "application/zip",
+}
 TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
 
 

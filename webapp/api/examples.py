@@ -98,10 +98,10 @@ def answer(status: int, value: Any, description: str | None = None) -> dict[int 
 
 ARTIFACTS = [
     {
-        "name": "01-product.png",
+        "name": "a1-01-open-product.jpg",
         "kind": "screenshot",
-        "step": "product",
-        "url": f"/api/tasks/{TASK_ID}/artifacts/01-product.png",
+        "step": "open-product",
+        "url": f"/api/tasks/{TASK_ID}/artifacts/a1-01-open-product.jpg",
         "attempt": 1,
         "createdAt": "2026-11-30T21:00:02Z",
     }
