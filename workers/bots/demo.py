@@ -36,7 +36,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from urllib.parse import quote, unquote, urljoin, urlsplit
 
 import httpx
@@ -68,6 +68,12 @@ _WHERE = {  # where a store error happened, in the words of its message
 }
 _N = TypeVar("_N", int, Decimal)
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+# what ``_Buyer.read`` asks the loaded page in one round trip: [found, text or attribute] each
+_READ = """fields => fields.map(([selector, attribute]) => {
+  const element = document.querySelector(selector);
+  if (element === null) return [false, null];
+  return [true, attribute === null ? element.innerText : element.getAttribute(attribute)];
+})"""
 _PRODUCT_PATH = re.compile(r"/products/([^/]+)/?$")
 
 
@@ -90,6 +96,17 @@ def _number(kind: type[_N], value: str | None, what: str, step: str) -> _N:
         return kind(str(value).strip())
     except (InvalidOperation, ValueError):
         raise PermanentError(f'step "{step}": cannot read {what} ({value!r})', step=step) from None
+
+
+class _Shown(NamedTuple):
+    """What a product page shows."""
+
+    name: str
+    price: Decimal
+    stock: int
+    restock_at: str | None
+    max_per_order: int  # 0: no limit shown
+    image: str | None
 
 
 class _Buyer:
@@ -126,26 +143,41 @@ class _Buyer:
             raise self.retryable(f"store error at {where} (HTTP {response.status})", response)
         return response
 
+    def missing(self, what: str) -> PermanentError:
+        return PermanentError(
+            f'step "{self.step}": {what} not found — the store\'s page layout may have changed',
+            step=self.step,
+        )
+
     async def find(self, selector: str, what: str) -> Locator:
         """The element, or a PermanentError: the page loaded but this part of it is not there."""
         locator = self.page.locator(selector).first
         try:
             await locator.wait_for(state="attached", timeout=self.timeout)
         except PlaywrightTimeoutError:
-            raise PermanentError(
-                f'step "{self.step}": {what} not found — the store\'s page layout may have changed',
-                step=self.step,
-            ) from None
+            raise self.missing(what) from None
         return locator
 
-    async def button(self, selector: str, label: str) -> Locator:
-        return await self.find(selector, f'button "{label}"')
+    async def read(self, *fields: tuple[str, str | None, str | None]) -> list[str | None]:
+        """Texts and attributes of the loaded page (its server-rendered HTML) in one round trip,
+        instead of a wait and a read per element: ``(selector, attribute or None for the text,
+        what)``. A missing element is a PermanentError naming ``what`` (None: optional, read as
+        None); a missing attribute reads as None."""
+        found = await self.page.evaluate(_READ, [[selector, attribute] for selector, attribute, _ in fields])
+        values: list[str | None] = []
+        for (_, _, what), (present, value) in zip(fields, found, strict=True):
+            if not present and what is not None:
+                raise self.missing(what)
+            values.append(value)
+        return values
 
-    async def attribute(self, selector: str, name: str, what: str) -> str:
-        value = await (await self.find(selector, what)).get_attribute(name, timeout=self.timeout)
+    def need(self, value: str | None, what: str) -> str:
         if value is None:
             raise PermanentError(f'step "{self.step}": cannot read {what}', step=self.step)
         return value
+
+    async def button(self, selector: str, label: str) -> Locator:
+        return await self.find(selector, f'button "{label}"')
 
     async def error_text(self) -> str:
         errors = self.page.locator("[data-testid=error]")
@@ -178,22 +210,32 @@ class _Buyer:
                 f'step "{self.step}": the store answered HTTP {response.status}', step=self.step
             )
 
-    async def product_info(self) -> tuple[str, Decimal, int]:
-        name = (
-            await (await self.find("[data-testid=product-name]", "the product name")).inner_text()
-        ).strip()
-        price = await self.attribute("[data-testid=price]", "data-price", "the price")
-        stock = await self.attribute("[data-testid=stock]", "data-stock", "the stock")
+    async def product_info(self) -> _Shown:
+        name, price, stock, restock, limit, image = await self.read(
+            ("[data-testid=product-name]", None, "the product name"),
+            ("[data-testid=price]", "data-price", "the price"),
+            ("[data-testid=stock]", "data-stock", "the stock"),
+            ("[data-testid=stock]", "data-restock-at", None),
+            ("[data-testid=limit]", "data-max-per-order", None),
+            ("[data-testid=product-image]", "src", None),
+        )
         step = self.step
-        return name, _number(Decimal, price, "the price", step), _number(int, stock, "the stock", step)
+        return _Shown(
+            name=(name or "").strip(),
+            price=_number(Decimal, self.need(price, "the price"), "the price", step),
+            stock=_number(int, self.need(stock, "the stock"), "the stock", step),
+            restock_at=restock,
+            max_per_order=_number(int, limit or "0", "the per-order limit", step) if limit is not None else 0,
+            image=image,
+        )
 
     async def check_stock(self) -> tuple[str, Decimal]:
         self.step = "check stock"
         task = self.ctx.task
-        name, price, stock = await self.product_info()
+        shown = await self.product_info()
+        name, price, stock, restock = shown.name, shown.price, shown.stock, shown.restock_at
         await self.ctx.observe(price, stock > 0)
         if stock <= 0:
-            restock = await self.page.locator("[data-testid=stock]").first.get_attribute("data-restock-at")
             observation = f"out of stock; restock at {restock}" if restock else "out of stock"
             raise NotAvailableYet(f"{name}: {observation}", step=self.step, observation=observation)
         if task.max_price is not None and price > task.max_price and task.watch:
@@ -203,14 +245,11 @@ class _Buyer:
             raise PermanentError(
                 f"price {price:.2f} is above your maximum {task.max_price:.2f}", step=self.step
             )
-        limits = self.page.locator("[data-testid=limit]")
-        if await limits.count():
-            shown = await limits.first.get_attribute("data-max-per-order")
-            limit = _number(int, shown or "0", "the per-order limit", self.step)
-            if limit and task.quantity > limit:
-                raise PermanentError(
-                    f"you want {task.quantity} but the store sells at most {limit} per order", step=self.step
-                )
+        limit = shown.max_per_order
+        if limit and task.quantity > limit:
+            raise PermanentError(
+                f"you want {task.quantity} but the store sells at most {limit} per order", step=self.step
+            )
         if task.quantity > stock:
             observation = f"only {stock} in stock; {task.quantity} wanted"
             raise NotAvailableYet(f"{name}: {observation}", step=self.step, observation=observation)
@@ -273,9 +312,9 @@ class _Buyer:
             "card_cvc": profile.card_cvc,
             "reference": task.id,
         }
-        fields = {name: await self.find(f"input[name={name}]", f'the "{name}" field') for name in values}
-        for name, value in values.items():
-            await fields[name].fill(value)
+        await self.read(*((f"input[name={name}]", "name", f'the "{name}" field') for name in values))
+        for name, value in values.items():  # all there: each fill finds its field at once
+            await self.page.locator(f"input[name={name}]").first.fill(value)
 
     async def earlier_order(self) -> Purchase | None:
         """The order an earlier attempt placed (asked by the task's reference), or None."""
@@ -309,17 +348,19 @@ class _Buyer:
             return await self.click(button)
 
     async def read_confirmation(self) -> Purchase:
-        number = await (await self.find("[data-testid=order-number]", "the order number")).inner_text()
-        name = await (await self.find("[data-testid=order-product]", "the product")).inner_text()
-        quantity = await self.attribute("[data-testid=order-quantity]", "data-value", "the quantity")
-        unit_price = await self.attribute("[data-testid=unit-price]", "data-value", "the unit price")
-        total = await self.attribute("[data-testid=order-total]", "data-value", "the total")
+        number, name, quantity, unit_price, total = await self.read(
+            ("[data-testid=order-number]", None, "the order number"),
+            ("[data-testid=order-product]", None, "the product"),
+            ("[data-testid=order-quantity]", "data-value", "the quantity"),
+            ("[data-testid=unit-price]", "data-value", "the unit price"),
+            ("[data-testid=order-total]", "data-value", "the total"),
+        )
         return Purchase(
-            order_number=number.strip(),
-            quantity=_number(int, quantity, "the quantity", self.step),
-            unit_price=_number(Decimal, unit_price, "the unit price", self.step),
-            total=_number(Decimal, total, "the total", self.step),
-            product_name=name.strip(),
+            order_number=(number or "").strip(),
+            quantity=_number(int, self.need(quantity, "the quantity"), "the quantity", self.step),
+            unit_price=_number(Decimal, self.need(unit_price, "the unit price"), "the unit price", self.step),
+            total=_number(Decimal, self.need(total, "the total"), "the total", self.step),
+            product_name=(name or "").strip(),
         )
 
     async def confirm_its_you(self) -> Response | None:
@@ -418,13 +459,12 @@ async def lookup(ctx: BotContext) -> ProductInfo:
     buyer = _Buyer(ctx)
     async with _playwright_errors(buyer):
         await buyer.open_product()
-        name, price, stock = await buyer.product_info()
-        image = await buyer.page.locator("[data-testid=product-image]").first.get_attribute("src")
+        shown = await buyer.product_info()
         return ProductInfo(
-            name=name,
-            price=price,
-            available=stock > 0,
-            image_url=urljoin(buyer.page.url, image) if image else None,
+            name=shown.name,
+            price=shown.price,
+            available=shown.stock > 0,
+            image_url=urljoin(buyer.page.url, shown.image) if shown.image else None,
             canonical_url=buyer.page.url,
         )
 
