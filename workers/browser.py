@@ -7,25 +7,20 @@
         async with pool.page(trace="on_failure", trace_path=store.trace_path(task_id, attempt=1)) as page:
             await bot(page)
 
-Lifecycle of a Chromium (``workers.chromium`` finds, launches and kills the process):
+Which Chromium a context opens in — launched lazily, retired after ``recycle_after`` contexts or
+above ``memory_limit_mb``, relaunched when it died, killed when it hangs, closed when idle — is
+``workers.browser_fleet``'s; launching and killing the process is ``workers.chromium``'s. This
+module opens and closes a task's page:
 
-- launched on first use, under a lock, so concurrent first uses launch it once;
-- several contexts may be open in it at once;
-- *retired* after ``recycle_after`` contexts, or when its process tree's memory (PSS) is above
-  ``memory_limit_mb`` when a context closes: new ``page()`` calls get a fresh Chromium, and the
-  retired one is closed as soon as its last open context closes;
-- relaunched (in the same Playwright connection) when it died. A block that fails because the
-  browser died under it raises ``workers.errors.BrowserLost`` (a ``RetryableError``);
-- *condemned* when it is alive but does not answer (a hung or stopped process): opening a context
-  or a page that takes longer than ``open_timeout``, a context that cannot be closed, or a failed
-  block after which the browser does not answer a short probe. A condemned Chromium is killed at
-  once (its whole process tree, SIGKILL) and the next page gets a fresh one; opening a page retries
-  once in the fresh browser, so a task spends no attempt on a sick browser.
-
-Every step of opening a page is guarded: whatever ends it (an error, a timeout, a cancellation)
-gives the slot back, and a context that arrives after its opener gave up is closed on arrival.
-``idle_close_after`` (the web process's preview browser): Chromium and the driver are closed after
-that many seconds without an open page, and started again on the next one.
+- a block that fails because the browser died under it raises ``workers.errors.BrowserLost``
+  (a ``RetryableError``);
+- a Chromium that is alive but does not answer is condemned (killed at once, its whole process
+  tree): opening a context or a page that takes longer than ``open_timeout``, a context that
+  cannot be closed, or a failed block after which the browser does not answer a short probe.
+  Opening a page retries once in a fresh browser, so a task spends no attempt on a sick browser;
+- every step of opening a page is guarded: whatever ends it (an error, a timeout, a
+  cancellation) gives the slot back, and a context that arrives after its opener gave up is
+  closed on arrival.
 """
 
 from __future__ import annotations
@@ -33,26 +28,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from playwright.async_api import BrowserContext, Page, Playwright, async_playwright
+from playwright.async_api import BrowserContext, Page
 from playwright.async_api import Error as PlaywrightError
 
+from workers.browser_fleet import CLOSE_TIMEOUT_S, Fleet
 from workers.chromium import (
     BASE_ARGS,
     SYSTEM_CHROMIUMS,
     BrowserUnavailable,
     Chromium,
     find_chromium,
-    launch,
     launch_options,
-    pss_mb,
-    rss_mb,
 )
 from workers.errors import BotError, BrowserLost
 from workers.redact import Secrets
@@ -75,7 +67,6 @@ __all__ = [  # what other modules import from here (the process side lives in wo
     "launch_options",
 ]
 
-CLOSE_TIMEOUT_S = 5.0  # closing a context or a browser; a live one that takes longer is killed
 OPEN_TIMEOUT_S = 10.0  # opening a context or a page; longer: the browser is killed and replaced
 PROBE_TIMEOUT_S = 3.0  # after a failed block: a browser that does not answer this fast is killed
 
@@ -112,26 +103,16 @@ class BrowserPool:
         open_timeout: float = OPEN_TIMEOUT_S,
         idle_close_after: float | None = None,
     ) -> None:
-        if recycle_after < 1:
-            raise ValueError("recycle_after must be at least 1")
-        self.executable_path = executable_path
-        self.headless = headless
-        self.recycle_after = recycle_after
-        self.memory_limit_mb = memory_limit_mb
-        self.launch_timeout_ms = launch_timeout_ms
-        self.sandbox = sandbox
+        self.fleet = Fleet(
+            executable_path=executable_path,
+            headless=headless,
+            recycle_after=recycle_after,
+            memory_limit_mb=memory_limit_mb,
+            launch_timeout_ms=launch_timeout_ms,
+            sandbox=sandbox,
+            idle_close_after=idle_close_after,
+        )
         self.open_timeout = open_timeout
-        self.idle_close_after = idle_close_after
-        self._playwright: Playwright | None = None
-        self._lock = asyncio.Lock()
-        self._current: Chromium | None = None
-        self._all: list[Chromium] = []  # current + retiring ones still open
-        self._launches = 0
-        self._killed = 0  # browsers condemned as hung
-        self._idle_closes = 0
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._cleanups: set[asyncio.Task[Any]] = set()
-        self._closed = False
 
     async def __aenter__(self) -> BrowserPool:
         await self.start()
@@ -140,51 +121,28 @@ class BrowserPool:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    # ----------------------------------------------------------------- lifecycle
-
     async def start(self) -> None:
         """Start the Playwright driver (≈0.4 s). Chromium itself starts on first use."""
-        async with self._lock:
-            await self._start_driver()
-
-    async def _start_driver(self) -> None:
-        if self._closed:
-            raise RuntimeError("BrowserPool is closed")
-        if self._playwright is None:
-            self._playwright = await async_playwright().start()
+        await self.fleet.start()
 
     async def close(self) -> None:
         """Close every Chromium (open contexts included) and stop the driver. Idempotent."""
-        self._closed = True
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-        if self._cleanups:  # let contexts being closed right now finish first
-            await asyncio.gather(*self._cleanups, return_exceptions=True)
-        async with self._lock:
-            await self._close_all()
+        await self.fleet.close()
 
-    async def _close_all(self) -> None:
-        await asyncio.gather(*(self._close_browser(c) for c in list(self._all)))
-        self._current = None
-        if self._playwright is not None:
-            playwright, self._playwright = self._playwright, None
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(playwright.stop(), CLOSE_TIMEOUT_S * 2)
-
-    # ----------------------------------------------------------------- facts
+    async def launch_check(self) -> None:
+        """Launch Chromium now (a worker does this once at start-up): ``BrowserUnavailable`` here
+        beats every task burning its attempts on a browser that cannot start."""
+        await self.fleet.launch_check()
 
     @property
     def browser_pid(self) -> int | None:
         """Pid of the Chromium that new contexts open in; None before the first launch."""
-        current = self._current
-        if current is None or current.closed:
-            return None
-        return current.pid
+        return self.fleet.browser_pid
 
     @property
     def pids(self) -> list[int]:
         """Pids of every Chromium the pool still holds (current and retiring)."""
-        return [c.pid for c in self._all if c.pid is not None and not c.closed]
+        return self.fleet.pids
 
     @property
     def stats(self) -> dict[str, Any]:
@@ -194,18 +152,7 @@ class BrowserPool:
         ``pss_mb`` is the proportional figure the memory limit is checked against, as last
         measured when a context closed. ``killed``: browsers killed because they hung.
         """
-        current = self._current if self._current and not self._current.closed else None
-        pid = current.pid if current else None
-        return {
-            "launches": self._launches,
-            "killed": self._killed,
-            "tasks_since_launch": current.contexts_total if current else 0,
-            "contexts_open": sum(c.contexts_open for c in self._all),
-            "browsers": sum(1 for c in self._all if not c.closed),
-            "pid": pid,
-            "rss_mb": rss_mb(pid) if pid else 0.0,
-            "pss_mb": current.pss_mb if current else None,
-        }
+        return self.fleet.stats
 
     # ----------------------------------------------------------------- pages
 
@@ -276,7 +223,7 @@ class BrowserPool:
         a browser found dead is relaunched once. Any ending, cancellation included, gives the slot
         back and closes what was opened."""
         for attempt in (1, 2):
-            chromium = await self._acquire()
+            chromium = await self.fleet.acquire()
             context: BrowserContext | None = None
             tracer: Tracer | None = None
             try:
@@ -290,7 +237,7 @@ class BrowserPool:
                 page = await self._bounded(chromium, context.new_page(), "open a page")
             except BaseException as exc:
                 if context is None:
-                    self._give_back(chromium)
+                    self.fleet.give_back(chromium)
                 else:
                     await self._finish_shielded(
                         chromium,
@@ -322,7 +269,7 @@ class BrowserPool:
         except TimeoutError:
             future.add_done_callback(self._close_late)
             message = f"Chromium did not {what} within {self.open_timeout:g} s"
-            self._condemn(chromium, message)
+            self.fleet.condemn(chromium, message)
             raise _Hung(f"{message}; it was killed") from None
         except BaseException:
             future.add_done_callback(self._close_late)
@@ -333,11 +280,7 @@ class BrowserPool:
             return
         late = future.result()
         if isinstance(late, BrowserContext | Page):
-            self._track(asyncio.ensure_future(_quietly(late.close(), CLOSE_TIMEOUT_S)))
-
-    def _track(self, task: asyncio.Future[Any]) -> None:
-        self._cleanups.add(task)  # type: ignore[arg-type]
-        task.add_done_callback(self._cleanups.discard)  # type: ignore[arg-type]
+            self.fleet.track(asyncio.ensure_future(_quietly(late.close(), CLOSE_TIMEOUT_S)))
 
     async def _finish_shielded(
         self, chromium: Chromium, context: BrowserContext, *, tracer: Tracer, keep_trace: bool, failed: bool
@@ -345,55 +288,8 @@ class BrowserPool:
         cleanup = asyncio.ensure_future(
             self._finish(chromium, context, tracer=tracer, keep_trace=keep_trace, failed=failed)
         )
-        self._track(cleanup)
+        self.fleet.track(cleanup)
         await asyncio.shield(cleanup)
-
-    async def _acquire(self) -> Chromium:
-        """Reserve a context slot in the current Chromium, launching one when needed."""
-        async with self._lock:
-            await self._start_driver()
-            current = self._current
-            if current is not None and not current.usable():
-                if current.dead():
-                    log.warning("Chromium pid %s is gone; relaunching", current.pid)
-                    current.retiring = True
-                    if current.contexts_open == 0:
-                        await self._close_browser(current)
-                self._current = current = None
-            if current is None:
-                current = self._current = await self._launch()
-            current.contexts_open += 1
-            current.contexts_total += 1
-            if current.contexts_total >= self.recycle_after:
-                current.retiring = True  # serve this one, launch a fresh browser for the next
-            return current
-
-    def _give_back(self, chromium: Chromium) -> None:
-        """``_release`` when no context was opened; a browser to close is closed in the background."""
-        if self._release(chromium):
-            self._track(asyncio.ensure_future(self._close_browser(chromium)))
-
-    def _release(self, chromium: Chromium) -> bool:
-        """Give back a context slot. True when the browser is retiring (or dead) and now unused:
-        the caller closes it (outside the launch lock; no await here, so no lock needed)."""
-        chromium.contexts_open -= 1
-        self._note_idle()
-        if (chromium.retiring or chromium.dead()) and chromium.contexts_open == 0:
-            if chromium is self._current:
-                self._current = None
-            return True
-        return False
-
-    def _condemn(self, chromium: Chromium, reason: str) -> None:
-        """A live Chromium that does not answer: kill its process tree now, use it no more."""
-        if chromium.condemned or chromium.closed:
-            return
-        chromium.condemned = chromium.retiring = True
-        if chromium is self._current:
-            self._current = None
-        self._killed += 1
-        killed = chromium.kill()
-        log.warning("%s: killed Chromium pid %s (%d processes)", reason, chromium.pid, killed)
 
     async def _finish(
         self, chromium: Chromium, context: BrowserContext, *, tracer: Tracer, keep_trace: bool, failed: bool
@@ -408,29 +304,22 @@ class BrowserPool:
                     await asyncio.wait_for(context.close(), CLOSE_TIMEOUT_S)
                 except (PlaywrightError, TimeoutError) as exc:
                     if not chromium.dead():  # a live browser that cannot close a context is sick
-                        self._condemn(
+                        self.fleet.condemn(
                             chromium, f"closing a context failed ({_first_line(exc) or 'timed out'})"
                         )
-            if not chromium.retiring and not chromium.dead():
-                chromium.pss_mb = await asyncio.to_thread(pss_mb, chromium.pid)
-                if chromium.pss_mb > self.memory_limit_mb:
-                    log.info(
-                        "Chromium pid %s uses %.0f MiB (> %d): retiring it",
-                        chromium.pid,
-                        chromium.pss_mb,
-                        self.memory_limit_mb,
-                    )
-                    chromium.retiring = True
+            await self.fleet.weigh(chromium)
         finally:
-            if self._release(chromium):
-                await self._close_browser(chromium)
+            if self.fleet.release(chromium):
+                await self.fleet.close_browser(chromium)
 
     async def _probe(self, chromium: Chromium, context: BrowserContext) -> None:
         """After a failed block: does the browser process still answer? If not, condemn it."""
         try:
             await asyncio.wait_for(context.cookies(), PROBE_TIMEOUT_S)
         except TimeoutError:
-            self._condemn(chromium, f"Chromium did not answer within {PROBE_TIMEOUT_S:g} s after a failure")
+            self.fleet.condemn(
+                chromium, f"Chromium did not answer within {PROBE_TIMEOUT_S:g} s after a failure"
+            )
         except PlaywrightError:
             pass  # closed or dead: the checks that follow see it
 
@@ -446,73 +335,6 @@ class BrowserPool:
             if chromium.dead():
                 return True
         return False
-
-    # ----------------------------------------------------------------- idle close
-
-    def _note_idle(self) -> None:
-        """With ``idle_close_after``: (re)start the idle clock once no page is open."""
-        if self.idle_close_after is None or self._closed:
-            return
-        if any(c.contexts_open for c in self._all):
-            return
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-        loop = asyncio.get_running_loop()
-        self._idle_timer = loop.call_later(
-            self.idle_close_after, lambda: self._track(asyncio.ensure_future(self._close_idle()))
-        )
-
-    async def _close_idle(self) -> None:
-        async with self._lock:  # _acquire takes slots under this lock: nobody opens meanwhile
-            if self._closed or any(c.contexts_open for c in self._all) or self._playwright is None:
-                return
-            await self._close_all()
-            self._idle_closes += 1
-            log.info("browser idle for %g s: closed (started again on the next page)", self.idle_close_after)
-
-    # ----------------------------------------------------------------- launch / close
-
-    async def launch_check(self) -> None:
-        """Launch Chromium now (a worker does this once at start-up): ``BrowserUnavailable`` here
-        beats every task burning its attempts on a browser that cannot start. Reserves no context
-        slot: the browser serves the first task and counts toward recycling from there."""
-        async with self._lock:
-            await self._start_driver()
-            if self._current is None:
-                self._current = await self._launch()
-
-    async def _launch(self) -> Chromium:
-        assert self._playwright is not None
-        started = time.perf_counter()
-        browser, pid = await launch(
-            self._playwright,
-            self.executable_path,
-            headless=self.headless,
-            sandbox=self.sandbox,
-            timeout_ms=self.launch_timeout_ms,
-        )
-        self._launches += 1
-        chromium = Chromium(browser=browser, pid=pid)
-        self._all.append(chromium)
-        log.info(
-            "launched Chromium %s pid %s in %.2f s (launch #%d)",
-            browser.version,
-            pid,
-            time.perf_counter() - started,
-            self._launches,
-        )
-        return chromium
-
-    async def _close_browser(self, chromium: Chromium) -> None:
-        # The bookkeeping runs before the first await, so callers need no lock.
-        if chromium.closed:
-            return
-        chromium.closed = True
-        with contextlib.suppress(ValueError):
-            self._all.remove(chromium)
-        if chromium is self._current:
-            self._current = None
-        await chromium.shut(CLOSE_TIMEOUT_S)
 
 
 async def _quietly(step: Awaitable[Any], timeout: float) -> None:

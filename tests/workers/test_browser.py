@@ -5,94 +5,20 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
-import time
 import zipfile
-from collections.abc import AsyncIterator, Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 import pytest
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
-from workers.browser import BrowserPool, BrowserUnavailable, find_chromium
+from tests.workers.conftest import CHROMIUM, SHOP_HEADING, chromium_browsers, gone
+from workers.browser import BrowserUnavailable, find_chromium
 from workers.errors import BrowserLost, PermanentError
 
 pytestmark = pytest.mark.timeout(60)
-
-CHROMIUM = find_chromium()
-
-
-def chromium_browsers() -> set[int]:
-    """Live Chromium browser processes (not their helpers) started by this test process."""
-    chromium: dict[int, int] = {}
-    for proc in psutil.Process().children(recursive=True):
-        try:
-            if proc.status() == psutil.STATUS_ZOMBIE:
-                continue
-            exe = (proc.cmdline() or [""])[0]
-            if "chrom" in os.path.basename(exe).lower():
-                chromium[proc.pid] = proc.ppid()
-        except psutil.Error:
-            continue
-    return {pid for pid, parent in chromium.items() if parent not in chromium}
-
-
-async def gone(pid: int | None, within: float = 5.0) -> bool:
-    """True once ``pid`` no longer runs (a zombie waiting for its reaper counts as gone)."""
-    assert pid is not None
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        try:
-            if psutil.Process(pid).status() == psutil.STATUS_ZOMBIE:
-                return True
-        except psutil.NoSuchProcess:
-            return True
-        await asyncio.sleep(0.05)
-    return False
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = b"<!doctype html><title>Shop</title><h1>Hello from the test shop</h1>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture
-async def make_pool() -> AsyncIterator[Callable[..., Any]]:
-    """Factory: ``pool = await make_pool(recycle_after=2)``; every pool is closed afterwards."""
-    pools: list[BrowserPool] = []
-
-    async def make(**kwargs: Any) -> BrowserPool:
-        kwargs.setdefault("executable_path", CHROMIUM)
-        pool = BrowserPool(**kwargs)
-        await pool.start()
-        pools.append(pool)
-        return pool
-
-    yield make
-    for pool in pools:
-        await pool.close()
 
 
 def test_find_chromium() -> None:
@@ -143,7 +69,7 @@ async def test_launches_lazily_and_loads_a_page(make_pool: Callable[..., Any], s
 
     async with pool.page() as page:
         await page.goto(site)
-        assert await page.text_content("h1") == "Hello from the test shop"
+        assert await page.text_content("h1") == SHOP_HEADING
         await page.set_content("<p id=x>inline</p>")
         assert await page.text_content("#x") == "inline"
         assert pool.browser_pid in chromium_browsers() - before
@@ -254,7 +180,7 @@ async def test_browser_killed_during_a_task_raises_browser_lost_then_relaunches(
 
     async with pool.page() as page:
         await page.goto(site)
-        assert await page.text_content("h1") == "Hello from the test shop"
+        assert await page.text_content("h1") == SHOP_HEADING
         assert pool.browser_pid not in (None, old_pid)
     assert pool.stats["launches"] == 2
 

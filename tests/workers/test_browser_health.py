@@ -9,12 +9,9 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -24,48 +21,25 @@ from models import queries
 from models.access import Viewer
 from models.db import Database
 from tests.conftest import wait_for
-from tests.workers import test_browser
-from tests.workers.conftest import Start, attempts, create, get, until_status
-from tests.workers.test_browser import chromium_browsers, gone
+from tests.workers.conftest import (
+    SHOP_HEADING,
+    Start,
+    attempts,
+    chromium_browsers,
+    create,
+    get,
+    gone,
+    until_status,
+)
 from workers.bots import registry
 from workers.bots.base import BotContext
 from workers.bots.base import Purchase as Bought
-from workers.browser import BrowserPool, find_chromium
+from workers.browser import BrowserPool
 from workers.errors import NotAvailableYet
 
 pytestmark = pytest.mark.timeout(120)
 
-CHROMIUM = find_chromium()
-make_pool = test_browser.make_pool  # the pool factory fixture, shared
 ADMIN = Viewer(user_id=uuid.uuid4(), email="root@example.com", is_admin=True)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        if self.path.startswith("/slow"):  # answers long after any step timeout of these tests
-            time.sleep(30)
-        body = b"<!doctype html><title>Shop</title><h1>In stock</h1>"
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture(scope="module")
-def site() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    SITE["url"] = url
-    yield url
-    server.shutdown()
-    server.server_close()
 
 
 def resume(pid: int | None) -> None:
@@ -79,6 +53,13 @@ def resume(pid: int | None) -> None:
 # ---- the test store: a bot that drives a real page -----------------------------------------
 
 SITE: dict[str, str] = {}
+
+
+@pytest.fixture(autouse=True)
+def _shop_for_the_bot(site: str) -> None:
+    SITE["url"] = site  # the test shop of tests/workers/conftest.py
+
+
 CHECKS: dict[str, int] = {}
 RESTOCK_AFTER = 20
 
@@ -121,7 +102,7 @@ async def test_stopped_browser_is_killed_and_replaced(make_pool: Callable[..., A
     try:
         async with pool.page() as page:  # opened in a fresh Chromium, no error for the caller
             await page.goto(site)
-            assert await page.text_content("h1") == "In stock"
+            assert await page.text_content("h1") == SHOP_HEADING
         assert pool.browser_pid != sick
         assert await gone(sick), "the stopped Chromium was killed"
         assert pool.stats["killed"] == 1 and pool.stats["contexts_open"] == 0
@@ -138,7 +119,7 @@ async def test_cancelled_open_gives_the_slot_back_and_a_late_context_is_closed(
     async with pool.page() as page:
         await page.goto(site)
     pid = pool.browser_pid
-    browser = pool._current.browser  # type: ignore[union-attr]
+    browser = pool.fleet.current.browser  # type: ignore[union-attr]
     os.kill(pid, signal.SIGSTOP)  # type: ignore[arg-type]
 
     async def open_one() -> None:
