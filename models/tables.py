@@ -31,7 +31,15 @@ class Task(SQLModel, table=True):
         sa.CheckConstraint("progress >= 0 AND progress <= 100", name="task_progress_pct"),
         sa.CheckConstraint("max_price IS NULL OR max_price >= 0", name="task_max_price_nonneg"),
         sa.CheckConstraint("mode = 'once' OR check_every > 0", name="task_monitor_has_interval"),
-        sa.Index("ix_task_claim", "status", "priority", "queued_at"),
+        # the claim's order over queued tasks only: a claim reads k entries, never sorts the queue
+        sa.Index(
+            "ix_task_claim_order",
+            sa.text("priority DESC"),
+            "queued_at",
+            "id",
+            postgresql_where=sa.text("status = 'queued'"),
+            sqlite_where=sa.text("status = 'queued'"),
+        ),
         sa.Index("ix_task_due", "status", "run_at"),
         sa.Index("ix_task_store_started", "store", "started_at"),
         sa.Index("ix_task_created", "created_at"),
