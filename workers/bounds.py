@@ -20,7 +20,7 @@ from playwright.async_api import TimeoutError as PageTimeout
 from workers.errors import NotAvailableYet, RetryableError
 
 if TYPE_CHECKING:
-    from workers.runtime import Running
+    from workers.running import Running
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -16,27 +16,27 @@ from models import checks
 from models.tables import Task
 
 if TYPE_CHECKING:
-    from workers.runtime import WorkerRuntime
+    from workers.context import RunContext
 
 log = logging.getLogger(__name__)
 
 
-async def trim_files(runtime: WorkerRuntime, task: Task, *, keep: list[str]) -> None:
+async def trim_files(context: RunContext, task: Task, *, keep: list[str]) -> None:
     """Delete every screenshot and the trace of the check's attempt but ``keep`` (before the
     outcome is recorded: nobody sees a waiting monitor with more). Never raises."""
-    if runtime.artifacts is None:
+    if context.artifacts is None:
         return
     try:
-        await asyncio.to_thread(runtime.artifacts.keep_only, str(task.id), task.attempt, keep)
+        await asyncio.to_thread(context.artifacts.keep_only, str(task.id), task.attempt, keep)
     except (OSError, ValueError) as exc:
         log.warning("task %s: could not trim the check's files: %s", task.id, exc)
 
 
-async def forget_attempt(runtime: WorkerRuntime, task: Task) -> None:
+async def forget_attempt(context: RunContext, task: Task) -> None:
     """Remove the check's attempt row (after the outcome closed it). Never raises: a row left
     behind is hidden from the history all the same (``models.queries.task_attempts``)."""
     try:
-        async with runtime.db.begin() as session:
+        async with context.db.begin() as session:
             await checks.forget_check(session, task_id=task.id, number=task.attempt)
     except Exception as exc:
         log.warning("task %s: could not forget the check's attempt row: %s", task.id, exc)

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from models.db import Database
     from models.tables import Task
-    from workers.runtime import Running
+    from workers.running import Running
 
 log = logging.getLogger(__name__)
 S = TaskStatus

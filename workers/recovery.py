@@ -11,7 +11,8 @@ s apart (stopping early only when the order is found: a click still in flight ma
                                   a person marks it bought or not bought; never retried by itself
 
 ``settle_adopted`` is the same question for a task the sweeper took over from a dead worker
-(``models.doubt.adopt_stale``): a purchase row already written wins; otherwise the store decides.
+(``models.doubt.adopt_stale``; the runtime runs it in the background, holding the run so its
+heartbeat keeps the lease): a purchase row already written wins; otherwise the store decides.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from models import claims, doubt
 from models.states import TaskStatus
@@ -28,15 +28,12 @@ from models.tables import Task
 from models.types import utcnow
 from workers.bots import registry
 from workers.bots.base import BotContext, Purchase
-from workers.executor import Outcome, bot_task
-
-if TYPE_CHECKING:
-    from workers.runtime import WorkerRuntime
+from workers.context import RunContext, bot_task
+from workers.outcome import Outcome
 
 log = logging.getLogger(__name__)
 S = TaskStatus
 Say = Callable[[str], Awaitable[None]]
-_settling: set[asyncio.Task[None]] = set()  # strong references to background settlements
 
 
 @dataclass(frozen=True)
@@ -46,17 +43,17 @@ class Answer:
     problem: str = ""  # why it could not be asked, when it never answered
 
 
-async def ask_store(runtime: WorkerRuntime, task: Task, *, say: Say) -> Answer:
+async def ask_store(context: RunContext, task: Task, *, say: Say) -> Answer:
     """Ask the store for the order with this task's reference, a few spaced tries."""
     spec = registry.get(task.store)
     if spec.lookup_order is None:
         return Answer(problem=f"the {task.store!r} bot cannot look up orders")
-    settings = runtime.settings
+    settings = context.settings
     ctx = BotContext(
         task=bot_task(task),
         page=None,
-        store_url=runtime.store_url(task.store),
-        settings=runtime.store_settings(task.store),
+        store_url=context.store_url(task.store),
+        settings=context.store_settings(task.store),
         timeout_ms=settings.step_timeout * 1000,
     )
     answered, problem = False, ""
@@ -95,10 +92,10 @@ def in_doubt(task: Task, problem: str) -> Outcome:
     )
 
 
-async def settle(runtime: WorkerRuntime, task: Task, *, say: Say) -> tuple[Outcome | None, Purchase | None]:
+async def settle(context: RunContext, task: Task, *, say: Say) -> tuple[Outcome | None, Purchase | None]:
     """After a checkpointed attempt ended without a purchase: (outcome, purchase) when the store
     decides it (recovered or unknown), (None, None) when it has no order (classify as usual)."""
-    answer = await ask_store(runtime, task, say=say)
+    answer = await ask_store(context, task, say=say)
     if answer.purchase is not None:
         outcome, message = recovered(answer.purchase)
         await say(message)
@@ -108,20 +105,16 @@ async def settle(runtime: WorkerRuntime, task: Task, *, say: Say) -> tuple[Outco
     return in_doubt(task, answer.problem), None
 
 
-async def settle_adopted(runtime: WorkerRuntime, task: Task) -> None:
+async def settle_adopted(context: RunContext, task: Task) -> None:
     """A task taken over from a dead worker after its checkpoint: record what the store says."""
-    from workers.runtime import Running  # the runtime imports this module's caller
 
     async def say(message: str) -> None:
         log.info("task %s: %s", task.id, message)
-        async with runtime.db.begin() as session:
+        async with context.db.begin() as session:
             await claims.log(session, task_id=task.id, message=message)
 
-    running = Running(task=task)
-    assert task.lease is not None  # adopt_stale gave it a lease of its own
-    runtime.running[task.lease] = running
     try:
-        async with runtime.db.session() as session:
+        async with context.db.session() as session:
             row = await doubt.purchase_of(session, task.id)
         if row is not None:
             await say(f"the purchase {row.order_number} was recorded before the worker was lost")
@@ -133,11 +126,11 @@ async def settle_adopted(runtime: WorkerRuntime, task: Task) -> None:
                 currency=row.currency,
                 product_name=row.product_name,
             )
-            await runtime.record(
+            await context.record(
                 task, Outcome(S.COMPLETED, "recovered", None, {"progress": 100}), purchase=bought
             )
             return
-        outcome, purchase = await settle(runtime, task, say=say)
+        outcome, purchase = await settle(context, task, say=say)
         if outcome is None:
             exhausted = task.attempt >= task.max_attempts
             error = "worker lost after the checkpoint; the store has no order"
@@ -147,24 +140,6 @@ async def settle_adopted(runtime: WorkerRuntime, task: Task) -> None:
                 if exhausted
                 else Outcome(S.QUEUED, "lost", f"{error}; queued again", {"queued_at": now, "kicked_at": now})
             )
-        await runtime.record(task, outcome, purchase=purchase)
+        await context.record(task, outcome, purchase=purchase)
     except Exception:
         log.exception("task %s: settling after a lost worker failed; the sweeper tries again", task.id)
-    finally:
-        runtime.running.pop(task.lease, None)
-
-
-async def adopt_stale(runtime: WorkerRuntime) -> list[asyncio.Task[None]]:
-    """Sweep step: take over checkpointed tasks of dead workers and settle each in the background."""
-    async with runtime.db.begin() as session:
-        adopted = await doubt.adopt_stale(
-            session, worker_id=runtime.worker_id, timeout=runtime.settings.heartbeat_timeout
-        )
-    started = []
-    for task in adopted:
-        log.warning("task %s: worker lost after the checkpoint; asking the store", task.id)
-        job = asyncio.create_task(settle_adopted(runtime, task), name=f"taskdeck-settle-{task.id}")
-        _settling.add(job)
-        job.add_done_callback(_settling.discard)
-        started.append(job)
-    return started

@@ -13,61 +13,40 @@ a message that was lost, stranded in a dead consumer, or consumed by a busy work
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import os
 import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AbstractAsyncContextManager, suppress
+from contextlib import suppress
 from dataclasses import dataclass, field
-from decimal import Decimal
-from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from pydantic.alias_generators import to_camel
 from redis.asyncio import Redis
 
-from models import claims, logs, outcomes, redis_url, worker_rows
+from models import claims, logs, redis_url, worker_rows
 from models.db import Database
-from models.errors import InvalidTransition
-from models.live_keys import LiveKeys
 from models.settings import Settings
-from models.states import TaskStatus
 from models.tables import Task, Worker
 from models.types import utcnow
 from models.vault import Vault, load_key
-from workers import sweeper
+from workers import recovery, sweeper
 from workers.artifacts import ArtifactStore
 from workers.bots import registry
-from workers.bots.base import DEMO_PROFILE, CheckoutProfile, Purchase, StoreAccount
-from workers.browser import BrowserPool, PageSession, find_chromium
-from workers.executor import Outcome, execute
-from workers.group_commit import BatchFailed, GroupCommit
-from workers.redact import Secrets
-from workers.screencast import LiveView
-from workers.tracing import TraceMode
+from workers.browser import BrowserPool, find_chromium
+from workers.context import RunContext
+from workers.executor import execute
+from workers.group_commit import GroupCommit
+from workers.recording import Kick, Recorder
+from workers.running import Running
 from workers.webhooks import WebhookSender
 
 log = logging.getLogger(__name__)
-S = TaskStatus
 
-Kick = Callable[[uuid.UUID], Awaitable[None]]
-RECORD_RETRY_FOR = 60.0  # seconds an outcome write is retried while the database is away
 CLAIM_BATCH = 16  # tasks claimed by one statement, at most (never more than the free slots)
 HAND_BACK_TIME = 3.0  # seconds kept, at most, for handing running tasks back inside a shutdown timeout
-
-
-@lru_cache(maxsize=64)
-def _camel(name: str) -> str:
-    return to_camel(name)  # a regex per call: cached, it is a dict lookup per task
-
-
-def _fields(purchase: Purchase) -> dict[str, Any]:
-    """The purchase's fields (``dataclasses.asdict`` without its deep copy of every value)."""
-    return {f.name: getattr(purchase, f.name) for f in dataclasses.fields(purchase)}
 
 
 def _version() -> str:
@@ -75,23 +54,6 @@ def _version() -> str:
         return version("taskdeck")
     except PackageNotFoundError:
         return "dev"
-
-
-@dataclass
-class Running:
-    task: Task
-    bot: asyncio.Future[Any] | None = None
-    stop_reason: str | None = None  # "cancel" | "lost" | "shutdown"
-    checkpointed: bool = False  # past the irreversible click: a cancel or shutdown waits for its answer
-    deadline: asyncio.Timeout | None = None  # the bot's time limit (a wait for a person moves it out)
-
-    def stop(self, reason: str) -> None:
-        if self.stop_reason is None:
-            self.stop_reason = reason
-        if self.checkpointed and reason != "lost":
-            return
-        if self.bot is not None and not self.bot.done():
-            self.bot.cancel()
 
 
 @dataclass
@@ -120,14 +82,13 @@ class WorkerRuntime:
     _webhook_loop: asyncio.Task[None] | None = None
     _drains: set[asyncio.Task[Any]] = field(default_factory=set)
     _row: Worker | None = None
-    _group: GroupCommit | None = None  # outcomes of concurrent runs, one transaction
+    _context: RunContext | None = None  # what each run gets of this worker (built at start)
     _stop_began: float | None = None  # loop time of the shutdown signal
 
     # ---- lifecycle --------------------------------------------------------------------
 
     async def start(self) -> WorkerRuntime:
         self._free = self.settings.worker_concurrency
-        self._group = GroupCommit(self.db, self.worker_id)
         registry.configure(noop=self.settings.noop_enabled)
         await asyncio.to_thread(registry.load)  # a duplicate store name fails here, at start-up
         self.vault = Vault(self.db, load_key(self.settings.secret_key, self.settings.secret_key_file))
@@ -157,6 +118,17 @@ class WorkerRuntime:
             version=_version(),
             concurrency=self.settings.worker_concurrency,
             started_at=utcnow(),
+        )
+        recorder = Recorder(self.db, self.worker_id, self.kick, GroupCommit(self.db, self.worker_id))
+        self._context = RunContext(
+            settings=self.settings,
+            db=self.db,
+            worker_id=self.worker_id,
+            record=recorder.record,
+            browser=self.browser,
+            artifacts=self.artifacts,
+            vault=self.vault,
+            redis=self.redis,
         )
         await self._beat_worker("up")
         logs.worker.set(self.worker_id)  # the loops below (sweeps, heartbeats) log with it
@@ -313,126 +285,32 @@ class WorkerRuntime:
             return []
 
     async def _run(self, task: Task) -> None:
-        assert task.lease is not None
+        assert task.lease is not None and self._context is not None
         running = Running(task=task)
         self.running[task.lease] = running  # two runs of one task (a reclaim) are two entries
         try:
             with logs.bind(task_id=str(task.id), attempt=task.attempt, worker=self.worker_id):
-                await execute(self, task, running)
+                await execute(self._context, task, running)
         finally:
             self.running.pop(task.lease, None)
             self.processed += 1
 
-    # ---- recording --------------------------------------------------------------------
-
-    async def record(
-        self, task: Task, outcome: Outcome, *, purchase: Purchase | None = None, screenshot: str | None = None
-    ) -> None:
-        """Write the outcome; retried while the database is unreachable, so it is not lost.
-
-        A purchase is written first, in its own transaction (an upsert by task): an outcome refused
-        because the task was taken over meanwhile never takes the purchase back, and whoever holds
-        the task then completes it from that row (``workers/recovery.py``).
-        """
-        deadline = asyncio.get_running_loop().time() + RECORD_RETRY_FOR
-        delay = 0.2
-        values = dict(outcome.values or {})
-        bought = _fields(purchase) if purchase is not None else None
-        if bought is not None:
-            values["result"] = {
-                _camel(k): float(v) if isinstance(v, Decimal) else v for k, v in bought.items()
-            }
-        bought_row = {**bought, "screenshot": screenshot} if bought is not None else None
-        if self._group is not None and task.mode != "monitor":  # a monitor may be a watch's listing: below
-            try:
-                written = await self._group.write(
-                    task,
-                    to=outcome.to,
-                    outcome=outcome.outcome,
-                    error=outcome.error,
-                    values=values,
-                    purchase=bought_row,
-                )
-            except BatchFailed as exc:
-                log.warning("task %s: group commit failed (%s); writing on its own", task.id, exc)
-            else:
-                if written and outcome.to is S.QUEUED:
-                    with suppress(Exception):
-                        await self.kick(task.id)
-                return
-        while True:
-            try:
-                if bought_row is not None:
-                    async with self.db.begin() as session:
-                        await outcomes.record_purchase(session, task=task, purchase=bought_row)
-                async with self.db.begin() as session:  # a listing's watch follows (record_outcome)
-                    await outcomes.record_outcome(
-                        session,
-                        task=task,
-                        worker_id=self.worker_id,
-                        to=outcome.to,
-                        outcome=outcome.outcome,
-                        error=outcome.error,
-                        values=values,
-                    )
-                break
-            except Exception as exc:
-                if isinstance(exc, InvalidTransition):  # rescued elsewhere meanwhile: not ours to write
-                    log.warning("task %s: outcome not recorded, %s", task.id, exc)
-                    return
-                if asyncio.get_running_loop().time() > deadline:
-                    log.exception(
-                        "task %s: could not record outcome %s; the sweeper will rescue it",
-                        task.id,
-                        outcome.to,
-                    )
-                    return
-                log.warning("task %s: recording outcome failed (%s); retrying", task.id, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
-        if outcome.to is S.QUEUED:
-            with suppress(Exception):
-                await self.kick(task.id)
-
-    # ---- what bots get ----------------------------------------------------------------
-
-    def browser_session(
-        self, *, trace: bool, trace_path: Any, secrets: Secrets
-    ) -> AbstractAsyncContextManager[PageSession]:
-        assert self.browser is not None
-        mode: TraceMode = "always" if trace else "on_failure"
-        return self.browser.session(  # the step timeout bounds every action and navigation
-            trace=mode,
-            trace_path=trace_path,
-            secrets=secrets,
-            default_timeout_ms=self.settings.step_timeout * 1000,
+    def _settle(self, task: Task) -> None:
+        """A task the sweeper took over after a dead worker's checkpoint: ask the store in the
+        background, holding the run (its heartbeat keeps the lease) until the outcome is written."""
+        assert task.lease is not None and self._context is not None
+        self.running[task.lease] = Running(task=task)
+        job = asyncio.create_task(
+            recovery.settle_adopted(self._context, task), name=f"taskdeck-settle-{task.id}"
         )
+        self._drains.add(job)
+        lease = task.lease
 
-    def live_view(self, task: Task, page: Any) -> LiveView | None:
-        """The task's live view (screencast while watched), or None without Redis or a page."""
-        if self.redis is None or page is None:
-            return None
-        return LiveView(self.redis, self.live_keys(task.id), page)
+        def settled(done: asyncio.Task[None]) -> None:
+            self._drains.discard(done)
+            self.running.pop(lease, None)
 
-    def live_keys(self, task_id: uuid.UUID) -> LiveKeys:
-        return LiveKeys.of(self.settings.queue_name, task_id)
-
-    def store_url(self, store: str) -> str:
-        return self.settings.store_url(store)  # TASKDECK_STORES
-
-    def store_settings(self, store: str) -> dict[str, Any]:
-        return self.settings.store_settings(store)
-
-    async def profile_for(self, task: Task) -> CheckoutProfile:
-        if self.vault is not None and task.profile_id is not None:
-            return await self.vault.checkout_profile(task.profile_id, owner_id=task.owner_id)
-        return DEMO_PROFILE
-
-    async def account_for(self, task: Task) -> StoreAccount | None:
-        """The task owner's login at the task's store (never another user's)."""
-        if self.vault is not None:
-            return await self.vault.store_account(task.store, owner_id=task.owner_id)
-        return None
+        job.add_done_callback(settled)
 
     # ---- loops --------------------------------------------------------------------------
 
@@ -464,7 +342,12 @@ class WorkerRuntime:
         while True:
             await asyncio.sleep(self.settings.sweep_interval)
             try:
-                for task_id in await sweeper.sweep(self):
+                swept = await sweeper.sweep(
+                    self.db, self.settings, worker_id=self.worker_id, adopt=not self.stopping
+                )
+                for task in swept.adopted:
+                    self._settle(task)
+                for task_id in swept.kick:
                     try:
                         await self.kick(task_id)
                     except Exception as exc:  # the row stays queued; the next sweep rings again
@@ -474,7 +357,7 @@ class WorkerRuntime:
                     self.fill_free_slots()
                 if time.monotonic() - last_prune > sweeper.PRUNE_EVERY:
                     last_prune = time.monotonic()
-                    await sweeper.retain(self)
+                    await sweeper.retain(self.db, self.settings, artifacts=self.artifacts, trim=self.trim)
             except Exception as exc:
                 log.warning("sweep failed: %s", exc)
 

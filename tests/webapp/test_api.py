@@ -256,7 +256,7 @@ async def test_create_monitor_task(api: Api) -> None:
 async def test_a_monitor_check_is_not_an_attempt(api: Api) -> None:
     """A check that found nothing: no attempt in the history, no error, the next check's time."""
     from workers.errors import NotAvailableYet
-    from workers.executor import classify
+    from workers.outcome import classify
 
     created = await api.create(mode="monitor", checkEvery=60)
     task = await api.run(created["id"])

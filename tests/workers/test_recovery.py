@@ -23,8 +23,8 @@ from tests.conftest import wait_for
 from tests.workers.conftest import Start, attempts, create, get, purchases, until_status
 from tests.workers.test_demo_outcomes import events
 from workers.bots.base import Purchase
-from workers.executor import Outcome, classify
-from workers.runtime import WorkerRuntime
+from workers.outcome import Outcome, classify
+from workers.recording import Recorder
 
 pytestmark = pytest.mark.slow
 SLOW_CONFIRM = 6000  # ms: the confirmation answers after the bot's 2 s step timeout
@@ -154,7 +154,7 @@ async def test_purchase_survives_a_refused_outcome_and_completes_the_task(
     async def no_doorbell(_: Any) -> None:
         return None
 
-    gone = WorkerRuntime(settings=Settings(), db=db, kick=no_doorbell, worker_id="gone-worker")
+    gone = Recorder(db, "gone-worker", no_doorbell)
     await gone.record(claimed, Outcome(S.COMPLETED, "completed", None, {"progress": 100}), purchase=bought)
     assert (await get(db, task.id)).status == "running"
     assert await purchases(db, task.id) == 1  # not rolled back with the refused outcome

@@ -57,7 +57,7 @@ async def test_old_finished_tasks_their_events_and_artifacts_go_the_rest_stays(
         rt.artifacts.task_dir(str(t.id)).mkdir(parents=True, exist_ok=True)
         (rt.artifacts.task_dir(str(t.id)) / "step.png").write_bytes(b"png")
 
-    assert await sweeper.retain(rt) == 3
+    assert await sweeper.retain(rt.db, rt.settings, artifacts=rt.artifacts, trim=rt.trim) == 3
 
     async with db.session() as session:
         left = set((await session.execute(select(Task.name))).scalars())
@@ -83,7 +83,8 @@ async def test_retention_works_in_small_batches(db: Database, runtimes: Start, m
     rt.stopping = True
     for i in range(5):
         await _finish(db, await create(db, name=f"t{i}"), status="cancelled", days_ago=2)
-    assert await sweeper.retain(rt) == 5  # 2 + 2 + 1, each its own transaction
+    pruned = await sweeper.retain(rt.db, rt.settings, artifacts=rt.artifacts, trim=rt.trim)
+    assert pruned == 5  # 2 + 2 + 1, each its own transaction
     async with db.session() as session:
         assert (await session.execute(select(func.count()).select_from(Task))).scalar_one() == 0
 
