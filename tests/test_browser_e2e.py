@@ -49,7 +49,18 @@ async def test_browser_killed_mid_task_is_retried_on_a_fresh_browser(stack: Any)
     task = await stack.create(start="now", backoffSeconds=0.2)
     await stack.wait(task["id"], "running")
     [browser] = await wait_for(lambda: chromium_browsers(worker.pid), timeout=10, what="Chromium started")
-    await asyncio.sleep(0.5)
+
+    def page_open() -> bool:  # the task's page has its renderer: the kill lands inside the attempt
+        for proc in browser.children(recursive=True):
+            try:
+                if "--type=renderer" in proc.cmdline():
+                    return True
+            except psutil.Error:
+                continue
+        return False
+
+    await wait_for(page_open, timeout=30, what="the task's page")
+    await asyncio.sleep(0.5)  # into the product page's 1.5 s answer
     os.kill(browser.pid, signal.SIGKILL)
     await stack.product("sneaker-drop", delayMs=0)
     done = await stack.wait(task["id"], "completed", "failed", timeout=90)
