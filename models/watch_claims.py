@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -63,6 +63,11 @@ async def claim(session: AsyncSession, *, task_id: uuid.UUID, watch_id: uuid.UUI
         update(Watch)
         .where(
             col(Watch.id) == watch_id,
+            exists(  # still one of its listings (an edit may have removed it meanwhile)
+                select(col(WatchListing.id)).where(
+                    col(WatchListing.watch_id) == watch_id, col(WatchListing.task_id) == task_id
+                )
+            ),
             or_(
                 col(Watch.status) == W.WATCHING.value,
                 (col(Watch.status) == W.BUYING.value) & (col(Watch.claimed_by) == task_id),

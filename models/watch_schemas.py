@@ -62,33 +62,49 @@ class WatchCreate(Camel):
         self.name = self.name.strip()
         if not self.name:
             raise ValueError("name must not be blank")
-        seen = set()
-        for listing in self.listings:
-            key = (listing.store, listing.product)
-            if key in seen:
-                raise ValueError(f"listing {listing.store}/{listing.product} is given twice")
-            seen.add(key)
+        _no_twins(self.listings)
         return self
 
 
-class WatchUpdate(Camel):
-    """Change a watch while it is watching: its name, how often and until when it checks, and
-    the maximum price of its listings (``maxPrices``: listing id → price)."""
+def _no_twins(listings: list[ListingCreate]) -> None:
+    seen = set()
+    for listing in listings:
+        key = (listing.store, listing.product)
+        if key in seen:
+            raise ValueError(f"listing {listing.store}/{listing.product} is given twice")
+        seen.add(key)
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"name": "GPU under 650", "checkEvery": 20}]})
+
+class WatchUpdate(Camel):
+    """Change a watch while it is watching: its name, how often and until when it checks, and its
+    listings — ``listings``, the whole new set (a new store/product is added and starts checking,
+    a missing one is removed and stops, a kept one takes its new ``maxPrice``), or ``maxPrices``
+    (listing id → price) to change prices only."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"name": "GPU under 650", "checkEvery": 20},
+                {"listings": [{"store": "demo", "product": "gpu-founders", "maxPrice": 650}]},
+            ]
+        }
+    )
 
     name: str | None = Field(None, min_length=1, max_length=200)
     check_every: float | None = Field(None, ge=0.5, le=86_400)
     until: UtcTime | None = None
     max_prices: dict[uuid.UUID, Money] | None = None
+    listings: list[ListingCreate] | None = Field(None, min_length=1, max_length=MAX_LISTINGS)
 
     @model_validator(mode="after")
     def _something(self) -> Self:
         if not self.model_fields_set:
             raise ValueError("give at least one field to change")
-        for name in ("name", "check_every", "max_prices"):
+        for name in ("name", "check_every", "max_prices", "listings"):
             if name in self.model_fields_set and getattr(self, name) is None:
                 raise ValueError(f"{name} cannot be null")
+        if self.max_prices is not None and self.listings is not None:
+            raise ValueError("give listings (with their maxPrice) or maxPrices, not both")
         if self.name is not None:
             self.name = self.name.strip()
             if not self.name:
@@ -96,6 +112,7 @@ class WatchUpdate(Camel):
         for price in (self.max_prices or {}).values():
             if price < 0 or price > Decimal("9999999999"):
                 raise ValueError("maxPrices: each price must be between 0 and 9999999999")
+        _no_twins(self.listings or [])
         return self
 
 

@@ -25,7 +25,7 @@ from models.settings import Settings
 from models.states import HELD
 from models.tables import Task
 from models.types import utcnow
-from models.watch_schemas import WatchCreate, WatchUpdate
+from models.watch_schemas import ListingCreate, WatchCreate, WatchUpdate
 from models.watch_tables import ACTIVE_WATCH, Watch, WatchListing, WatchStatus
 
 W = WatchStatus
@@ -35,23 +35,49 @@ class WatchNotFound(TaskNotFound):
     """No watch has this id."""
 
 
-def listing_task(data: WatchCreate, index: int) -> TaskCreate:
-    """The monitor task of ``data.listings[index]``."""
-    listing = data.listings[index]
-    name = f"{data.name} · {listing.product}"
+def listing_task(watch: WatchCreate | Watch, listing: ListingCreate) -> TaskCreate:
+    """The monitor task of one of the watch's listings."""
+    name = f"{watch.name} · {listing.product}"
     return TaskCreate.model_validate(
         {
             "name": name[:200],
             "store": listing.store,
             "product": listing.product,
-            "quantity": data.quantity,
+            "quantity": watch.quantity,
             "max_price": listing.max_price,
             "mode": "monitor",
-            "check_every": data.check_every,
-            "until": data.until,
-            "profile_id": data.profile_id,
+            "check_every": watch.check_every,
+            "until": watch.until,
+            "profile_id": watch.profile_id,
         }
     )
+
+
+async def _add_listing(
+    session: AsyncSession,
+    watch: WatchCreate | Watch,
+    listing: ListingCreate,
+    *,
+    watch_id: uuid.UUID,
+    position: int,
+    settings: Settings,
+    owner_id: uuid.UUID | None,
+) -> Task:
+    """A listing and its monitor task (queued: its first check runs now)."""
+    task = await task_ops.create_task(
+        session, data=listing_task(watch, listing), settings=settings, owner_id=owner_id
+    )
+    session.add(
+        WatchListing(
+            watch_id=watch_id,
+            position=position,
+            store=listing.store,
+            product=listing.product,
+            max_price=listing.max_price,
+            task_id=task.id,
+        )
+    )
+    return task
 
 
 async def create_watch(
@@ -71,22 +97,12 @@ async def create_watch(
     )
     session.add(watch)
     await session.flush()
-    tasks = []
-    for index, listing in enumerate(data.listings):
-        task = await task_ops.create_task(
-            session, data=listing_task(data, index), settings=settings, owner_id=owner_id
+    tasks = [
+        await _add_listing(
+            session, data, listing, watch_id=watch.id, position=index, settings=settings, owner_id=owner_id
         )
-        session.add(
-            WatchListing(
-                watch_id=watch.id,
-                position=index,
-                store=listing.store,
-                product=listing.product,
-                max_price=listing.max_price,
-                task_id=task.id,
-            )
-        )
-        tasks.append(task)
+        for index, listing in enumerate(data.listings)
+    ]
     await session.flush()
     return watch, tasks
 
@@ -179,26 +195,64 @@ async def delete_watch(session: AsyncSession, *, watch_id: uuid.UUID) -> None:
         await session.flush()
 
 
-async def edit_watch(session: AsyncSession, *, watch_id: uuid.UUID, update_: WatchUpdate) -> Watch:
+async def edit_watch(
+    session: AsyncSession, *, watch_id: uuid.UUID, update_: WatchUpdate, settings: Settings
+) -> tuple[Watch, list[Task]]:
     """Change a watching watch and its listing tasks; ``InvalidTransition`` when the watch is not
-    ``watching`` or a listing's check is running (try again)."""
-    fields = update_.model_fields_set
-    values: dict[str, Any] = {}
-    if "name" in fields:
-        values["name"] = update_.name
-    if "check_every" in fields:
-        values["check_every"] = update_.check_every
-    if "until" in fields:
-        values["until"] = update_.until
-    watch = await _move(session, watch_id, to=W.WATCHING, sources=frozenset({W.WATCHING}), **values)
-    listings = list(await session.scalars(select(WatchListing).where(col(WatchListing.watch_id) == watch_id)))
-    prices = update_.max_prices or {}
+    ``watching`` or a listing's check is running (try again). ``listings`` is the whole new set:
+    a new (store, product) is added with its monitor task (returned, to be rung), a missing one is
+    removed (its monitor cancelled, the listing and its history deleted), a kept one keeps its
+    task and history and takes the new max price."""
+    before = (
+        await session.execute(
+            select(col(Watch.name), col(Watch.check_every), col(Watch.until)).where(col(Watch.id) == watch_id)
+        )
+    ).first()
+    given = {
+        name: getattr(update_, name) for name in {"name", "check_every", "until"} & update_.model_fields_set
+    }
+    # what really changes (a dialog sends every field): only that touches the listing tasks
+    fields = {k for k, v in given.items() if before is None or v != getattr(before, k)}
+    # the guarded move locks the watch row: a listing's claim waits for this edit
+    watch = await _move(session, watch_id, to=W.WATCHING, sources=frozenset({W.WATCHING}), **given)
+    listings = list(
+        await session.scalars(
+            select(WatchListing)
+            .where(col(WatchListing.watch_id) == watch_id)
+            .order_by(col(WatchListing.position))
+        )
+    )
+    prices = dict(update_.max_prices or {})
     unknown = set(prices) - {listing.id for listing in listings}
     if unknown:
         raise WatchNotFound(f"no listing with id {sorted(map(str, unknown))[0]} in this watch")
+    added: list[Task] = []
+    if update_.listings is not None:
+        wanted = {(x.store, x.product): x for x in update_.listings}
+        kept = []
+        for listing in listings:
+            new = wanted.pop((listing.store, listing.product), None)
+            if new is None:
+                await _remove_listing(session, listing)
+                continue
+            prices[listing.id] = new.max_price
+            kept.append(listing)
+        listings = kept
+        position = max((listing.position for listing in kept), default=-1) + 1
+        for offset, new in enumerate(wanted.values()):
+            task = await _add_listing(
+                session,
+                watch,
+                new,
+                watch_id=watch_id,
+                position=position + offset,
+                settings=settings,
+                owner_id=watch.owner_id,
+            )
+            added.append(task)
     for listing in listings:
         changes: dict[str, Any] = {}
-        if listing.id in prices:
+        if listing.id in prices and listing.max_price != prices[listing.id]:
             listing.max_price = prices[listing.id]
             changes["max_price"] = prices[listing.id]
         if "check_every" in fields:
@@ -210,4 +264,16 @@ async def edit_watch(session: AsyncSession, *, watch_id: uuid.UUID, update_: Wat
         if changes and listing.task_id is not None:
             await edits.edit_task(session, task_id=listing.task_id, changes=changes)
     await session.flush()
-    return watch
+    return watch, added
+
+
+async def _remove_listing(session: AsyncSession, listing: WatchListing) -> None:
+    """Stop the listing's monitor (cancelled at once; a running check is asked to stop, and can no
+    longer claim the watch: its listing is gone) and delete the listing with its history; the
+    cancelled task stays, as a stopped watch's tasks do."""
+    if listing.task_id is not None:
+        try:
+            await task_ops.cancel_task(session, task_id=listing.task_id)
+        except (InvalidTransition, TaskNotFound):  # it has ended already
+            pass
+    await session.delete(listing)

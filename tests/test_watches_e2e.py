@@ -25,6 +25,18 @@ async def series(page: Any) -> dict[str, Any]:
     return {s["name"]: s for s in await chart.evaluate(SERIES)}
 
 
+async def new_watch(on: Any, name: str, *listings: tuple[str, int]) -> dict[str, Any]:
+    """A watch checking every second, created through the API."""
+    body = {
+        "name": name,
+        "checkEvery": 1,
+        "listings": [{"store": "demo", "product": slug, "maxPrice": price} for slug, price in listings],
+    }
+    created = await on.http.post(f"{on.url}/api/watches", json=body)
+    assert created.status_code == 201, created.text
+    return dict(created.json())
+
+
 async def test_the_watch_page_charts_each_listing_and_follows_the_watch_live(
     stack: Any,  # noqa: F811
     browser: Any,
@@ -33,17 +45,7 @@ async def test_the_watch_page_charts_each_listing_and_follows_the_watch_live(
     stack.worker(TASKDECK_WORKER_CONCURRENCY=2)
     await stack.product(CHEAP, stock=3, price=600)  # in stock, above its max: watched, not bought
     await stack.product(DEAR, stock=0)
-    body = {
-        "name": "Console or GPU",
-        "checkEvery": 1,
-        "listings": [
-            {"store": "demo", "product": CHEAP, "maxPrice": 550},
-            {"store": "demo", "product": DEAR, "maxPrice": 750},
-        ],
-    }
-    created = await stack.http.post(f"{stack.url}/api/watches", json=body)
-    assert created.status_code == 201, created.text
-    watch = created.json()
+    watch = await new_watch(stack, "Console or GPU", (CHEAP, 550), (DEAR, 750))
     context = await browser.new_context()
     try:
         page = await context.new_page()
@@ -114,3 +116,51 @@ async def test_the_new_watch_dialog_previews_each_listing_and_creates_the_watch(
     assert watch["name"] == "GPU or console"
     detail = (await stack.http.get(f"{stack.url}/api/watches/{watch['id']}")).json()
     assert [(x["product"], x["maxPrice"]) for x in detail["listings"]] == [(DEAR, 750.0), (CHEAP, 550.0)]
+
+
+async def test_the_edit_dialog_adds_a_listing_that_starts_checking_and_removes_one_that_stops(
+    stack: Any,  # noqa: F811
+    browser: Any,
+    api_user: AuthUser,
+) -> None:
+    for slug in (CHEAP, DEAR, "sneaker-drop"):  # nothing to buy: the listings only check
+        await stack.product(slug, stock=0)
+    stack.worker(TASKDECK_WORKER_CONCURRENCY=2)
+    watch = await new_watch(stack, "Anything", (DEAR, 750), (CHEAP, 550))
+    removed_task = watch["listings"][1]["taskId"]
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await sign_in(page, stack.url, api_user)
+        await page.goto(f"{stack.url}/watches/{watch['id']}")
+        await expect(page.locator('[data-testid="watch-status"]')).to_have_text("watching", timeout=30_000)
+        await page.get_by_test_id("edit-watch").click()
+        await expect(page.get_by_test_id("listing-product-1")).to_have_value(CHEAP)
+        await page.get_by_test_id("remove-listing-1").click()
+        await page.get_by_test_id("add-listing").click()
+        await page.get_by_test_id("listing-product-2").fill("sneaker-drop")
+        await page.get_by_test_id("listing-max-price-2").fill("150")
+        await page.get_by_test_id("save-watch").click()
+        dialog = page.locator(".q-dialog")
+        await expect(dialog).to_be_hidden(timeout=30_000)  # saved (a refusal would keep it open)
+        await expect(page.locator("table")).to_contain_text("sneaker-drop")  # the page re-read
+        await expect(page.locator("table")).not_to_contain_text(CHEAP)
+    finally:
+        await context.close()
+
+    async def edited() -> dict[str, Any] | None:
+        detail = (await stack.http.get(f"{stack.url}/api/watches/{watch['id']}")).json()
+        found = [(x["product"], x["maxPrice"]) for x in detail["listings"]]
+        return detail if found == [(DEAR, 750.0), ("sneaker-drop", 150.0)] else None
+
+    detail = await wait_for(edited, timeout=30, what="the edited listings")
+    removed = (await stack.http.get(f"{stack.url}/api/tasks/{removed_task}")).json()
+    assert removed["status"] == "cancelled"  # removing a listing stopped its monitor
+    added = detail["listings"][1]
+
+    async def checked() -> bool:
+        again = (await stack.http.get(f"{stack.url}/api/watches/{watch['id']}")).json()
+        return again["listings"][1]["inStock"] is False  # its monitor ran: seen out of stock
+
+    await wait_for(checked, timeout=90, what="the added listing's first check")
+    assert added["taskId"] and detail["status"] == "watching"

@@ -39,12 +39,14 @@ async def create_watch(services: Services, data: WatchCreate, *, viewer: Viewer)
     check_text(data.name, "name")
     for index in range(len(data.listings)):
         try:
-            await check_create(watches.listing_task(data, index), catalogue=services.catalogue)
+            await check_create(watches.listing_task(data, data.listings[index]), catalogue=services.catalogue)
         except BadInput as exc:
             raise _at_listing(exc, index) from None
     try:
         async with services.db.begin() as session:
-            await check_profile(watches.listing_task(data, 0), session=session, owner_id=viewer.user_id)
+            await check_profile(
+                watches.listing_task(data, data.listings[0]), session=session, owner_id=viewer.user_id
+            )
             watch, tasks = await watches.create_watch(
                 session, data=data, settings=services.settings, owner_id=viewer.user_id
             )
@@ -67,13 +69,27 @@ async def _own(services: Services, watch_id: uuid.UUID, viewer: Viewer, *, what:
 async def edit_watch(
     services: Services, watch_id: uuid.UUID, update: WatchUpdate, *, viewer: Viewer
 ) -> Watch:
+    """Listings added are checked as at create (a known store, an existing product) and their
+    monitors rung after the commit; removed ones stop in the same transaction."""
     await _own(services, watch_id, viewer, what="edit")
     if update.name is not None:
         check_text(update.name, "name")
     if update.until is not None and update.until <= utcnow():
         raise BadInput("until: must be in the future", field="until")
+    async with services.db.session() as session:
+        current = (await watch_queries.get_watch(session, watch_id, viewer=viewer)).watch
+    for index, listing in enumerate(update.listings or []):
+        try:
+            await check_create(watches.listing_task(current, listing), catalogue=services.catalogue)
+        except BadInput as exc:
+            raise _at_listing(exc, index) from None
     async with services.db.begin() as session:
-        return await watches.edit_watch(session, watch_id=watch_id, update_=update)
+        watch, added = await watches.edit_watch(
+            session, watch_id=watch_id, update_=update, settings=services.settings
+        )
+    for task in added:
+        await _kick_if_queued(services, task)
+    return watch
 
 
 async def cancel_watch(services: Services, watch_id: uuid.UUID, *, viewer: Viewer) -> Watch:

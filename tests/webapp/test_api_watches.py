@@ -204,3 +204,51 @@ async def test_a_second_purchase_is_refused_by_the_database_and_said_so(api: Api
         )
     assert second is not None and second.order_number == "DS-2" and second.watch_id is None
     assert any("second purchase for its watch refused" in str(m) for m in told)
+
+
+async def test_edit_adds_and_removes_listings_while_watching(api: Api) -> None:
+    watch = await create(api)
+    gpu, console = watch["listings"]
+    body = {
+        "listings": [
+            {"store": "demo", "product": "gpu-founders", "maxPrice": 680},  # kept, a new price
+            {"store": "demo", "product": "sneaker-drop", "maxPrice": 150},  # added
+        ]
+    }
+    edited = await api.http.patch(f"/api/watches/{watch['id']}", json=body)
+    assert edited.status_code == 200, edited.text
+    after = edited.json()["listings"]
+    assert [(x["product"], x["maxPrice"]) for x in after] == [
+        ("gpu-founders", 680.0),
+        ("sneaker-drop", 150.0),
+    ]
+    assert after[0]["id"] == gpu["id"] and after[0]["taskId"] == gpu["taskId"]  # its task and history stay
+    added = (await api.http.get(f"/api/tasks/{after[1]['taskId']}")).json()
+    assert (added["status"], added["mode"], added["maxPrice"]) == ("queued", "monitor", 150.0)  # checking
+    removed = (await api.http.get(f"/api/tasks/{console['taskId']}")).json()
+    assert removed["status"] == "cancelled"  # its monitor stopped
+    assert (await api.http.get(f"/api/tasks/{gpu['taskId']}")).json()["maxPrice"] == 680.0
+
+    unknown = {"listings": [{"store": "demo", "product": "no-such-thing", "maxPrice": 1}]}
+    refused = await api.http.patch(f"/api/watches/{watch['id']}", json=unknown)
+    assert refused.status_code == 422 and "listings.0.product" in refused.text
+    both = {"listings": body["listings"], "maxPrices": {gpu["id"]: 1}}
+    assert (await api.http.patch(f"/api/watches/{watch['id']}", json=both)).status_code == 422
+
+    async with api.db.begin() as session:  # the kept listing's check is running: asked to stop
+        await session.execute(
+            update(Task).where(col(Task.id) == uuid.UUID(gpu["taskId"])).values(status="running")
+        )
+    only = {"listings": [{"store": "demo", "product": "sneaker-drop", "maxPrice": 150}]}
+    running = await api.http.patch(f"/api/watches/{watch['id']}", json=only)
+    assert running.status_code == 200, running.text
+    assert [x["product"] for x in running.json()["listings"]] == ["sneaker-drop"]
+    async with api.db.session() as session:
+        stopping = await session.get(Task, uuid.UUID(gpu["taskId"]))
+        assert stopping is not None and stopping.cancel_requested  # its run ends cancelled, unclaimed
+
+    async with api.db.begin() as session:
+        await session.execute(
+            update(Watch).where(col(Watch.id) == uuid.UUID(watch["id"])).values(status="expired")
+        )
+    assert (await api.http.patch(f"/api/watches/{watch['id']}", json=only)).status_code == 409

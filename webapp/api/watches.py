@@ -112,8 +112,10 @@ def create_watches_router(services: Services) -> APIRouter:
         responses=examples.answer(200, examples.WATCH_DETAIL),
     )
     async def edit_watch(watch_id: WatchId, body: WatchUpdate, viewer: ViewerDep) -> WatchDetail:
-        """Name, ``checkEvery``, ``until`` and listings' maximum prices, while it is ``watching``
-        (409 otherwise, or while a listing's check is running: try again)."""
+        """Name, ``checkEvery``, ``until`` and the listings, while it is ``watching`` (409
+        otherwise, or while a changed listing's check is running: try again). ``listings`` is the
+        whole new set — a new one starts checking, a missing one stops — or ``maxPrices`` changes
+        prices only."""
         await watch_commands.edit_watch(services, watch_id, body, viewer=viewer)
         return await detail(watch_id, viewer)
 

@@ -3,7 +3,8 @@ listings (store, product, max price), each previewed from its store's lookup as 
 
 Create goes through ``webapp.watch_commands.create_watch`` (the API's path); a refusal shows its
 message in the dialog. Editing changes what a watching watch allows (name, ``checkEvery``,
-``until``, each listing's max price) through ``watch_commands.edit_watch``.
+``until``, its listings: a listing added starts its monitor, one removed stops it, a kept one takes
+its new max price) through ``watch_commands.edit_watch``.
 """
 
 from __future__ import annotations
@@ -63,8 +64,8 @@ class WatchDialog:
         self.services, self.tz, self.viewer, self.on_saved = services, tz, viewer, on_saved
         self.stores = registry.names()
         self.editing: uuid.UUID | None = None
-        self.listing_ids: list[uuid.UUID] = []
         self.listings: list[ListingFields] = []
+        self.added = 0  # listing rows drawn since the dialog opened (their test ids stay unique)
         zone = getattr(tz, "key", "UTC")
         with ui.dialog() as self.dialog, ui.card().classes("w-[760px] max-w-full p-6 gap-3"):
             self.title = ui.label("New watch").classes("text-xl font-semibold")
@@ -100,9 +101,14 @@ class WatchDialog:
     # ---- listings ---------------------------------------------------------------------------
 
     def add_listing(
-        self, store: str | None = None, product: str = "", max_price: float | None = None
+        self,
+        store: str | None = None,
+        product: str = "",
+        max_price: float | None = None,
+        *,
+        existing: bool = False,
     ) -> None:
-        index = len(self.listings)
+        index, self.added = self.added, self.added + 1
         with self.rows, ui.row().classes("w-full items-start gap-2 no-wrap") as row:
             store_field = ui.select(
                 self.stores, label="Store", value=store or ("demo" if "demo" in self.stores else None)
@@ -122,10 +128,9 @@ class WatchDialog:
         remove.props(f'data-testid="remove-listing-{index}"')
         product_field.on("blur", lambda: self._preview(fields))
         store_field.on_value_change(lambda: self._preview(fields))
-        if self.editing is not None:  # an existing listing: only its max price changes
+        if existing:  # an existing listing keeps its store and product (remove it, or add another)
             store_field.disable()
             product_field.disable()
-            remove.set_visibility(False)
         self.listings.append(fields)
 
     def remove_listing(self, fields: ListingFields) -> None:
@@ -173,9 +178,10 @@ class WatchDialog:
         self.error.set_visibility(False)
         self.rows.clear()
         self.listings = []
+        self.added = 0
 
     async def open_new(self) -> None:
-        self.editing, self.listing_ids = None, []
+        self.editing = None
         self._reset()
         self.title.set_text("New watch")
         self.submit.set_text("Create watch")
@@ -189,7 +195,6 @@ class WatchDialog:
 
     async def open_edit(self, watch: Watch, listings: list[Any]) -> None:
         self.editing = watch.id
-        self.listing_ids = [row.listing.id for row in listings]
         self._reset()
         self.title.set_text("Edit watch")
         self.submit.set_text("Save")
@@ -201,9 +206,11 @@ class WatchDialog:
         self.until.set_value(
             watch.until.astimezone(self.tz).strftime("%Y-%m-%dT%H:%M") if watch.until else ""
         )
-        self.add_button.set_visibility(False)
+        self.add_button.set_visibility(True)
         for row in listings:
-            self.add_listing(row.listing.store, row.listing.product, float(row.listing.max_price))
+            self.add_listing(
+                row.listing.store, row.listing.product, float(row.listing.max_price), existing=True
+            )
         self.dialog.open()
 
     def _until(self) -> datetime | None:
@@ -215,6 +222,12 @@ class WatchDialog:
     def _show(self, message: str) -> None:
         self.error.set_text(message)
         self.error.set_visibility(True)
+
+    def _listings(self) -> list[dict[str, Any]]:
+        return [
+            {"store": f.store.value or "", "product": f.product.value or "", "max_price": f.max_price.value}
+            for f in self.listings
+        ]
 
     async def save(self) -> None:
         try:
@@ -231,14 +244,7 @@ class WatchDialog:
                         "profile_id": self.profile.value or None,
                         "check_every": self.check_every.value,
                         "until": until,
-                        "listings": [
-                            {
-                                "store": f.store.value or "",
-                                "product": f.product.value or "",
-                                "max_price": f.max_price.value,
-                            }
-                            for f in self.listings
-                        ],
+                        "listings": self._listings(),
                     }
                 )
                 watch = await watch_commands.create_watch(self.services, data, viewer=self.viewer)
@@ -248,10 +254,7 @@ class WatchDialog:
                         "name": self.name.value or "",
                         "check_every": self.check_every.value,
                         "until": until,
-                        "max_prices": {
-                            listing_id: f.max_price.value
-                            for listing_id, f in zip(self.listing_ids, self.listings, strict=True)
-                        },
+                        "listings": self._listings(),
                     }
                 )
                 watch = await watch_commands.edit_watch(
