@@ -3,12 +3,16 @@ list and the task page), failure triage, the queue page's pause, charts and work
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
+from models.db import Database
+from tests.conftest import AuthUser
 from tests.webapp.test_dashboard import App, app, page, row
+from tests.webapp.test_dashboard_purchases import bought
 
 __all__ = ["app", "page"]
 pytestmark = pytest.mark.timeout(180)
@@ -94,6 +98,40 @@ async def test_failure_groups_and_a_group_retry(app: App, page: Page) -> None:
         again = await wait_status(app, task["id"], "failed")
         assert [a["number"] for a in again["attemptHistory"]] == [1, 2]
     await expect(group.get_by_test_id("failure-count")).to_have_text("× 2", timeout=15_000)
+
+
+EXACT = r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC"  # the page's zone until the browser's is known
+
+
+async def test_lists_show_relative_times_with_the_exact_one_on_hover(
+    app: App, page: Page, db: Database, api_user: AuthUser
+) -> None:
+    await failed_task(app, "Dear one")
+    await bought(db, api_user, "ORD-9", "demo", 28)  # 2026-11-28 12:00 UTC
+    listings = [{"store": "demo", "product": "sneaker-drop", "maxPrice": 1}]  # too low: it buys nothing
+    assert (await app.http.post("/api/watches", json={"name": "W", "listings": listings})).status_code == 201
+    ago = re.compile(r"^(just now|\d+ (min|h|days?) ago)$")
+
+    await page.goto(f"{app.url}/purchases")
+    time = page.locator("tr", has_text="ORD-9").get_by_test_id("time-when")
+    await expect(time).to_have_text(re.compile(r"^\d+ days? ago$"))
+    await expect(time).to_have_attribute("title", "2026-11-28 12:00:00 UTC")
+
+    await page.goto(f"{app.url}/watches")
+    created = page.get_by_test_id("created-when")
+    await expect(created).to_have_text("just now")
+    await expect(created).to_have_attribute("title", re.compile(EXACT))
+
+    await page.goto(f"{app.url}/queue")  # the embedded worker
+    for name in ("started", "last_seen"):
+        cell = page.get_by_test_id("workers").get_by_test_id(f"{name}-when").first
+        await expect(cell).to_have_text(ago)
+        await expect(cell).to_have_attribute("title", re.compile(EXACT))
+
+    await page.goto(f"{app.url}/failures")
+    seen = page.get_by_test_id("failure-seen")
+    await expect(seen).to_contain_text("first seen just now")
+    await expect(seen).to_have_attribute("title", re.compile(f"^first {EXACT} · last {EXACT}$"))
 
 
 async def test_queue_page_pauses_and_resumes_processing(app: App, browser: Any, admin_user: Any) -> None:

@@ -21,7 +21,6 @@ from models.tables import Task
 from webapp import commands
 from webapp.api.schemas import MAX_BULK  # the API's bound on one bulk action
 from webapp.pages import theme
-from webapp.pages.queue import ago
 from webapp.pages.tasks import confirm
 from webapp.pages.updates import HubWatch, Throttle, reread_on_state_changes
 from webapp.services import Services
@@ -103,10 +102,11 @@ class FailuresView:
                 first, last = group.first_seen, group.last_seen
                 facts = (
                     f"{group.failed} failed · {group.retrying} retrying · stores: {', '.join(group.stores)}"
-                    f" · first seen {ago(first)} · last seen {ago(last)}"
+                    f" · first seen {theme.fmt_ago(first)} · last seen {theme.fmt_ago(last)}"
                 )
-                ui.label(facts).classes("text-xs text-grey-7").tooltip(
-                    f"first {theme.fmt_time(first, self.tz)} · last {theme.fmt_time(last, self.tz)}"
+                ui.label(facts).classes("text-xs text-grey-7").props(
+                    f'data-testid="failure-seen" title="first {theme.fmt_exact(first, self.tz)} · '
+                    f'last {theme.fmt_exact(last, self.tz)}"'
                 )
                 if group.sample_task_id is not None:
                     ui.link("Most recent task", f"/tasks/{group.sample_task_id}").classes("text-xs")

@@ -73,7 +73,7 @@ def purchase_row(
         "total": theme.fmt_money(p.total, p.currency),
         "task": task_name or "",
         "task_id": str(p.task_id) if p.task_id and task_name is not None else "",
-        "time": theme.fmt_time(p.created_at, tz),
+        **theme.when("time", p.created_at, tz),
     }
 
 
@@ -150,6 +150,7 @@ class PurchasesView:
         self.table.add_slot("body-cell-order", SLOT_ORDER)
         self.table.add_slot("body-cell-product", SLOT_PRODUCT)
         self.table.add_slot("body-cell-task", SLOT_TASK)
+        self.table.add_slot("body-cell-time", theme.when_slot("time"))
         self.table.on("request", self._request, js_handler="(p) => emit(p.pagination)")
         self.services.hub.subscribe(self.viewer, self.on_changes)
         self.services.hub.resync.subscribe(self.refresher.trigger)

@@ -12,7 +12,7 @@ like ``/api/queue``; the pause buttons are an admin's (``queue_pause``).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, tzinfo
+from datetime import tzinfo
 from typing import Any
 
 from nicegui import ui
@@ -47,17 +47,6 @@ WORKER_STATUS_SLOT = """
 """
 
 
-def ago(when: datetime | None) -> str:
-    if when is None:
-        return "—"
-    seconds = max(0.0, (datetime.now(UTC) - when).total_seconds())
-    if seconds < 90:
-        return f"{seconds:.0f} s ago"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min ago"
-    return f"{seconds / 3600:.1f} h ago"
-
-
 def worker_row(w: Worker, tz: tzinfo) -> dict[str, Any]:
     running = list(w.running or [])
     return {
@@ -71,8 +60,8 @@ def worker_row(w: Worker, tz: tzinfo) -> dict[str, Any]:
         "memory": f"{w.browser_memory_mb:.0f} MB · {w.browser_contexts} open"
         if w.browser_memory_mb is not None
         else "—",
-        "started": theme.fmt_time(w.started_at, tz),
-        "last_seen": ago(w.last_seen),
+        **theme.when("started", w.started_at, tz),
+        **theme.when("last_seen", w.last_seen, tz),
     }
 
 
@@ -117,6 +106,8 @@ class QueueView:
                 .classes("w-full")
             )
             self.workers.add_slot("body-cell-status", WORKER_STATUS_SLOT)
+            for name in ("started", "last_seen"):
+                self.workers.add_slot(f"body-cell-{name}", theme.when_slot(name))
             empty.on_table(
                 self.workers,
                 icon="dns",

@@ -4,7 +4,8 @@ colour of each task state, and formatting of times and money.
 Times are shown in the browser's time zone: a one-line script stores it in the ``td_tz`` cookie
 (URL-encoded, ``America%2FNew_York``; ``browser_zone`` decodes it), read on the next page build
 (UTC until then). Every page names its zone once, at its foot (``data-testid="time-zone"``). Lists
-show relative times ("3 min ago", ``fmt_ago``) with the exact time on hover (``fmt_exact``).
+show relative times ("3 min ago", ``fmt_ago``) with the exact time on hover (``fmt_exact``);
+``when`` and ``when_slot`` make such a table column.
 """
 
 from __future__ import annotations
@@ -323,6 +324,20 @@ def fmt_ago(value: datetime | None, now: datetime | None = None) -> str:
             text = f"{n} {unit}{'s' if unit == 'day' and n != 1 else ''}"
             return f"in {text}" if ahead else f"{text} ago"
     raise AssertionError("unreachable")
+
+
+def when(name: str, value: datetime | None, tz: tzinfo, now: datetime | None = None) -> dict[str, str]:
+    """A list's time cells: ``name`` relative ("3 min ago"), ``name_exact`` the full local time for
+    the hover (``when_slot``)."""
+    return {name: fmt_ago(value, now), f"{name}_exact": fmt_exact(value, tz) if value else ""}
+
+
+def when_slot(name: str) -> str:
+    """The ``body-cell-<name>`` slot of a ``when`` column: the relative time, the exact one on hover."""
+    return (
+        f'<q-td :props="props"><span class="text-grey-8" data-testid="{name}-when" '
+        f':title="props.row.{name}_exact">{{{{ props.value }}}}</span></q-td>'
+    )
 
 
 def plural(n: int, word: str, many: str | None = None) -> str:

@@ -64,9 +64,9 @@ def watch_row(row: watch_queries.WatchRow, tz: tzinfo) -> dict[str, Any]:
         "status": watch.status,
         "color": WATCH_COLORS.get(watch.status, "grey"),
         "best": theme.fmt_money(row.best_price) if row.best_price is not None else "—",
-        "change": theme.fmt_time(row.last_change, tz) if row.last_change else "—",
+        **theme.when("change", row.last_change, tz),
         "every": theme.fmt_seconds(watch.check_every),
-        "created": theme.fmt_time(watch.created_at, tz),
+        **theme.when("created", watch.created_at, tz),
     }
 
 
@@ -95,6 +95,8 @@ class WatchesView:
             )
         self.table.add_slot("body-cell-name", SLOT_NAME)
         self.table.add_slot("body-cell-status", SLOT_STATUS)
+        for name in ("change", "created"):
+            self.table.add_slot(f"body-cell-{name}", theme.when_slot(name))
         empty.on_table(
             self.table, icon="visibility", text="No watches yet", action="New watch", click="new-watch"
         )
