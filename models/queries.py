@@ -173,10 +173,9 @@ async def matching_task_ids(
 async def count_tasks(session: AsyncSession, *, viewer: Viewer, where: TaskFilter = TaskFilter()) -> int:
     """How many of the viewer's tasks ``where`` selects."""
     if where.failure is not None:
-        ids = await failures.task_ids_failing_with(
-            session, filters=where.clauses(viewer), failure=where.failure, limit=failures.SCAN_LIMIT
+        return await failures.count_failing_with(
+            session, filters=where.clauses(viewer), failure=where.failure
         )
-        return len(ids)
     return await session.scalar(select(func.count()).select_from(Task).where(*where.clauses(viewer))) or 0
 
 

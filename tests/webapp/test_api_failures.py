@@ -3,14 +3,17 @@ action with ``{"filter": {"failure": ...}}`` acts on one group (what the state m
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import String, literal, select, text
 
-from models import claims, outcomes
-from models.failures import normalise, signature
+from models import claims, failures, outcomes
+from models.failures import normalise, signature, signature_of
 from models.states import TaskStatus as S
+from models.tables import Task
 from models.types import utcnow
 from tests.conftest import AuthUser
 from tests.webapp.test_api import Api, api, api_app
@@ -30,9 +33,7 @@ async def fail_at(api: Api, task_id: str, *, step: str, error: str, to: S = S.FA
         )
 
 
-@pytest.mark.parametrize(
-    ("error", "expected"),
-    [
+NORMALISED = [
         ("price 649.00 is above your maximum 1.00", "price <n> is above your maximum <n>"),
         ('step "confirm": no order (task 3f2c8a9e-5b1d-4c3e-9a7f-0d2e4b6c8a10)', "no order (task <id>)"),
         ("timed out after 30 s at https://shop.example/p?x=1", "timed out after <n> s at <url>"),
@@ -41,8 +42,10 @@ async def fail_at(api: Api, task_id: str, *, step: str, error: str, to: S = S.FA
         ("h264 codec", "h264 codec"),
         ("button 'Place order' not found\nTraceback ...", "button 'Place order' not found"),
         (None, "no error message"),
-    ],
-)  # fmt: skip
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("error", "expected"), NORMALISED)
 def test_normalise(error: str | None, expected: str) -> None:
     assert normalise(error) == expected
 
@@ -52,6 +55,49 @@ def test_signature_names_the_step() -> None:
         signature("checkout", "button 'Place order' not found") == "checkout: button 'Place order' not found"
     )
     assert signature(None, "x 1") == "x <n>"
+
+
+async def test_the_database_computes_the_same_signatures(api: Api) -> None:
+    """``signature_of`` (Postgres' regexp_replace) agrees with ``signature`` (Python)."""
+    cases = [(step, error) for error, _ in NORMALISED for step in (None, "", "place-order")] + [
+        ("confirm", '  step "confirm":  order   #123 at 12:30\r\nmore'),
+        (None, "   "),
+        (None, "a1b2c3d4e5 and 0x1f, v2.3.4 at 10,5 %"),
+        (None, "x" * 400 + " 7"),
+    ]
+    async with api.db.session() as session:
+        for step, error in cases:
+            computed = await session.scalar(
+                select(signature_of(literal(step, String), literal(error, String)))
+            )
+            assert computed == signature(step, error), (step, error)
+
+
+async def test_groups_are_counted_over_every_failing_task(api: Api) -> None:
+    """More failing tasks than the page once read (20,000): the group counts them all."""
+    many, declined = 20_050, "pay: card declined (ref <n>)"
+    template = await api.create(start="later")
+    columns = [c.name for c in Task.__table__.columns]
+    made = {
+        "id": "gen_random_uuid()",
+        "status": "'failed'",
+        "step": "'pay'",
+        "error": "'card declined (ref ' || n || ')'",
+        "finished_at": "now() - n * interval '1 second'",
+    }
+    async with api.db.begin() as session:  # one INSERT … SELECT, copies of a task of the user's
+        await session.execute(
+            text(
+                f"INSERT INTO task ({', '.join(columns)}) "
+                f"SELECT {', '.join(made.get(c, 'task.' + c) for c in columns)} "
+                "FROM task, generate_series(1, :many) AS n WHERE task.id = :template"
+            ),
+            {"many": many, "template": uuid.UUID(template["id"])},
+        )
+    groups = (await api.http.get("/api/failures")).json()["data"]
+    assert [(g["signature"], g["count"], g["failed"]) for g in groups] == [(declined, many, many)]
+    async with api.db.session() as session:
+        assert await failures.count_failing_with(session, filters=[], failure=declined) == many
 
 
 async def test_failures_are_grouped_by_signature_and_step(api: Api, second_user: AuthUser) -> None:
