@@ -364,6 +364,32 @@ async def heartbeat(session: AsyncSession, *, runs: Mapping[uuid.UUID, uuid.UUID
     return {lease: bool(cancel) for lease, cancel in rows.all() if lease is not None}
 
 
+def _owned_update(**values: Any) -> Any:
+    """``UPDATE task SET <values> WHERE id = :r_id AND <held> AND lease = :r_lease RETURNING id``:
+    a run's own write (``owned``), built once at import with bind parameters."""
+    return (
+        update(TASKS)
+        .where(
+            TASKS.c.id == bindparam("r_id", type_=TASKS.c.id.type),
+            status_in(HELD),
+            TASKS.c.lease == bindparam("r_lease", type_=TASKS.c.lease.type),
+        )
+        .values(**values)
+        .returning(TASKS.c.id)
+    )
+
+
+_PROGRESS = _owned_update(
+    step=bindparam("r_step", type_=TASKS.c.step.type),
+    progress=bindparam("r_progress", type_=TASKS.c.progress.type),
+    heartbeat_at=db_now(),
+    updated_at=bindparam("r_at", type_=TASKS.c.updated_at.type),
+)
+_CHECKPOINT = _owned_update(
+    checkpoints=bindparam("r_checkpoints", type_=TASKS.c.checkpoints.type), heartbeat_at=db_now()
+)
+
+
 async def progress(
     session: AsyncSession,
     *,
@@ -375,13 +401,8 @@ async def progress(
 ) -> bool:
     """Record a bot step; False when the task is no longer ours."""
     percent = max(0, min(100, int(percent)))
-    done = await session.execute(
-        update(Task)
-        .where(col(Task.id) == task.id, *owned(task))
-        .values(step=step[:100], progress=percent, heartbeat_at=db_now(), updated_at=utcnow())
-        .returning(col(Task.id))
-        .execution_options(synchronize_session=False)
-    )
+    params = {"r_id": task.id, "r_lease": task.lease, "r_step": step[:100], "r_progress": percent}
+    done = await session.execute(_PROGRESS, {**params, "r_at": utcnow()})
     if done.first() is None:
         return False
     await publish(
@@ -414,11 +435,7 @@ async def checkpoint(
     """Record that the bot is about to do something irreversible; False when not ours any more."""
     names = [*known, name] if name not in known else known
     done = await session.execute(
-        update(Task)
-        .where(col(Task.id) == task.id, *owned(task))
-        .values(checkpoints=names, heartbeat_at=db_now())
-        .returning(col(Task.id))
-        .execution_options(synchronize_session=False)
+        _CHECKPOINT, {"r_id": task.id, "r_lease": task.lease, "r_checkpoints": names}
     )
     if done.first() is None:
         return False
