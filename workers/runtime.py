@@ -39,6 +39,7 @@ from workers.browser import BrowserPool, find_chromium
 from workers.context import RunContext
 from workers.executor import execute
 from workers.group_commit import GroupCommit
+from workers.outcome import Outcome
 from workers.recording import Kick, Recorder
 from workers.running import Running
 from workers.webhooks import WebhookSender
@@ -76,6 +77,7 @@ class WorkerRuntime:
     webhooks: WebhookSender | None = None  # the webhook delivery loop's client
     redis: Redis | None = None  # live view and hand-off (None in embedded mode: no live view)
     _free: int = 0
+    _slots: set[uuid.UUID] = field(default_factory=set)  # leases of the runs holding a slot
     _filling: bool = False  # a claim for the free slots is under way
     _look_again: bool = False  # a bell or a freed slot arrived during that claim
     _loops: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -120,11 +122,16 @@ class WorkerRuntime:
             started_at=utcnow(),
         )
         recorder = Recorder(self.db, self.worker_id, self.kick, GroupCommit(self.db, self.worker_id))
+
+        async def record(task: Task, outcome: Outcome, **kwargs: Any) -> None:
+            self._free_slot(task.lease)  # the bot is done: its slot claims again while this writes
+            await recorder.record(task, outcome, **kwargs)
+
         self._context = RunContext(
             settings=self.settings,
             db=self.db,
             worker_id=self.worker_id,
-            record=recorder.record,
+            record=record,
             browser=self.browser,
             artifacts=self.artifacts,
             vault=self.vault,
@@ -252,14 +259,25 @@ class WorkerRuntime:
             self._filling = False
 
     def _start(self, task: Task) -> None:
-        """Run a claimed task in one free slot; the slot is freed (and refilled) when it ends."""
+        """Run a claimed task in one free slot; the slot is freed (and refilled) once its bot is
+        done and its outcome handed over for writing (``_record``), or when the run ends."""
+        assert task.lease is not None
         self._free -= 1
+        self._slots.add(task.lease)
         run = asyncio.create_task(self._run(task))
         self._drains.add(run)
-        run.add_done_callback(self._ended)
+        run.add_done_callback(self._drains.discard)
+        run.add_done_callback(lambda _run: self._free_slot(task.lease))
 
-    def _ended(self, run: asyncio.Task[Any]) -> None:
-        self._drains.discard(run)
+    def _free_slot(self, lease: uuid.UUID | None) -> None:
+        """The run holding ``lease`` needs its slot no more: claim for it (once per run).
+
+        Freed when the outcome is handed over for writing, the next claim goes out while that
+        write is under way instead of after it: claims and outcome writes overlap (the run stays
+        in ``running``, heartbeating, until its outcome is written)."""
+        if lease not in self._slots:
+            return
+        self._slots.discard(lease)
         self._free += 1
         if not self.stopping:
             refill = asyncio.create_task(self._fill())
