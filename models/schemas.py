@@ -41,6 +41,27 @@ class Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
 
+class CamelOut(BaseModel):
+    """An answer's shape: camelCase on the wire, read from rows."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
+
+
+class PurchaseFields(CamelOut):
+    """A purchase as the API shows it (``/api/purchases`` adds its owner; a watch's ``purchase``)."""
+
+    task_id: uuid.UUID | None
+    store: str
+    product: str
+    product_name: str | None
+    quantity: int
+    unit_price: Money
+    total: Money
+    currency: str
+    order_number: str
+    created_at: datetime
+
+
 class TaskCreate(Camel):
     name: str = Field(min_length=1, max_length=200)
     store: str = Field(min_length=1, max_length=64)

@@ -11,19 +11,13 @@ import sqlalchemy as sa
 from sqlmodel import JSON, Column, Field, SQLModel
 
 from models.states import TaskStatus
-from models.types import UTCDateTime, utcnow
-
-_STATUSES = ", ".join(f"'{s.value}'" for s in TaskStatus)
-
-
-def _ts(*, nullable: bool = True, index: bool = False) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable, index=index))
+from models.types import UTCDateTime, one_of, serial_id, timestamp, utcnow
 
 
 class Task(SQLModel, table=True):
     __tablename__ = "task"
     __table_args__ = (
-        sa.CheckConstraint(f"status IN ({_STATUSES})", name="task_status_valid"),
+        one_of("status", TaskStatus, name="task_status_valid"),
         sa.CheckConstraint("mode IN ('once', 'monitor')", name="task_mode_valid"),
         sa.CheckConstraint("quantity >= 1", name="task_quantity_positive"),
         sa.CheckConstraint("max_attempts >= 1", name="task_max_attempts_positive"),
@@ -56,8 +50,8 @@ class Task(SQLModel, table=True):
     priority: int = 0
     mode: str = Field(default="once", max_length=16)
     check_every: float | None = None  # seconds between monitor checks
-    until: datetime | None = _ts()  # monitor window end
-    run_at: datetime | None = _ts()  # when a scheduled/retrying task is due
+    until: datetime | None = timestamp()  # monitor window end
+    run_at: datetime | None = timestamp()  # when a scheduled/retrying task is due
     max_attempts: int = 3
     backoff_base: float | None = None  # seconds; None = settings default
     backoff_cap: float | None = None
@@ -65,7 +59,7 @@ class Task(SQLModel, table=True):
     attempts_per_run: int | None = None  # a retry's fresh attempts (None: max_attempts, never retried)
     checks: int = 0  # monitor checks made
     last_check: str | None = Field(default=None, max_length=500)
-    last_check_at: datetime | None = _ts()
+    last_check_at: datetime | None = timestamp()
     progress: int = 0
     step: str | None = Field(default=None, max_length=100)
     error: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
@@ -77,13 +71,13 @@ class Task(SQLModel, table=True):
     owner_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="CASCADE", index=True)
     worker_id: str | None = Field(default=None, max_length=100)
     lease: uuid.UUID | None = None  # the current run's own id, fresh at every claim; guards its writes
-    heartbeat_at: datetime | None = _ts()
-    queued_at: datetime | None = _ts()
-    kicked_at: datetime | None = _ts()  # last doorbell sent
+    heartbeat_at: datetime | None = timestamp()
+    queued_at: datetime | None = timestamp()
+    kicked_at: datetime | None = timestamp()  # last doorbell sent
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    started_at: datetime | None = _ts()
-    finished_at: datetime | None = _ts()
+    started_at: datetime | None = timestamp()
+    finished_at: datetime | None = timestamp()
 
     @property
     def budget(self) -> int:
@@ -104,12 +98,7 @@ class TaskEvent(SQLModel, table=True):
         {"sqlite_autoincrement": True},
     )
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
-        ),
-    )
+    id: int | None = serial_id()
     task_id: uuid.UUID = Field(foreign_key="task.id", ondelete="CASCADE")
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     kind: str = Field(max_length=16)  # state | progress | log | checkpoint | artifact
@@ -124,17 +113,12 @@ class TaskAttempt(SQLModel, table=True):
     __tablename__ = "task_attempt"
     __table_args__ = (sa.Index("ix_task_attempt_task", "task_id", "id"),)
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
-        ),
-    )
+    id: int | None = serial_id()
     task_id: uuid.UUID = Field(foreign_key="task.id", ondelete="CASCADE")
     number: int
     worker_id: str | None = Field(default=None, max_length=100)
     started_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    finished_at: datetime | None = _ts()
+    finished_at: datetime | None = timestamp()
     outcome: str | None = Field(default=None, max_length=32)
     error: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
 
@@ -155,12 +139,7 @@ class Purchase(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
-        ),
-    )
+    id: int | None = serial_id()
     task_id: uuid.UUID | None = Field(default=None, foreign_key="task.id", ondelete="SET NULL", unique=True)
     owner_id: uuid.UUID | None = Field(default=None, foreign_key="user.id", ondelete="CASCADE", index=True)
     store: str = Field(max_length=64)
@@ -237,7 +216,7 @@ class User(SQLModel, table=True):
     is_admin: bool = False
     disabled: bool = False
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    last_login_at: datetime | None = _ts()
+    last_login_at: datetime | None = timestamp()
 
 
 class ApiToken(SQLModel, table=True):
@@ -250,7 +229,7 @@ class ApiToken(SQLModel, table=True):
     name: str = Field(max_length=100)
     token_hash: str = Field(max_length=64, unique=True)  # hex SHA-256 of the token
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    last_used_at: datetime | None = _ts()
+    last_used_at: datetime | None = timestamp()
 
 
 # Which code runs on which schema (models/migrations.py): a row per revision since 0006, written
@@ -318,12 +297,7 @@ class WebhookDelivery(SQLModel, table=True):
         sa.Index("ix_webhook_delivery_hook", "webhook_id", "id"),
     )
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
-        ),
-    )
+    id: int | None = serial_id()
     webhook_id: uuid.UUID = Field(foreign_key="webhook.id", ondelete="CASCADE")
     event: str = Field(max_length=32)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
@@ -331,7 +305,7 @@ class WebhookDelivery(SQLModel, table=True):
     tries: int = 0
     next_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    delivered_at: datetime | None = _ts()
+    delivered_at: datetime | None = timestamp()
     last_code: int | None = None
 
 
@@ -341,12 +315,7 @@ class WebhookAttempt(SQLModel, table=True):
     __tablename__ = "webhook_attempt"
     __table_args__ = (sa.Index("ix_webhook_attempt_delivery", "delivery_id", "id"),)
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
-        ),
-    )
+    id: int | None = serial_id()
     delivery_id: int = Field(
         sa_column=Column(
             sa.BigInteger().with_variant(sa.Integer, "sqlite"),

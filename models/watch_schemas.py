@@ -9,7 +9,7 @@ from typing import Any, Self
 
 from pydantic import ConfigDict, Field, model_validator
 
-from models.schemas import Camel, Money, UtcTime
+from models.schemas import Camel, Money, PurchaseFields, UtcTime
 
 WATCH_STATUSES = ("watching", "buying", "bought", "unknown", "expired", "cancelled")
 MAX_LISTINGS = 10
@@ -129,17 +129,8 @@ class ListingPublic(Camel):
     last_check_at: datetime | None = None
 
 
-class WatchPurchase(Camel):
-    task_id: uuid.UUID | None
-    store: str
-    product: str
-    product_name: str | None
-    quantity: int
-    unit_price: Money
-    total: Money
-    currency: str
-    order_number: str
-    created_at: datetime
+class WatchPurchase(PurchaseFields):
+    """The watch's one purchase."""
 
 
 class WatchPublic(Camel):

@@ -13,12 +13,11 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Column, Field, SQLModel
 
-from models.types import UTCDateTime, utcnow
+from models.types import UTCDateTime, one_of, serial_id, timestamp, utcnow
 
 
 class WatchStatus(StrEnum):
@@ -31,17 +30,12 @@ class WatchStatus(StrEnum):
 
 
 ACTIVE_WATCH = frozenset({WatchStatus.WATCHING, WatchStatus.BUYING})
-_WATCH_STATUSES = ", ".join(f"'{s.value}'" for s in WatchStatus)
-
-
-def _ts(*, nullable: bool = True) -> Any:
-    return Field(default=None, sa_column=Column(UTCDateTime(), nullable=nullable))
 
 
 class Watch(SQLModel, table=True):
     __tablename__ = "watch"
     __table_args__ = (
-        sa.CheckConstraint(f"status IN ({_WATCH_STATUSES})", name="watch_status_valid"),
+        one_of("status", WatchStatus, name="watch_status_valid"),
         sa.CheckConstraint("quantity >= 1", name="watch_quantity_positive"),
         sa.CheckConstraint("check_every > 0", name="watch_check_every_positive"),
         sa.CheckConstraint("status <> 'buying' OR claimed_by IS NOT NULL", name="watch_buying_claimed"),
@@ -53,13 +47,13 @@ class Watch(SQLModel, table=True):
     quantity: int = 1
     profile_id: uuid.UUID | None = Field(default=None, foreign_key="profile.id", ondelete="SET NULL")
     check_every: float = 60.0  # seconds between checks of each listing
-    until: datetime | None = _ts()  # watching ends then (``expired``)
+    until: datetime | None = timestamp()  # watching ends then (``expired``)
     status: str = Field(default=WatchStatus.WATCHING.value, max_length=16)
     claimed_by: uuid.UUID | None = None  # the listing task buying now (status ``buying``)
     error: str | None = Field(default=None, sa_column=Column(sa.Text, nullable=True))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
-    finished_at: datetime | None = _ts()
+    finished_at: datetime | None = timestamp()
 
 
 class WatchListing(SQLModel, table=True):
@@ -80,7 +74,7 @@ class WatchListing(SQLModel, table=True):
     )  # its monitor task
     last_price: Decimal | None = Field(default=None, sa_column=Column(sa.Numeric(12, 2), nullable=True))
     in_stock: bool | None = None  # None: not checked yet
-    changed_at: datetime | None = _ts()  # the last change of price or stock
+    changed_at: datetime | None = timestamp()  # the last change of price or stock
 
 
 class WatchObservation(SQLModel, table=True):
@@ -89,12 +83,7 @@ class WatchObservation(SQLModel, table=True):
     __tablename__ = "watch_observation"
     __table_args__ = (sa.Index("ix_watch_observation_listing", "listing_id", "id"),)
 
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(
-            sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
-        ),
-    )
+    id: int | None = serial_id()
     listing_id: uuid.UUID = Field(foreign_key="watch_listing.id", ondelete="CASCADE")
     at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
     price: Decimal | None = Field(default=None, sa_column=Column(sa.Numeric(12, 2), nullable=True))

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from pathlib import PurePath
-from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter
 from fastapi.responses import FileResponse
 
 from models import queries
 from models.access import Viewer
 from webapp.api import examples
 from webapp.api.errors import ERROR_RESPONSES, NotFound, api_router
+from webapp.api.params import TaskId
 from webapp.api.schemas import ArtifactPublic
 from webapp.auth import ViewerDep
 from webapp.services import Services
@@ -29,7 +29,6 @@ MEDIA_TYPES = {  # screenshots (JPEG; PNG from older versions) and traces only
     ".png": "image/png",
     ".zip": "application/zip",
 }
-TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
 
 
 def create_artifacts_router(services: Services) -> APIRouter:

@@ -15,20 +15,19 @@ paused one. Typed text is relayed once and never stored or logged.
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Response
+from fastapi import APIRouter, Body, Response
 
 from models.schemas import TaskPublic
 from webapp import commands, handoff
 from webapp.api import examples
 from webapp.api.errors import ERROR_RESPONSES, api_router
+from webapp.api.params import TaskId
 from webapp.api.schemas import ControlLease, FinishByHand, InputEvent
 from webapp.auth import ViewerDep
 from webapp.services import Services
 
-TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
 JPEG: dict[int | str, dict[str, Any]] = {
     200: {
         "content": {

@@ -17,14 +17,13 @@ from models import queries
 from models.access import Viewer
 from webapp.api import examples
 from webapp.api.errors import api_router
+from webapp.api.params import Limit, Offset
 from webapp.api.schemas import PurchaseList, PurchasePublic
 from webapp.auth import ViewerDep
 from webapp.errors import BadInput
 from webapp.purchases_csv import FILENAME, csv_text
 from webapp.services import Services
 from webapp.validation import check_text
-
-MAX_OFFSET = 1_000_000_000
 
 
 class CSVResponse(Response):
@@ -67,8 +66,8 @@ def create_purchases_router(services: Services) -> APIRouter:
     async def list_purchases(
         viewer: ViewerDep,
         query: Annotated[PurchaseQuery, Depends()],
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
     ) -> PurchaseList:
         where = query.where()
         async with services.db.session() as session:

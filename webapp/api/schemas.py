@@ -7,9 +7,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
-from pydantic.alias_generators import to_camel
 
-from models.schemas import Camel, Money, TaskCreate, UtcTime
+from models.schemas import Camel, CamelOut, PurchaseFields, TaskCreate, UtcTime
 
 MAX_BULK = 1000
 MAX_CREATE = 1000  # tasks in one POST /api/tasks
@@ -50,10 +49,6 @@ CREATE_EXAMPLES: dict[str, Any] = {
 }
 Action = Literal["start", "pause", "resume", "cancel", "retry", "mark-not-bought"]
 BulkAction = Literal["start", "pause", "resume", "cancel", "retry", "delete"]
-
-
-class CamelOut(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, from_attributes=True)
 
 
 class Health(CamelOut):
@@ -187,18 +182,8 @@ class ArtifactPublic(CamelOut):
     created_at: datetime | None = None
 
 
-class PurchasePublic(CamelOut):
-    task_id: uuid.UUID | None
+class PurchasePublic(PurchaseFields):
     owner_id: uuid.UUID | None = None
-    store: str
-    product: str
-    product_name: str | None
-    quantity: int
-    unit_price: Money
-    total: Money
-    currency: str
-    order_number: str
-    created_at: datetime
 
 
 class PurchaseList(CamelOut):
@@ -211,7 +196,9 @@ class StorePublic(CamelOut):
     title: str
     needs_browser: bool
     url: str  # the base URL its bot is given (TASKDECK_STORES; "" when none is configured)
-    settings: dict[str, Any] = {}  # what its bot gets as ctx.settings; secret-looking values masked
+    settings: dict[str, Any] = Field(
+        default_factory=dict
+    )  # what its bot gets as ctx.settings; secret-looking values masked
 
 
 # ---- the hand-off (``webapp/api/handoff.py``) -------------------------------------------------

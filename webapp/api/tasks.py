@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from models import idempotency, queries
@@ -30,6 +30,7 @@ from models.tables import Task
 from webapp import commands
 from webapp.api import examples
 from webapp.api.errors import ERROR_RESPONSES, BadInput, api_router
+from webapp.api.params import Limit, Offset, TaskId
 from webapp.api.schemas import (
     CREATE_EXAMPLES,
     MAX_BULK,
@@ -49,7 +50,6 @@ from webapp.services import Services
 from webapp.validation import check_store, check_text
 
 EVENTS_IN_DETAIL = 500  # the newest events a task's detail carries
-MAX_OFFSET = 1_000_000_000
 Order = Literal[
     "-created",
     "created",
@@ -62,7 +62,6 @@ Order = Literal[
     "status",
     "-status",
 ]
-TaskId = Annotated[uuid.UUID, Path(alias="id", description="the task's id (a UUID)")]
 OwnerQuery = Annotated[uuid.UUID | None, Query(description="admins: only this user's (a user id)")]
 
 
@@ -189,8 +188,8 @@ def create_tasks_router(services: Services) -> APIRouter:
             str | None, Query(max_length=200, description="search in name, product, order number and id")
         ] = None,
         owner: OwnerQuery = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
+        limit: Limit = 50,
+        offset: Offset = 0,
         order: Order = "-created",
     ) -> TaskList:
         selection = BulkFilter(

@@ -8,9 +8,8 @@ the caller's viewer: another user's watch answers 404 like an unknown one.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Response
 
 from models import watch_queries
 from models.access import Viewer
@@ -30,10 +29,9 @@ from models.watch_schemas import (
 from webapp import watch_commands
 from webapp.api import examples
 from webapp.api.errors import api_router
+from webapp.api.params import Limit, Offset, WatchId
 from webapp.auth import ViewerDep
 from webapp.services import Services
-
-WatchId = Annotated[uuid.UUID, Path(alias="id", description="the watch's id (a UUID)")]
 
 
 def summary(row: watch_queries.WatchRow) -> WatchPublic:
@@ -89,8 +87,8 @@ def create_watches_router(services: Services) -> APIRouter:
     )
     async def list_watches(
         viewer: ViewerDep,
-        limit: Annotated[int, Query(ge=1, le=500)] = 200,
-        offset: Annotated[int, Query(ge=0, le=1_000_000_000)] = 0,
+        limit: Limit = 200,
+        offset: Offset = 0,
     ) -> WatchList:
         async with db.session() as session:
             rows, count = await watch_queries.list_watches(session, viewer=viewer, limit=limit, offset=offset)
