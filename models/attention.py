@@ -19,9 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from models.doubt import complete_by_hand
+from models.moves import move
 from models.states import ACTIONS, TaskStatus
 from models.tables import Task, TaskAttempt
-from models.tasks import move, move_row
 from models.types import utcnow
 
 S = TaskStatus
@@ -31,7 +31,7 @@ REASON_MAX = 500
 async def ask(session: AsyncSession, *, task: Task, reason: str) -> None:
     """The run asks for a person (raises ``InvalidTransition`` when the task is no longer its own)."""
     text = " ".join(reason.split())[:REASON_MAX] or "the bot needs a person"
-    await move_row(
+    await move(
         session,
         task_id=task.id,
         to=S.ACTION_NEEDED,
@@ -65,6 +65,7 @@ async def hand_back(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
         values={"error": None},
         action="resume",
         message="handed back to the bot",
+        entity=True,
     )
 
 

@@ -43,11 +43,11 @@ from sqlmodel import col
 
 from models.clock import NewLease, db_now
 from models.events import CHANNEL, publish
+from models.moves import TASKS, status_in
 from models.pauses import claimable
 from models.settings import StoreLimit
 from models.states import HELD, TaskStatus, sources_for
 from models.tables import Purchase, Task, TaskAttempt, TaskEvent
-from models.tasks import TASKS, status_in
 from models.types import utcnow
 
 S = TaskStatus

@@ -20,9 +20,10 @@ from models import outcomes
 from models.claims import checkpointed
 from models.clock import NewLease, db_now
 from models.events import publish
+from models.moves import move
 from models.states import ACTIONS, HELD, TaskStatus
 from models.tables import Purchase, Task
-from models.tasks import get_task, move
+from models.tasks import get_task
 from models.types import utcnow
 
 S = TaskStatus
@@ -101,6 +102,7 @@ async def complete_by_hand(
         },
         action=action,
         message=f"{message}: order {number}",
+        entity=True,
     )
     bought = {
         "order_number": number,
@@ -141,4 +143,5 @@ async def mark_not_bought(session: AsyncSession, *, task_id: uuid.UUID) -> Task:
         },
         action="mark not bought",
         message="marked not bought by a person; retry is allowed",
+        entity=True,
     )

@@ -32,9 +32,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import outcomes, webhooks
 from models.errors import InvalidTransition
 from models.events import CHANNEL
+from models.moves import YIELDS_TO_CANCEL
 from models.states import TaskStatus
 from models.tables import Task
-from models.tasks import YIELDS_TO_CANCEL
 from models.types import utcnow
 
 S = TaskStatus

@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import watch_outcomes, webhooks
 from models.claims import ATTEMPTS, PURCHASES
+from models.moves import move
 from models.states import HELD, TaskStatus
 from models.tables import Task
-from models.tasks import get_task, move_row
 from models.types import utcnow
 
 S = TaskStatus
@@ -59,31 +59,6 @@ def outcome_values(
     if to is not S.RUNNING:
         values.setdefault("worker_id", None if to in (S.QUEUED, S.SCHEDULED, S.RETRYING) else worker_id)
     return {"error": error, **values}
-
-
-async def finish(
-    session: AsyncSession,
-    *,
-    task: Task,
-    worker_id: str,
-    to: TaskStatus,
-    outcome: str,
-    error: str | None = None,
-    values: dict[str, Any] | None = None,
-    message: str | None = None,
-) -> Task:
-    """``record_outcome``, then the task row (for callers that want to look at it)."""
-    await record_outcome(
-        session,
-        task=task,
-        worker_id=worker_id,
-        to=to,
-        outcome=outcome,
-        error=error,
-        values=values,
-        message=message,
-    )
-    return await get_task(session, task.id)
 
 
 def _closing_attempt(moved: Update) -> Executable:
@@ -134,9 +109,9 @@ async def record_outcome(
     values: dict[str, Any] | None = None,
     message: str | None = None,
 ) -> None:
-    """``finish`` for the worker, which needs no entity back: the same guarded move, event and
-    attempt history, through statements built once (on Postgres the attempt row is closed by
-    the move's own statement)."""
+    """The run's outcome: its guarded move (``status IN HELD AND lease``; a pending cancel wins),
+    the event, the attempt row closed, and the owner's webhook, through statements built once
+    (on Postgres the attempt row and the webhook ride in the move's own statement)."""
     closing = {
         "a_task_id": task.id,
         "a_number": task.attempt,
@@ -154,7 +129,7 @@ async def record_outcome(
         if event
         else {}
     )
-    moved = await move_row(
+    moved = await move(
         session,
         task_id=task.id,
         to=to,

@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, delete, exists, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from models.tables import QueuePause
 from models.types import utcnow
@@ -69,11 +68,3 @@ async def resume(session: AsyncSession, *, store: str | None) -> bool:
         delete(PAUSES).where(PAUSES.c.store == (store or ALL_STORES)).returning(PAUSES.c.store)
     )
     return done.first() is not None
-
-
-async def is_held(session: AsyncSession, store: str) -> bool:
-    """Whether a task of ``store`` would be skipped by the claim now."""
-    found = await session.scalar(
-        select(col(QueuePause.store)).where(col(QueuePause.store).in_([ALL_STORES, store])).limit(1)
-    )
-    return found is not None

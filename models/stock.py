@@ -26,9 +26,9 @@ from sqlmodel import col
 from models import webhooks
 from models.clock import db_now
 from models.events import publish
+from models.moves import status_in
 from models.states import HELD
 from models.tables import Task
-from models.tasks import status_in
 
 EVENT = "monitor.in_stock"
 IN_STOCK = "in stock"

@@ -17,9 +17,9 @@ from models import watch_outcomes, webhooks
 from models.claims import PURCHASES, checkpointed
 from models.clock import db_now
 from models.events import publish
+from models.moves import status_in
 from models.states import HELD, TaskStatus, sources_for
 from models.tables import Task, TaskAttempt
-from models.tasks import status_in
 from models.types import utcnow
 
 S = TaskStatus

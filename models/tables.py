@@ -262,9 +262,6 @@ class IdempotencyKey(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-WEBHOOK_FORMATS = ("json", "discord", "slack")
-
-
 class Webhook(SQLModel, table=True):
     """Where a user's events are POSTed. ``events`` is a comma-separated list of event names;
     ``secret`` (the signing secret) is sealed by the vault, shown once when the hook is made."""

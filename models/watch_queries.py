@@ -129,13 +129,3 @@ async def watch_history(
         .limit(limit)
     )
     return [Observation(*row) for row in rows.all()]
-
-
-async def watch_task_ids(session: AsyncSession, *, viewer: Viewer) -> dict[uuid.UUID, uuid.UUID]:
-    """Listing task id → watch id for the viewer's watches (the pages tell live changes by it)."""
-    rows = await session.execute(
-        select(col(WatchListing.task_id), col(WatchListing.watch_id))
-        .join(Watch, col(Watch.id) == col(WatchListing.watch_id))
-        .where(col(WatchListing.task_id).is_not(None), *owned(viewer, col(Watch.owner_id)))
-    )
-    return {task_id: watch_id for task_id, watch_id in rows.all() if task_id is not None}

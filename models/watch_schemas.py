@@ -11,7 +11,6 @@ from pydantic import ConfigDict, Field, model_validator
 
 from models.schemas import Camel, Money, PurchaseFields, UtcTime
 
-WATCH_STATUSES = ("watching", "buying", "bought", "unknown", "expired", "cancelled")
 MAX_LISTINGS = 10
 
 

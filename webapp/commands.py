@@ -25,7 +25,7 @@ from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 from sqlalchemy.exc import IntegrityError
 
-from models import edits, queries, watch_outcomes
+from models import actions, edits, queries, watch_outcomes
 from models import idempotency as idempotency_keys
 from models import tasks as task_ops
 from models.access import Viewer
@@ -208,7 +208,7 @@ def _merged(task: Task, update: TaskUpdate) -> TaskCreate:
 async def apply(
     services: Services, task_id: uuid.UUID, action: str, *, viewer: Viewer, order_number: str | None = None
 ) -> Task | None:
-    """Run a named action (``models.tasks.apply_action``'s, or ``execute``) on one of the viewer's
+    """Run a named action (``models.actions.apply_action``'s, or ``execute``) on one of the viewer's
     tasks; ``delete`` returns None. Raises ``TaskNotFound`` (not the viewer's, or no such task) or
     ``InvalidTransition``."""
     async with services.db.begin() as session:
@@ -216,7 +216,7 @@ async def apply(
         if action == "execute":
             task: Task | None = await task_ops.start_task(session, task_id=task_id, action="execute")
         else:
-            task = await task_ops.apply_action(
+            task = await actions.apply_action(
                 session, task_id=task_id, action=action, order_number=order_number
             )
         await watch_outcomes.settle(session, [task_id])  # a watch's listing: its watch follows

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus
@@ -114,7 +113,3 @@ def scrub_lines(data: bytes, pattern: re.Pattern[bytes]) -> tuple[bytes, int]:
         else:
             kept.append(line)
     return b"".join(kept), dropped
-
-
-def any_found(pattern: re.Pattern[bytes] | None, chunks: Iterable[bytes]) -> bool:
-    return pattern is not None and any(pattern.search(chunk) for chunk in chunks)

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import itertools
+from datetime import timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from models import sweeps
 from models.db import Database
 from models.errors import InvalidTransition
+from models.moves import move
 from models.schemas import TaskCreate
 from models.settings import Settings
 from models.states import ACTIONS, MOVES, TERMINAL, TaskStatus, can_move, sources_for
 from models.tables import Task
-from models.tasks import create_task, move
+from models.tasks import create_task
+from models.types import utcnow
 
 S = TaskStatus
 
@@ -129,3 +133,50 @@ def test_the_sweeps_take_their_source_states_from_the_moves() -> None:
     assert all(can_move(src, S.QUEUED) for src in sweeps.STAGE_FROM)
     assert all(can_move(src, S.FAILED) for src in sweeps.EXPIRE_FROM)
     assert all(can_move(src, to) for src in sweeps.RESCUE_FROM for to in sweeps.RESCUE_TO)
+
+
+def _stage(session: Any) -> Any:
+    return sweeps.stage_due(session)
+
+
+def _expire(session: Any) -> Any:
+    return sweeps.expire_monitors(session)
+
+
+def _rescue(session: Any) -> Any:
+    return sweeps.rescue_stale(session, timeout=60)
+
+
+# each sweep, the states it may move tasks out of, and the fields that make a task its business
+SWEEPS = {
+    "stage_due": (_stage, sweeps.STAGE_FROM, {"run_at": -3600}),
+    "expire_monitors": (_expire, sweeps.EXPIRE_FROM, {"until": -3600}),
+    "rescue_stale": (_rescue, sweeps.RESCUE_FROM, {"heartbeat_at": -3600}),
+}
+
+
+@pytest.mark.parametrize("name", list(SWEEPS))
+async def test_each_sweep_moves_only_what_the_moves_allow(db: Database, name: str) -> None:
+    """One task in every state, each due for the sweep; the sweep moves exactly those in its
+    source states, and each to a state ``MOVES`` allows from there."""
+    sweep, sources, due = SWEEPS[name]
+    assert all(MOVES[src] for src in sources)
+    placed = {}
+    async with db.begin() as session:
+        for src in S:
+            task = await create_task(
+                session,
+                data=TaskCreate(name=src.value, store="noop", product="p", start="later"),
+                settings=Settings(),
+            )
+            placed[task.id] = src
+        for task_id, src in placed.items():
+            times = {key: utcnow() + timedelta(seconds=offset) for key, offset in due.items()}
+            await session.execute(update(Task).where(Task.id == task_id).values(status=src.value, **times))
+    async with db.begin() as session:
+        await sweep(session)
+    async with db.session() as session:
+        now = {task_id: status for task_id, status in await session.execute(select(Task.id, Task.status))}
+    moved = {placed[t]: S(now[t]) for t in placed if now[t] != placed[t].value}
+    assert set(moved) == set(sources), name
+    assert all(can_move(src, dst) for src, dst in moved.items()), moved

@@ -26,6 +26,7 @@ from models.db import Database
 from models.settings import Settings
 from models.states import TaskStatus
 from models.tables import Task, TaskEvent
+from models.tasks import get_task
 from tests.conftest import AuthUser, wait_for
 from tests.webapp.problems import conflict, not_found
 from webapp.api import create_router
@@ -90,15 +91,16 @@ class Api:
                 "currency": "USD",
                 "productName": "Aurora Sneaker Drop",
             }
-            return await outcomes.finish(
+            await outcomes.record_outcome(
                 session, task=task, worker_id=worker_id, to=S.COMPLETED, outcome="completed",
                 values={"result": result, "progress": 100},
             )  # fmt: skip
+            return await get_task(session, task.id)
 
     async def fail(self, task_id: str, *, worker_id: str = "worker-1") -> Task:
         task = await self.run(task_id, worker_id=worker_id)
         async with self.db.begin() as session:
-            return await outcomes.finish(
+            await outcomes.record_outcome(
                 session,
                 task=task,
                 worker_id=worker_id,
@@ -106,6 +108,7 @@ class Api:
                 outcome="permanent",
                 error="price too high",
             )
+            return await get_task(session, task.id)
 
 
 def build_app(services: Services) -> FastAPI:

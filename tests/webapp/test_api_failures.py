@@ -28,7 +28,7 @@ async def fail_at(api: Api, task_id: str, *, step: str, error: str, to: S = S.FA
     async with api.db.begin() as session:
         await claims.progress(session, task=task, worker_id="worker-1", step=step, percent=60)
         values: dict[str, Any] = {"run_at": utcnow() + timedelta(hours=1)} if to is S.RETRYING else {}
-        await outcomes.finish(
+        await outcomes.record_outcome(
             session, task=task, worker_id="worker-1", to=to, outcome="error", error=error, values=values
         )
 

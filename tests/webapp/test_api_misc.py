@@ -231,7 +231,9 @@ async def test_the_api_on_embedded_sqlite(tmp_path: Path) -> None:
             async with services.db.begin() as session:
                 task = await claims.claim_next(session, worker_id="w")
                 assert task is not None
-                await outcomes.finish(session, task=task, worker_id="w", to=S.COMPLETED, outcome="completed")
+                await outcomes.record_outcome(
+                    session, task=task, worker_id="w", to=S.COMPLETED, outcome="completed"
+                )
             stats = (await http.get("/api/stats")).json()
             assert stats["counts"]["completed"] == 1
             assert sum(p["completed"] for p in stats["throughput"]) == 1

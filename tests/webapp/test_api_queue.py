@@ -69,7 +69,7 @@ async def test_a_running_task_finishes_while_paused(api: Api, admin_user: AuthUs
     running = await api.run(task["id"])
     await api.http.post("/api/queue/pause", json={}, headers=admin_user.headers)
     async with api.db.begin() as session:
-        await outcomes.finish(
+        await outcomes.record_outcome(
             session, task=running, worker_id="worker-1", to=claims.S.COMPLETED, outcome="completed"
         )
     assert await api.status(task["id"]) == "completed"

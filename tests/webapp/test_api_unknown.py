@@ -19,7 +19,7 @@ async def unknown_task(api: Api, **fields: Any) -> dict[str, Any]:
     task = await api.create(**fields)
     claimed = await api.run(task["id"])
     async with api.db.begin() as session:
-        await outcomes.finish(
+        await outcomes.record_outcome(
             session,
             task=claimed,
             worker_id="worker-1",

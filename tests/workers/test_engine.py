@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
+from models import actions
 from models import tasks as ops
 from models.db import Database
 from models.settings import StoreLimit
@@ -233,7 +234,7 @@ async def test_retry_after_failure_continues_attempts_and_keeps_history(
     task = await create(db, rt, product="permanent")
     await until_status(db, task.id, "failed")
     async with db.begin() as session:
-        again = await ops.apply_action(session, task_id=task.id, action="retry")
+        again = await actions.apply_action(session, task_id=task.id, action="retry")
     assert again is not None and again.attempt == 1 and again.error is None  # the numbering goes on
     await rt.kick(task.id)
     done = await until_status(db, task.id, "failed")
