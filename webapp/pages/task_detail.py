@@ -1,6 +1,6 @@
 """``/tasks/{id}``: one task — its facts, the bot's steps as they happen, the live view (and the
 hand-off when the bot asks for a person: ``live_panel.py``), attempts, events, purchase,
-screenshots and traces.
+screenshots and traces (those three cards: ``task_history.py``).
 
 Live: payloads for this task from ``hub.changes`` light the step timeline, the progress bar and
 the status badge at once; every such batch also asks for one throttled re-read (at most four a
@@ -23,14 +23,14 @@ from models import queries
 from models.access import Viewer
 from models.errors import TaskNotFound
 from models.states import TaskStatus
-from models.tables import Purchase, Task, TaskAttempt, TaskEvent
+from models.tables import Purchase, Task, TaskEvent
 from webapp.pages import actions, monitor_cells, offered, theme
 from webapp.pages.doubt import DoubtBanner
 from webapp.pages.live_panel import LivePanel
+from webapp.pages.task_history import Attempts, EventLog, Gallery
 from webapp.pages.tasks import confirm
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.services import Services
-from workers.artifacts import Artifact
 
 S = TaskStatus
 DEMO_STEPS = ("open product", "check stock", "add to cart", "checkout", "confirm")
@@ -41,26 +41,6 @@ STEP_LOOK = {  # state → (icon, colour)
     "stopped": ("cancel", "brown-5"),
     "todo": ("radio_button_unchecked", "grey-5"),
 }
-LOG_ROWS = 500  # events kept on the page; older ones drop off the end
-KIND_COLORS = {
-    "state": "primary",
-    "progress": "cyan-8",
-    "log": "grey-7",
-    "checkpoint": "amber-9",
-    "artifact": "purple-5",
-}
-ATTEMPT_COLUMNS: list[dict[str, Any]] = [
-    {"name": "number", "label": "#", "field": "number", "align": "left"},
-    {"name": "worker", "label": "Worker", "field": "worker", "align": "left"},
-    {"name": "started", "label": "Started", "field": "started", "align": "left"},
-    {"name": "duration", "label": "Took", "field": "duration", "align": "right"},
-    {"name": "outcome", "label": "Outcome", "field": "outcome", "align": "left"},
-    {"name": "error", "label": "Error", "field": "error", "align": "left", "classes": "whitespace-normal"},
-]
-
-
-def artifact_url(task_id: uuid.UUID, name: str) -> str:
-    return f"/api/tasks/{task_id}/artifacts/{name}"
 
 
 class TaskDetailView:
@@ -114,27 +94,12 @@ class TaskDetailView:
                 with theme.card("Result", icon="receipt_long"):
                     self.result = ui.column().classes("w-full gap-1").props('data-testid="result"')
         with theme.card("Screenshots", icon="photo_library"):
-            self.gallery = ui.row().classes("w-full gap-3").props('data-testid="gallery"')
-            self.traces = ui.row().classes("w-full gap-3 items-center")
+            self.gallery = Gallery(self.id)
         with ui.grid().classes("w-full gap-5 grid-cols-1 xl:grid-cols-2"):
             with theme.card("Attempts", icon="history"):
-                self.attempts = (
-                    ui.table(rows=[], columns=ATTEMPT_COLUMNS, row_key="number")
-                    .props('flat dense no-data-label="Not run yet" data-testid="attempts"')
-                    .classes("w-full")
-                )
-                self.attempts.add_slot(
-                    "body-cell-outcome",
-                    """
-                    <q-td :props="props"><q-badge v-if="props.value" outline
-                      :color="{completed: 'green-7', failed: 'red-7', retrying: 'orange-8',
-                               cancelled: 'brown-5', unknown: 'purple-8',
-                               recovered: 'green-7'}[props.value] || 'grey-7'"
-                      :label="props.value" /></q-td>""",
-                )
+                self.attempts = Attempts(self.tz)
             with theme.card("Events", icon="list"):
-                with ui.scroll_area().classes("w-full h-96 border border-gray-200 rounded"):
-                    self.log = ui.column().classes("w-full gap-0").props('data-testid="events"')
+                self.log = EventLog(self.tz)
         self.services.hub.subscribe(self.viewer, self.on_changes)
         self.services.hub.resync.subscribe(self.refresher.trigger)
 
@@ -169,11 +134,11 @@ class TaskDetailView:
         self._render_facts()
         self._render_progress()
         self._render_result(purchase)
-        self._render_attempts(attempts)
+        self.attempts.show(attempts)
         if self.gallery_stale:
             self.gallery_stale = False
             found = await asyncio.to_thread(self.services.artifacts.list, str(self.id))
-            self._render_gallery(found)
+            self.gallery.show(found)
 
     def _take_events(self, events: list[TaskEvent]) -> None:
         for ev in events:
@@ -181,7 +146,7 @@ class TaskDetailView:
                 continue
             self.logged.add(ev.id)
             self._apply(ev.id, ev.kind, ev.status, ev.step)
-            self._log_row(ev)
+            self.log.add(ev)
 
     # ---- live -----------------------------------------------------------------------------
 
@@ -372,76 +337,6 @@ class TaskDetailView:
                         ui.label(str(value)).classes("font-medium").props(
                             f'data-testid="result-{label.lower()}"'
                         )
-
-    def _render_attempts(self, attempts: list[TaskAttempt]) -> None:
-        rows = []
-        for a in reversed(attempts):
-            took = (a.finished_at - a.started_at).total_seconds() if a.finished_at else None
-            rows.append(
-                {
-                    "number": a.number,
-                    "worker": a.worker_id or "—",
-                    "started": theme.fmt_time(a.started_at, self.tz),
-                    "duration": f"{took:.1f} s" if took is not None else "running…",
-                    "outcome": a.outcome or "",
-                    "error": a.error or "",
-                }
-            )
-        if rows != self.attempts.rows:
-            self.attempts.rows = rows
-            self.attempts.update()
-
-    def _render_gallery(self, found: list[Artifact]) -> None:
-        self.gallery.clear()
-        self.traces.clear()
-        shots = [a for a in found if a.kind == "screenshot"]
-        traces = [a for a in found if a.kind == "trace"]
-        with self.gallery:
-            if not shots:
-                ui.label("No screenshots yet.").classes("text-sm text-grey-6")
-            for a in shots:
-                url = artifact_url(self.id, a.name)
-                with (
-                    ui.column()
-                    .classes("gap-1 items-center cursor-pointer")
-                    .on("click", lambda u=url: self._zoom(u))
-                ):
-                    ui.image(url).classes("w-44 h-28 rounded border object-cover").props("fit=cover")
-                    ui.label(f"#{a.attempt} · {(a.step or '').replace('-', ' ')}").classes(
-                        "text-xs text-grey-7"
-                    )
-        with self.traces:
-            for a in traces:
-                ui.icon("download", size="18px").classes("text-grey-7")
-                ui.link(f"Trace of attempt {a.attempt}", artifact_url(self.id, a.name)).props(
-                    f'download="{a.name}" data-testid="trace"'
-                ).classes("text-sm")
-            if traces:
-                ui.label("open with `playwright show-trace <file>`").classes("text-xs text-grey-6 td-mono")
-
-    def _zoom(self, url: str) -> None:
-        with ui.dialog() as dialog, ui.card().classes("p-2 max-w-[95vw]"):
-            ui.image(url).classes("w-[90vw] max-w-[1200px]")
-        dialog.on("hide", dialog.delete)
-        dialog.open()
-
-    def _log_row(self, ev: TaskEvent) -> None:
-        with self.log:
-            row = ui.row().classes(
-                "w-full items-center gap-2 px-2 py-1 border-b border-gray-200 text-sm no-wrap"
-            )
-            with row:
-                ui.label(theme.fmt_time(ev.at, self.tz)).classes("td-mono text-xs text-grey-6 shrink-0")
-                ui.badge(ev.kind, color=KIND_COLORS.get(ev.kind, "grey")).props("outline").classes("shrink-0")
-                if ev.kind == "state" and ev.status:
-                    theme.status_badge(ev.status).classes("shrink-0")
-                if ev.step and ev.kind != "state":
-                    ui.label(ev.step).classes("text-grey-8 shrink-0")
-                ui.label(ev.message or "").classes("text-grey-9 ellipsis").tooltip(ev.message or "")
-        row.move(target_index=0)  # newest first
-        children = list(self.log)
-        for old in children[LOG_ROWS:]:
-            self.log.remove(old)
 
     async def act(self, action: str, *, order_number: str | None = None) -> None:
         if action == "delete" and not await confirm("Delete this task? This cannot be undone."):

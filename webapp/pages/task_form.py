@@ -4,10 +4,7 @@ is shown next to its field. The task belongs to the page's viewer.
 
 Times typed in are in the browser's zone (see ``theme.browser_zone``).
 
-Product preview: for stores whose bot can look a product up, a "Preview" button (and leaving the
-product field, after a short pause) runs ``services.lookup`` in a background task of this page and
-shows name, price, stock, image and a link; a newer request or any edit of store or product
-cancels the running one. Its errors are shown under the product field.
+Product preview: ``product_preview.py`` (a lookup of the product as it is typed, shown below it).
 
 Checkout profile: a select of the viewer's stored profiles (name and masked card, read when the
 dialog opens); the built-in demo profile is the default and means ``profile_id = None``.
@@ -15,14 +12,12 @@ dialog opens); the built-in demo profile is the default and means ``profile_id =
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime, tzinfo
-from decimal import Decimal
 from typing import Any
 
-from nicegui import background_tasks, context, events, ui
+from nicegui import ui
 from pydantic import ValidationError
 
 from models import queries
@@ -33,17 +28,14 @@ from models.tables import Task
 from models.vault import mask_card
 from webapp import commands
 from webapp.errors import BadInput, Unavailable
-from webapp.pages import theme
+from webapp.pages.product_preview import ProductPreview
 from webapp.services import Services
 from workers.bots import registry
-from workers.bots.base import ProductInfo
-from workers.errors import BotError, PermanentError
 
 log = logging.getLogger(__name__)
 
 DEMO_PROFILE = ""  # the profile select's value for "no profile": the bot's built-in demo data
 DEMO_PROFILE_LABEL = "Demo profile (built-in)"
-PREVIEW_DELAY = 0.3  # seconds after the product field loses focus before the preview starts
 
 FIELD_LABELS = {
     "name": "Name",
@@ -134,11 +126,7 @@ class NewTaskDialog:
         self.on_created = on_created
         self.stores = stores
         bots = registry.load()  # loaded at start-up (off the loop): a dict here
-        self.previewable = {s for s in stores if s in bots and bots[s].lookup is not None}
-        self.preview_info: ProductInfo | None = None
-        self.preview_key: tuple[str, str] | None = None  # (store, product) shown or being looked up
-        self.preview_task: asyncio.Task[None] | None = None
-        self.preview_failed = False  # the product field shows the preview's error
+        previewable = {s for s in stores if s in bots and bots[s].lookup is not None}
         zone = getattr(tz, "key", "UTC")
         with ui.dialog() as self.dialog, ui.card().classes("w-[640px] max-w-full p-6 gap-4"):
             ui.label("New task").classes("text-xl font-semibold")
@@ -155,15 +143,13 @@ class NewTaskDialog:
                     self.inputs["product"] = ui.input(
                         "Product", placeholder="slug or product page URL"
                     ).classes("grow")
-                    with self.inputs["product"].add_slot("append"):
-                        self.spinner = ui.spinner(size="20px").props('data-testid="preview-spinner"')
-                        self.spinner.set_visibility(False)
-                    self.preview_button = (
-                        ui.button("Preview", icon="visibility", on_click=self.preview)
-                        .props('flat no-caps data-testid="preview-product"')
-                        .classes("mt-3")
+                    self.preview = ProductPreview(
+                        services,
+                        previewable=previewable,
+                        product=self.inputs["product"],
+                        show_error=self._product_error,
                     )
-                self._build_preview_card()
+                self.preview.card()
                 self.inputs["quantity"] = ui.number("Quantity", value=1, step=1)
                 self.inputs["max_price"] = ui.number("Max price (optional)", step=0.01)
                 self.inputs["profile_id"] = ui.select(
@@ -203,13 +189,8 @@ class NewTaskDialog:
         for name, element in self.inputs.items():
             element.props(f'data-testid="field-{name}"')
             element.on_value_change(lambda _, n=name: self._clear_error(n))
-        self.inputs["store"].on_value_change(self._product_changed)
-        self.inputs["product"].on_value_change(self._product_changed)
-        self.inputs["product"].on("blur", self._product_left)
-        self.inputs["max_price"].on_value_change(self._show_price_warning)
-        self.dialog.on_value_change(lambda e: None if e.value else self._cancel_preview())
-        context.client.on_delete(self._stop_preview)
-        self._product_changed()
+        self.preview.follow(store=self.inputs["store"], max_price=self.inputs["max_price"])
+        self.dialog.on_value_change(lambda e: None if e.value else self.preview.cancel())
 
     async def open(self) -> None:
         self._show_errors({}, [])
@@ -225,145 +206,6 @@ class NewTaskDialog:
         }
         select_ = self.inputs["profile_id"]
         select_.set_options(options, value=select_.value if select_.value in options else DEMO_PROFILE)
-
-    # ---- product preview ------------------------------------------------------------------
-
-    def _build_preview_card(self) -> None:
-        with (
-            ui.card()
-            .classes("col-span-2 w-full p-3 gap-0 bg-grey-1")
-            .props('flat bordered data-testid="preview"') as self.preview_card,
-            ui.row().classes("w-full items-center gap-4 no-wrap"),
-        ):
-            self.preview_image = ui.element("img").classes("w-20 h-20 object-contain rounded bg-white")
-            self.preview_image.props('data-testid="preview-image" alt=""')
-            with ui.column().classes("gap-1 min-w-0"):
-                self.preview_name = ui.label("").classes("font-semibold text-grey-10")
-                self.preview_name.props('data-testid="preview-name"')
-                with ui.row().classes("items-center gap-2"):
-                    self.preview_price = ui.label("").props('data-testid="preview-price"')
-                    self.preview_over = ui.chip("", icon="warning", color="orange-2", text_color="orange-10")
-                    self.preview_over.props('dense square data-testid="preview-over-max"')
-                self.preview_stock = ui.label("").classes("text-sm").props('data-testid="preview-stock"')
-                self.preview_link = ui.link("Open the product page", "#", new_tab=True).classes("text-sm")
-                self.preview_link.props('data-testid="preview-link"')
-        self.preview_card.set_visibility(False)
-
-    def _preview_request(self) -> tuple[str, str] | None:
-        store = self.inputs["store"].value or ""
-        product = (self.inputs["product"].value or "").strip()
-        return (store, product) if store in self.previewable and product else None
-
-    async def preview(self) -> None:
-        """The Preview button: look the product up (again) now."""
-        key = self._preview_request()
-        if key is None:
-            self._field_error("product", "required")
-            return
-        self._start_preview(key, delay=0)
-
-    def _product_left(self) -> None:
-        """Leaving the product field previews it once, unless it is already shown or on its way."""
-        key = self._preview_request()
-        if key is not None and key != self.preview_key:
-            self._start_preview(key, delay=PREVIEW_DELAY)
-
-    def _product_changed(self, _: Any = None) -> None:
-        """Store or product edited: what is shown (or being looked up) no longer applies."""
-        self._cancel_preview()
-        self.preview_key = None
-        self.preview_info = None
-        self.preview_card.set_visibility(False)
-        self.preview_button.set_visibility(self.inputs["store"].value in self.previewable)
-        if self.preview_failed:
-            self.preview_failed = False
-            self._field_error("product", None)
-
-    def _start_preview(self, key: tuple[str, str], *, delay: float) -> None:
-        self._cancel_preview()
-        self.preview_key = key
-        self.preview_task = background_tasks.create(
-            self._look_up(key, delay), name="taskdeck-preview", context=self.preview_card
-        )
-
-    def _cancel_preview(self) -> None:
-        if self.preview_task is not None and not self.preview_task.done():
-            self.preview_task.cancel()
-            self.preview_key = None  # not shown: leaving the field may ask again
-        self.preview_task = None
-        self._busy(False)
-
-    def _stop_preview(self) -> None:
-        """The page is gone: only stop the lookup."""
-        if self.preview_task is not None:
-            self.preview_task.cancel()
-
-    async def _look_up(self, key: tuple[str, str], delay: float) -> None:
-        if delay:
-            await asyncio.sleep(delay)  # a click into another field and back costs no lookup
-        store, product = key
-        self._busy(True)
-        self._field_error("product", None)
-        try:
-            info = await self.services.lookup(store=store, product=product)
-        except PermanentError as exc:  # unknown product, unknown store, no preview
-            self._show_failure(str(exc))
-        except (BotError, TimeoutError) as exc:
-            self._show_failure(f"the store did not answer: {exc}" if str(exc) else "the store did not answer")
-        except Exception:
-            log.exception("product preview of %r at %s failed", product, store)
-            self._show_failure("the preview failed (see the server log)")
-        else:
-            self._show_preview(info)
-        finally:
-            if asyncio.current_task() is self.preview_task:
-                self._busy(False)
-
-    def _busy(self, busy: bool) -> None:
-        if busy == self.spinner.visible:
-            return
-        self.spinner.set_visibility(busy)
-        if busy:
-            self.preview_button.props("loading")
-        else:
-            self.preview_button.props(remove="loading")
-
-    def _show_failure(self, message: str) -> None:
-        self.preview_info = None
-        self.preview_card.set_visibility(False)
-        self._field_error("product", message)
-        self.preview_failed = True
-
-    def _show_preview(self, info: ProductInfo) -> None:
-        self.preview_info = info
-        self.preview_image.set_visibility(bool(info.image_url))
-        self.preview_image.props["src"] = info.image_url or ""
-        self.preview_name.set_text(info.name)
-        self.preview_price.set_text(
-            theme.fmt_money(info.price) if info.price is not None else "price unknown"
-        )
-        if info.available:
-            self.preview_stock.set_text("In stock")
-            self.preview_stock.classes(add="text-positive", remove="text-warning")
-        else:
-            self.preview_stock.set_text("Out of stock — use monitor mode to wait for it")
-            self.preview_stock.classes(add="text-warning", remove="text-positive")
-        self.preview_link.props["href"] = info.canonical_url or ""
-        self.preview_link.set_visibility(bool(info.canonical_url))
-        self._show_price_warning()
-        self.preview_card.set_visibility(True)
-
-    def _show_price_warning(self, _: events.ValueChangeEventArguments | None = None) -> None:
-        info, limit = self.preview_info, self.inputs["max_price"].value
-        over = (
-            info is not None
-            and info.price is not None
-            and limit is not None
-            and info.price > Decimal(str(limit))
-        )
-        if over:
-            self.preview_over.set_text(f"above your max price of {theme.fmt_money(limit)}")
-        self.preview_over.set_visibility(over)
 
     # ---- submit ---------------------------------------------------------------------------
 
@@ -424,7 +266,7 @@ class NewTaskDialog:
     # ---- errors -----------------------------------------------------------------------------
 
     def _show_errors(self, fields: dict[str, str], general: list[str]) -> None:
-        self.preview_failed = False
+        self.preview.failed = False
         for name, element in self.inputs.items():
             if name in fields:
                 element.props(f'error error-message="{_attr(fields[name])}"')
@@ -435,6 +277,9 @@ class NewTaskDialog:
 
     def _clear_error(self, name: str) -> None:
         self.inputs[name].props(remove="error error-message")
+
+    def _product_error(self, message: str | None) -> None:
+        self._field_error("product", message)
 
     def _field_error(self, name: str, message: str | None) -> None:
         if message is None:
