@@ -65,6 +65,7 @@ async def publish(
     message: str | None = None,
     data: dict[str, Any] | None = None,
     attempt: int | None = None,
+    created: bool = False,
 ) -> int:
     """Write a ``task_event`` row and notify listeners once the transaction commits.
 
@@ -81,7 +82,9 @@ async def publish(
         "e_message": message[:2000] if message else None,
         "e_data": data,
     }
-    payload = _payload(task_id, kind, status=status, step=step, progress=progress, attempt=attempt)
+    payload = _payload(
+        task_id, kind, status=status, step=step, progress=progress, attempt=attempt, created=created
+    )
     if session.get_bind().dialect.name == "postgresql":
         params["e_rest"] = payload_tail(payload)
         params["e_owner_of"] = task_id
@@ -102,6 +105,7 @@ def _payload(
     step: str | None = None,
     progress: int | None = None,
     attempt: int | None = None,
+    created: bool = False,
 ) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "task": str(task_id),
@@ -113,6 +117,8 @@ def _payload(
     }
     if attempt is not None:
         payload["attempt"] = attempt
+    if created:  # a new task: pages re-read which tasks they show
+        payload["created"] = True
     return payload
 
 
@@ -123,7 +129,7 @@ def payload_tail(payload: dict[str, Any]) -> str:
 
 def created_tail(task_id: uuid.UUID, status: str) -> str:
     """The payload tail of a new task's ``state`` event (``models.task_insert``)."""
-    return payload_tail(_payload(task_id, "state", status=status))
+    return payload_tail(_payload(task_id, "state", status=status, created=True))
 
 
 async def notify(session: AsyncSession, payload: dict[str, Any]) -> None:

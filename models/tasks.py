@@ -41,7 +41,7 @@ async def create_task(
     task = build_task(data, settings=settings, owner_id=owner_id)
     session.add(task)
     await session.flush()
-    await publish(session, task_id=task.id, kind="state", status=task.status, message="created")
+    await publish(session, task_id=task.id, kind="state", status=task.status, message="created", created=True)
     return task
 
 

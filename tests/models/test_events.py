@@ -36,6 +36,7 @@ async def test_notify_carries_the_committed_event_and_nothing_on_rollback(
         created = await asyncio.wait_for(got.get(), 5)
         assert created["task"] == str(task.id) and created["status"] == "pending"
         assert created["owner"] == str(owner)  # the live hub sends it to the owner's pages only
+        assert created["created"] is True  # a new task: /tasks re-reads which tasks it shows
 
         with pytest.raises(RuntimeError):
             async with db.begin() as session:

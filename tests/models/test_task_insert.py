@@ -45,6 +45,7 @@ async def test_row_event_and_notify_in_one_round_trip(db: Database, api_user: Au
         assert payload["id"] == event_id and payload["task"] == str(task.id)
         assert payload["owner"] == str(api_user.id) and payload["status"] == "queued"
         assert payload["kind"] == "state" and isinstance(payload["ts"], float)
+        assert payload["created"] is True  # a new task: /tasks re-reads which tasks it shows
         async with db.session() as session:  # committed without a transaction of its own
             row = await session.get(Task, task.id)
             assert row is not None and row.status == "queued" and row.quantity == 2

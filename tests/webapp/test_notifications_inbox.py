@@ -31,3 +31,39 @@ async def test_a_task_waiting_for_a_person_notifies_its_owner_only(db: Database,
     assert inbox.box(uuid.uuid4()).unread == 0
     await inbox._on_changes([{**change, "status": "running", "owner": str(api_user.id)}])
     assert box.unread == 1  # running is not news
+
+
+async def test_a_burst_of_endings_is_one_read_of_their_names(db: Database, api_user: AuthUser) -> None:
+    from sqlalchemy import event
+
+    ids = []
+    async with db.begin() as session:
+        for i in range(3):
+            task = await create_task(
+                session,
+                data=TaskCreate(name=f"burst {i}", store="noop", product="p"),
+                settings=Settings(),
+                owner_id=api_user.id,
+            )
+            ids.append(str(task.id))
+    inbox = Inbox(SimpleNamespace(db=db, changes=None))  # type: ignore[arg-type]
+    owner = str(api_user.id)
+    for task_id in ids:  # three live batches, one ending each
+        inbox._heard([{"kind": "state", "status": "completed", "task": task_id, "owner": owner}])
+    reading = inbox._reading
+    assert reading is not None
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM task" in statement:
+            reads.append(statement)
+
+    event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        await reading
+    finally:
+        event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+    assert len(reads) == 1  # one read for the three batches
+    box = inbox.box(api_user.id)
+    assert box.unread == 3
+    assert {n.name for n in box.notes} == {"burst 0", "burst 1", "burst 2"}

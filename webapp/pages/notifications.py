@@ -3,13 +3,16 @@
 One ``Inbox`` per web process listens to the live hub (the same owner-carrying payloads the
 pages get) and keeps each user's newest notifications in memory; every open page of that user
 shows the count and the list, and hears only about that user's tasks (admins included: the bell
-is about one's own tasks). Opening the list marks it read in every tab. The inbox holds what
+is about one's own tasks). Opening the list marks it read in every tab. The task names are read
+once per ``BELL_INTERVAL`` for all the tasks that ended meanwhile (a thousand tasks finishing
+are a few reads, not one per live batch). The inbox holds what
 this process heard since it started; behind several web processes each has its own (the task
 list, not the bell, is the record).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -71,9 +74,31 @@ class Inbox:
         self.hub = hub
         self.boxes: dict[uuid.UUID, Box] = {}
         self.changed: Event[uuid.UUID, Note | None] = Event()  # (user, the new note or None: read)
+        self._ended: list[dict[str, Any]] = []  # heard, names not read yet
+        self._reading: asyncio.Task[None] | None = None
+        self._last_read = float("-inf")
 
     def start(self) -> None:
-        self.hub.changes.subscribe(self._on_changes, unsubscribe_on_delete=False)
+        self.hub.changes.subscribe(self._heard, unsubscribe_on_delete=False)
+
+    def _heard(self, batch: list[dict[str, Any]]) -> None:
+        self._ended += [p for p in batch if p.get("kind") == "state" and p.get("status") in WORDS]
+        if self._ended and self._reading is None:
+            self._reading = asyncio.create_task(self._read_soon(), name="taskdeck-inbox")
+
+    async def _read_soon(self) -> None:
+        """Read the names of what ended, at most once per ``BELL_INTERVAL``."""
+        loop = asyncio.get_running_loop()
+        try:
+            while self._ended:
+                wait = self._last_read + BELL_INTERVAL - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                ended, self._ended = self._ended, []
+                self._last_read = loop.time()
+                await self._on_changes(ended)
+        finally:
+            self._reading = None
 
     def box(self, user_id: uuid.UUID) -> Box:
         return self.boxes.setdefault(user_id, Box())

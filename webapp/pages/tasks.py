@@ -5,10 +5,10 @@ and page size are written back with every change, so a reload or a shared link o
 view. The table's layout is ``tasks_table``'s; bulk actions and "select all matching" are
 ``tasks_bulk``'s.
 
-Live: each batch from ``hub.changes`` updates the rows it concerns in place (status, progress,
-step, attempts); a state change anywhere (a task created, moved, deleted) also asks for one
-throttled re-read of the current page and the counts (at most four per second), since it may
-change which tasks belong on this page. ``hub.resync`` re-reads at once. No timers, no reloads.
+Live (``tasks_live``): each batch from ``hub.changes`` updates the rows it concerns in place and
+sends only their changed cells; the counts, a row that settled, and the whole page (only when
+the set of tasks on it may change) are re-read, throttled. ``hub.resync`` re-reads everything.
+No timers, no reloads.
 
 The page shows its viewer's tasks (``models.queries``) and hears only their changes; an admin
 sees everyone's, with an Owner column and an owner filter.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 from typing import Any
@@ -29,7 +30,7 @@ from models import queries
 from models.access import Viewer
 from models.states import WAITING, TaskStatus
 from models.tables import Task
-from webapp.pages import actions, empty, offered, tasks_table, theme
+from webapp.pages import actions, empty, tasks_live, tasks_table, theme
 from webapp.pages.task_form import NewTaskDialog, offered_stores
 from webapp.pages.tasks_bulk import BulkBar
 from webapp.pages.tasks_filters import PAGE_SIZES, FilterBar, TasksQuery
@@ -38,6 +39,7 @@ from webapp.services import Services
 from workers.bots import registry
 
 S = TaskStatus
+HEARD = 1000  # recent payloads kept to replay onto rows read while they arrived
 COUNTED = "Running: a worker has it now. Queued: waiting for a free worker. Waiting: pending, " + (
     "scheduled, retrying or paused — not in the queue yet."
 )
@@ -53,7 +55,13 @@ class TasksView:
         self.chips: dict[str | None, ui.chip] = {}
         self.counts: dict[str, int] = {}
         self.empty_filtered: bool | None = None  # which empty state the table has
-        self.refresher = Throttle(self.refresh, interval=0.25)
+        self.refresher = Throttle(self.refresh, interval=0.25)  # the whole page
+        self.counter = Throttle(self.refresh_counts, interval=0.5)  # chips and summary
+        self.row_reader = Throttle(self._reread_rows, interval=0.25)  # rows that settled
+        self._stale: set[str] = set()  # shown rows to read again
+        self._stamp = 0  # orders the browser's row patches against whole-table updates
+        self._seq = 0  # payloads heard so far; ``_heard`` keeps the recent ones
+        self._heard: deque[tuple[int, dict[str, Any]]] = deque(maxlen=HEARD)
 
     # ---- layout ---------------------------------------------------------------------------
 
@@ -102,7 +110,7 @@ class TasksView:
                     )
             self.bulk.build_banner()
             self.table = (
-                ui.table(
+                tasks_table.TasksTable(
                     rows=[],
                     columns=tasks_table.columns(admin=self.viewer.is_admin),
                     row_key="id",
@@ -115,8 +123,6 @@ class TasksView:
                     'data-testid="tasks-table"'
                 )
             )
-        for name, slot in tasks_table.SLOTS.items():
-            self.table.add_slot(f"body-cell-{name}", slot)
         self.table.on("request", self._request, js_handler="(p) => emit(p.pagination)")
         self.table.on("row_action", self._row_action)
         self.table.on_select(self._selection)
@@ -155,6 +161,7 @@ class TasksView:
     async def refresh(self) -> None:
         q = self.query
         where = q.where(self.tz)
+        since = self._seq
         async with self.services.db.session() as session:
             counts = await queries.status_counts(session, viewer=self.viewer, owner=q.owner)
             rows, count = await self._page(session, where, q.page)
@@ -168,7 +175,11 @@ class TasksView:
                 self.owners = await queries.owner_emails(session, viewer=self.viewer)
         self.table.pagination = self._pagination(count)
         now = datetime.now(UTC)
-        self.table.rows = [tasks_table.task_row(t, self.tz, self.owners, now=now) for t in rows]
+        self._stamp += 1
+        fresh = [{**tasks_table.task_row(t, self.tz, self.owners, now=now), "v": self._stamp} for t in rows]
+        self._replay({r["id"]: r for r in fresh}, since)
+        self._stale.clear()
+        self.table.rows = fresh
         known = sorted({*stores, *offered_stores(self.services.settings, registry.names())})
         self.filters.set_choices(
             stores=known, workers=workers, owners={str(i): email for i, email in self.owners.items()}
@@ -180,6 +191,16 @@ class TasksView:
             self.table.selected = [r for r in self.table.selected if r["id"] in shown]
         self.table.update()
         self._selection(matching=count)
+        self._show_counts(counts)
+
+    async def refresh_counts(self) -> None:
+        async with self.services.db.session() as session:
+            counts = await queries.status_counts(session, viewer=self.viewer, owner=self.query.owner)
+        self._show_counts(counts)
+
+    def _show_counts(self, counts: dict[str, int]) -> None:
+        if counts == self.counts and self.empty_filtered is not None:
+            return
         self.counts = counts
         self._style_chips()
         total = sum(counts.values())
@@ -232,33 +253,80 @@ class TasksView:
 
     def on_changes(self, batch: list[dict[str, Any]]) -> None:
         rows = {row["id"]: row for row in self.table.rows}
-        changed = False
-        reread = False
+        patches: dict[str, dict[str, Any]] = {}
+        page = counts = False
+        follows_runs = tasks_live.follows_runs(self.query)
         for payload in batch:
             kind = payload.get("kind")
-            if kind in ("state", "deleted"):
-                reread = True
-            row = rows.get(payload.get("task", ""))
-            if row is None or kind not in ("state", "progress"):
+            task_id = payload.get("task", "")
+            row = rows.get(task_id)
+            if kind == "deleted" or payload.get("created"):
+                page = True  # the set of tasks on this page may change
+            elif kind == "edit" and row is not None:
+                page = True  # an edit's new fields are not in its payload
+            elif kind == "state":
+                counts = True
+                page = page or follows_runs
+            if kind not in ("state", "progress"):
                 continue
-            status = payload.get("status")
-            if status and status != row["status"]:
-                if status == S.RUNNING:  # a claim always uses an attempt
-                    row["attempt"] = min(row["attempt"] + 1, row["max_attempts"])
-                    row["attempts"] = f"{row['attempt']}/{row['max_attempts']}"
-                row["status"] = status
-                row["was_started"] = row.get("was_started") or status not in (S.PENDING, S.PAUSED)
-                row["actions"] = tasks_table.legal_actions(status, was_started=row["was_started"])
-                row["tips"] = offered.tips(status, was_started=row["was_started"])
-            if payload.get("progress") is not None:
-                row["progress"] = payload["progress"]
-            if kind == "progress" or status == S.RUNNING:
-                row["step"] = payload.get("step") or ""
-            changed = True
-        if changed:
-            self.table.update()
-        if reread and not self.bulk.busy:  # after a bulk action: one re-read when it is done
+            self._seq += 1
+            self._heard.append((self._seq, payload))
+            if row is None:
+                continue
+            with self.table.props.suspend_updates():  # the patch below sends this row's cells only
+                changed = tasks_live.apply_change(row, payload)
+            if changed:
+                patches.setdefault(task_id, {}).update(changed)
+            if tasks_live.settled(payload):
+                self._stale.add(task_id)
+        if patches:
+            self._stamp += 1
+            tasks_live.patch_rows(self.table, patches, self._stamp)
+        if self.bulk.busy:  # after the page's own bulk action: one re-read when it is done
+            return
+        if page:
             self.refresher.trigger()
+        else:
+            if counts:
+                self.counter.trigger()
+            if self._stale:
+                self.row_reader.trigger()
+
+    async def _reread_rows(self) -> None:
+        """Read the shown rows that settled again (their error, attempts, a monitor's checks)."""
+        rows = {row["id"]: row for row in self.table.rows}
+        ids, self._stale = self._stale & rows.keys(), set()
+        if not ids:
+            return
+        since = self._seq
+        async with self.services.db.session() as session:
+            tasks = await queries.get_tasks(session, [uuid.UUID(i) for i in ids], viewer=self.viewer)
+        now = datetime.now(UTC)
+        fresh = {str(t.id): tasks_table.task_row(t, self.tz, self.owners, now=now) for t in tasks}
+        self._replay(fresh, since)
+        rows = {row["id"]: row for row in self.table.rows}  # a whole re-read may have replaced them
+        patches: dict[str, dict[str, Any]] = {}
+        for task_id, new in fresh.items():
+            row = rows.get(task_id)
+            if row is None:
+                continue
+            changed = {k: v for k, v in new.items() if row.get(k) != v}
+            with self.table.props.suspend_updates():
+                row.update(changed)
+            if changed:
+                patches[task_id] = changed
+        if patches:
+            self._stamp += 1
+            tasks_live.patch_rows(self.table, patches, self._stamp)
+
+    def _replay(self, rows: dict[str, dict[str, Any]], since: int) -> None:
+        """Apply the payloads heard after ``since`` (while ``rows`` were being read) to them: the
+        read may predate them. When some were already forgotten, read the page once more."""
+        if self._heard and self._heard[0][0] > since + 1:
+            self.refresher.trigger()
+        for seq, payload in self._heard:
+            if seq > since and (row := rows.get(payload.get("task", ""))) is not None:
+                tasks_live.apply_change(row, payload)
 
     # ---- user input -----------------------------------------------------------------------
 

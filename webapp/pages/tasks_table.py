@@ -16,6 +16,8 @@ import uuid
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
+from nicegui import ui
+
 from models.tables import Task
 from webapp.pages import offered, theme
 from webapp.pages.monitor_cells import monitor_cells
@@ -96,12 +98,12 @@ SLOT_ACTIONS = f"""
 <q-td :props="props" class="q-pr-md">
   <q-btn v-for="a in props.value.split(',').filter(x => x && x !== 'delete')" :key="a"
     flat dense round size="sm" color="grey-8" :icon="({theme.ACTION_ICONS_JS})[a]" :data-testid="'row-' + a"
-    @click.stop="() => $parent.$emit('row_action', {{id: props.row.id, name: props.row.name, action: a}})">
+    @click.stop="() => emitUp('row_action', {{id: props.row.id, name: props.row.name, action: a}})">
     <q-tooltip>{{{{ (props.row.tips || {{}})[a] || a }}}}</q-tooltip>
   </q-btn>
 </q-td>
 """
-SLOTS = {
+SLOTS = {  # body cells, compiled once in the browser (``TasksTable``)
     "name": SLOT_NAME,
     "product": SLOT_PRODUCT,
     "status": SLOT_STATUS,
@@ -151,6 +153,16 @@ CSS = """
   }
 </style>
 """
+
+
+class TasksTable(ui.table, component="tasks_table.js"):
+    """``ui.table`` whose body cells (``SLOTS``) are compiled once in the browser: a slot added with
+    ``add_slot`` is a new Vue component on every render, so any change on the page re-created every
+    cell of every row. A cell emits to the table's listeners with ``emitUp(event, args)``."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._props["cells"] = {f"body-cell-{name}": slot for name, slot in SLOTS.items()}
 
 
 def legal_actions(status: str, *, was_started: bool = True) -> str:
