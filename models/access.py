@@ -26,3 +26,11 @@ class Viewer:
 
     def may_see(self, owner_id: uuid.UUID | None) -> bool:
         return self.is_admin or owner_id == self.user_id
+
+
+def owned(viewer: Viewer, column: Any, owner: uuid.UUID | None = None) -> list[ColumnElement[bool]]:
+    """The viewer's rows (an admin: all), narrowed to ``owner``'s when one is given."""
+    filters = [viewer.owner_filter(column)]
+    if owner is not None:
+        filters.append(column == owner)
+    return filters

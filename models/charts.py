@@ -17,9 +17,8 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 from sqlmodel import col
 
-from models.access import Viewer
+from models.access import Viewer, owned
 from models.metrics import Seconds
-from models.queries import owned
 from models.states import TaskStatus
 from models.tables import Task
 from models.types import UTCDateTime, utcnow

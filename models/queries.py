@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -19,11 +19,11 @@ from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models import checks, failures, purchase_queries
-from models.access import Viewer
+from models import failures, history_queries, profile_queries, purchase_queries
+from models.access import Viewer, owned
 from models.errors import TaskNotFound
 from models.states import TaskStatus
-from models.tables import Account, Profile, Purchase, Task, TaskAttempt, TaskEvent, User, Worker
+from models.tables import Purchase, Task, TaskAttempt, Worker
 from models.types import utcnow
 
 # purchases are read in models.purchase_queries; the one read layer offers them here too
@@ -34,6 +34,19 @@ each_purchase = purchase_queries.each_purchase
 spent = purchase_queries.spent
 store_totals = purchase_queries.store_totals
 purchase_stores = purchase_queries.purchase_stores
+# a task's history (attempts, events) and the settings' rows (profiles, accounts, owners) too
+task_attempts = history_queries.task_attempts
+task_events = history_queries.task_events
+events_after = history_queries.events_after
+RECENT_EVENTS = history_queries.RECENT_EVENTS
+recent_events = history_queries.recent_events
+EventCatchUp = history_queries.EventCatchUp
+list_profiles = profile_queries.list_profiles
+get_profile = profile_queries.get_profile
+profile_usable = profile_queries.profile_usable
+list_accounts = profile_queries.list_accounts
+get_account = profile_queries.get_account
+owner_emails = profile_queries.owner_emails
 
 S = TaskStatus
 FINISHED = (S.COMPLETED.value, S.FAILED.value)
@@ -44,14 +57,6 @@ ORDERS = {
     "name": col(Task.name),
     "status": col(Task.status),
 }
-
-
-def owned(viewer: Viewer, column: Any, owner: uuid.UUID | None = None) -> list[ColumnElement[bool]]:
-    """The viewer's rows (an admin: all), narrowed to ``owner``'s when one is given."""
-    filters = [viewer.owner_filter(column)]
-    if owner is not None:
-        filters.append(column == owner)
-    return filters
 
 
 # ---- tasks ----------------------------------------------------------------------------------
@@ -226,111 +231,6 @@ async def status_counts(
     return counts
 
 
-def _of_task(viewer: Viewer, task_column: Any, task_id: uuid.UUID) -> Any:
-    """``task_id = :id AND the task is the viewer's``, as a subquery on the task."""
-    visible = select(col(Task.id)).where(col(Task.id) == task_id, *owned(viewer, col(Task.owner_id)))
-    return task_column.in_(visible.scalar_subquery())
-
-
-async def task_attempts(session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer) -> list[TaskAttempt]:
-    """The task's attempts, oldest first; a monitor's checks that found nothing are not attempts
-    (``models/checks.py`` removes their rows; one not removed yet is never shown)."""
-    rows = await session.scalars(
-        select(TaskAttempt)
-        .where(
-            _of_task(viewer, col(TaskAttempt.task_id), task_id),
-            or_(col(TaskAttempt.outcome).is_(None), col(TaskAttempt.outcome) != checks.WAITING),
-        )
-        .order_by(col(TaskAttempt.id))
-    )
-    return list(rows)
-
-
-async def task_events(
-    session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer, after: int = 0, limit: int = 500
-) -> list[TaskEvent]:
-    """The task's events after ``after``, oldest first."""
-    rows = await session.scalars(
-        select(TaskEvent)
-        .where(_of_task(viewer, col(TaskEvent.task_id), task_id), col(TaskEvent.id) > after)
-        .order_by(col(TaskEvent.id))
-        .limit(limit)
-    )
-    return list(rows)
-
-
-async def events_after(
-    session: AsyncSession,
-    *,
-    viewer: Viewer,
-    after: int,
-    task_id: uuid.UUID | None = None,
-    limit: int = 10_000,
-) -> list[TaskEvent]:
-    """Events of the viewer's tasks (or of one of them) with ids above ``after``, oldest first:
-    what an event stream resumed with ``Last-Event-ID`` missed."""
-    visible = select(col(Task.id)).where(*owned(viewer, col(Task.owner_id)))
-    if task_id is not None:
-        visible = visible.where(col(Task.id) == task_id)
-    rows = await session.scalars(
-        select(TaskEvent)
-        .where(col(TaskEvent.task_id).in_(visible.scalar_subquery()), col(TaskEvent.id) > after)
-        .order_by(col(TaskEvent.id))
-        .limit(limit)
-    )
-    return list(rows)
-
-
-RECENT_EVENTS = 300  # events a task page opens with
-
-
-async def recent_events(
-    session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer, limit: int = RECENT_EVENTS
-) -> list[TaskEvent]:
-    """The task's newest ``limit`` events, oldest first."""
-    rows = await session.scalars(
-        select(TaskEvent)
-        .where(_of_task(viewer, col(TaskEvent.task_id), task_id))
-        .order_by(col(TaskEvent.id).desc())
-        .limit(limit)
-    )
-    return list(reversed(list(rows)))
-
-
-@dataclass
-class EventCatchUp:
-    """A page's reader of one task's new events that misses none committed late.
-
-    Event ids are not in commit order, so "ids after the last one seen, minus a margin" misses an
-    event whose transaction stayed open while more ids than the margin were shown. Instead it
-    reads the task's ids above the page's starting point (an index-only read of
-    ``ix_task_event_task``) and fetches the rows of those not seen yet; the viewer's tasks only.
-    """
-
-    floor: int  # ids at or below this were never shown and are not read
-    seen: set[int] = field(default_factory=set)
-
-    @classmethod
-    def starting_from(cls, shown: list[TaskEvent], *, limit: int = RECENT_EVENTS) -> EventCatchUp:
-        """After ``recent_events``: everything of the task when it fit, else from the oldest shown."""
-        ids = {e.id for e in shown if e.id is not None}
-        return cls(floor=min(ids) - 1 if ids and len(shown) >= limit else 0, seen=ids)
-
-    async def read(
-        self, session: AsyncSession, task_id: uuid.UUID, *, viewer: Viewer, limit: int = 500
-    ) -> list[TaskEvent]:
-        event_id = col(TaskEvent.id)
-        ids = await session.scalars(
-            select(event_id).where(_of_task(viewer, col(TaskEvent.task_id), task_id), event_id > self.floor)
-        )
-        missing = sorted({i for i in ids if i is not None} - self.seen)[:limit]
-        if not missing:
-            return []
-        rows = list(await session.scalars(select(TaskEvent).where(event_id.in_(missing)).order_by(event_id)))
-        self.seen.update(e.id for e in rows if e.id is not None)
-        return rows
-
-
 # ---- purchases --------------------------------------------------------------------------------
 
 
@@ -412,52 +312,3 @@ def _is_uuid(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-# ---- profiles, accounts, users ----------------------------------------------------------------
-
-
-async def list_profiles(session: AsyncSession, *, viewer: Viewer) -> list[Profile]:
-    rows = await session.scalars(
-        select(Profile)
-        .where(*owned(viewer, col(Profile.owner_id)))
-        .order_by(col(Profile.name), col(Profile.created_at), col(Profile.id))
-    )
-    return list(rows)
-
-
-async def get_profile(session: AsyncSession, profile_id: uuid.UUID, *, viewer: Viewer) -> Profile | None:
-    return await session.scalar(
-        select(Profile).where(col(Profile.id) == profile_id, *owned(viewer, col(Profile.owner_id)))
-    )
-
-
-async def profile_usable(session: AsyncSession, profile_id: uuid.UUID, *, owner_id: uuid.UUID | None) -> bool:
-    """A task may use its owner's profiles only (an admin's task too: the task's owner pays)."""
-    found = await session.scalar(
-        select(col(Profile.id)).where(col(Profile.id) == profile_id, col(Profile.owner_id) == owner_id)
-    )
-    return found is not None
-
-
-async def list_accounts(session: AsyncSession, *, viewer: Viewer) -> list[Account]:
-    rows = await session.scalars(
-        select(Account)
-        .where(*owned(viewer, col(Account.owner_id)))
-        .order_by(col(Account.store), col(Account.login), col(Account.id))
-    )
-    return list(rows)
-
-
-async def get_account(session: AsyncSession, account_id: uuid.UUID, *, viewer: Viewer) -> Account | None:
-    return await session.scalar(
-        select(Account).where(col(Account.id) == account_id, *owned(viewer, col(Account.owner_id)))
-    )
-
-
-async def owner_emails(session: AsyncSession, *, viewer: Viewer) -> dict[uuid.UUID, str]:
-    """Users the viewer may name as owners (an admin: everyone; a user: themself), by id."""
-    rows = await session.execute(
-        select(col(User.id), col(User.email)).where(*owned(viewer, col(User.id))).order_by(col(User.email))
-    )
-    return {user_id: email for user_id, email in rows.all()}

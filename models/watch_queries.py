@@ -13,8 +13,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from models.access import Viewer
-from models.queries import owned
+from models.access import Viewer, owned
 from models.tables import Purchase, Task
 from models.watch_tables import Watch, WatchListing, WatchObservation
 from models.watches import WatchNotFound
