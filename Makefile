@@ -94,11 +94,14 @@ services: ## start the local Postgres and Redis the tests use, if they are down
 run: install ## the dashboard, embedded mode unless DATABASE_URL/REDIS_URL are set
 	$(BIN)/python -m webapp
 
-# pytest-xdist processes for `make test` (0: one process, the default). Each has its own database,
-# stream keys and ports (tests/conftest.py); --dist loadfile keeps a module's tests, and the app or
-# webapp they share, in one process. Not the default yet: with 2, two dashboard tests
-# (test_server_paging_filters_search_and_row_buttons, test_page_catches_up_after_the_live_hub_loses_postgres)
-# failed in two runs side by side with test_engine.py, and passed alone.
+# pytest-xdist processes for `make test` (0: one process, the default; TEST_WORKERS=2: one a core).
+# Each has its own database, stream keys and ports (tests/conftest.py). --dist loadfile keeps a
+# module's tests, and the app or webapp they share, in one process; tests/xdist_groups.py makes
+# the timing-sensitive Chromium modules (live dashboards, screencast frames, paging beside a
+# Postgres outage, a killed browser) one unit that runs one module after another, never two of
+# them side by side: together they starved each other and flaked. Still not the default: the one
+# -n 2 run since (before that unit, at load average 20-46 from other work) had about 25 failures,
+# and no run with it has been made yet.
 TEST_WORKERS ?= 0
 
 test: install test-plugin ## pytest against the local Postgres, Redis and Chromium (TEST_WORKERS=N: xdist)

@@ -37,7 +37,7 @@ from sqlalchemy.engine import make_url
 from models import migrations, users
 from models.db import Database
 
-pytest_plugins = ["tests.conftest_demo"]
+pytest_plugins = ["tests.conftest_demo", "tests.xdist_groups"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_URL = os.environ.get("TASKDECK_TEST_DATABASE_URL", "postgresql+asyncpg://root@127.0.0.1:5432/postgres")
