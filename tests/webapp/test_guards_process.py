@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from tests.conftest import StartWebapp
+from tests.conftest import StartWebapp, wait_for
 
 
 async def test_production_defaults_over_http(
@@ -16,6 +16,13 @@ async def test_production_defaults_over_http(
     # the demo store left at its default (off on Postgres); the noop store asked for on its own
     web = await start_webapp(DATABASE_URL=pg_url, TASKDECK_DEMO_STORE=None, TASKDECK_NOOP_STORE="true")
     async with httpx.AsyncClient(base_url=web.url, headers=signed_in, timeout=30) as http:
+        # /api/health answers as soon as the port listens; the services (here the embedded worker
+        # and its Chromium) start after it. A run's one ReadError came in that window, on a fresh
+        # server only (60 rounds on a started one had none): check the guards once it is ready.
+        async def started() -> bool:
+            return bool((await http.get("/readyz")).json().get("started"))
+
+        await wait_for(started, timeout=90, interval=0.2, what="the webapp's services to start")
         assert (await http.get("/demo-store/api/products")).status_code == 404
         assert (await http.post("/demo-store/api/reset", json={})).status_code in (404, 405)
         stores = {s["name"] for s in (await http.get("/api/stores")).json()}
