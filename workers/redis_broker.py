@@ -43,6 +43,9 @@ RECONNECT_MAX_DELAY = 5.0
 LOST = (RedisConnectionError, RedisTimeoutError, OSError, ClusterDownError, TryAgainError, MasterDownError)
 
 
+STARTUP_WAIT = 60.0  # seconds a starting worker waits for Redis before it gives up
+
+
 class Reconnecting:
     """The reconnecting ``listen`` shared by the three stream brokers below."""
 
@@ -72,6 +75,22 @@ class Reconnecting:
                 await self._redeclare_group()
             except LOST:
                 continue
+
+    async def _declare_consumer_group(self) -> None:
+        """At start-up too: a worker started mid-failover waits for Redis instead of dying
+        (taskiq would restart the child)."""
+        delay, waited = 0.2, 0.0
+        while True:
+            try:
+                await super()._declare_consumer_group()  # type: ignore[misc]
+                return
+            except LOST as exc:
+                if waited >= STARTUP_WAIT:
+                    raise
+                log.warning("Redis unreachable at start-up (%s); trying again in %.1f s", exc, delay)
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, RECONNECT_MAX_DELAY)
 
     async def _redeclare_group(self) -> None:
         async with self._admin() as redis:
