@@ -86,6 +86,16 @@ class Task(SQLModel, table=True):
         by this much at each retry while the budget stays."""
         return self.attempts_per_run or self.max_attempts
 
+    @property
+    def run_attempt(self) -> int:
+        """The attempts used in the current run, counted from 1 (0 before its first claim): what a
+        person reads as "attempt n of ``budget``". A retry continues the numbering (#4 after #3:
+        ``attempt``, the history's numbers) while this starts over, and so does the backoff.
+
+        attempt 4, max_attempts 6, budget 3 → 1; attempt 2, max 3, never retried → 2; retried and
+        not yet claimed (attempt 3, max 6, budget 3) → 0."""
+        return max(0, self.attempt - (self.max_attempts - self.budget))
+
 
 class TaskEvent(SQLModel, table=True):
     """Every state change and progress step; the live hub catches up from here."""

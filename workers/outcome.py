@@ -90,9 +90,7 @@ def classify(
         timedelta(seconds=exc.retry_after)
         if isinstance(exc, RetryableError) and exc.retry_after is not None
         else retry.backoff(
-            retry.attempt_in_run(
-                task.attempt, max_attempts=task.max_attempts, attempts_per_run=task.attempts_per_run
-            ),
+            max(1, task.run_attempt),
             base=task.backoff_base if task.backoff_base is not None else settings.backoff_base,
             cap=task.backoff_cap if task.backoff_cap is not None else settings.backoff_cap,
         )

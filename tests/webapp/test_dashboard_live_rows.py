@@ -14,12 +14,16 @@ page's websocket messages recorded (socket.io's ``onAny``):
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
 from playwright.async_api import Page, expect
 
+from models.tables import Task
 from tests.webapp.test_dashboard import App, app, page, row
+from webapp.pages.tasks_live import apply_change
+from webapp.pages.tasks_table import task_row
 
 __all__ = ["app", "page"]
 pytestmark = pytest.mark.timeout(240)
@@ -90,3 +94,16 @@ async def test_a_new_task_and_one_leaving_a_filtered_view_re_read_the_page(app: 
     await app.execute(leaving["id"])  # no longer pending: not in this view
     await expect(row(page, "Leaves the view")).to_have_count(0, timeout=30_000)
     await expect(row(page, "Stays pending")).to_have_count(1)
+
+
+def test_a_retried_row_counts_its_new_run_from_one_of_the_budget() -> None:
+    """After a retry the row shows the new run's attempt of ``maxAttempts`` (issue 8), live as
+    read: the database's ceiling (``max_attempts`` 6 after one retry of 3) is not the person's."""
+    task = Task(name="t", store="demo", product="p", status="failed", attempt=3, max_attempts=3)
+    shown = task_row(task, UTC)
+    assert shown["attempts"] == "3/3"
+    apply_change(shown, {"kind": "state", "status": "queued"})  # retry
+    apply_change(shown, {"kind": "state", "status": "running"})
+    assert shown["attempts"] == "1/3"
+    task.attempt, task.max_attempts, task.attempts_per_run = 5, 6, 3  # read again, second of the run
+    assert task_row(task, UTC)["attempts"] == "2/3"

@@ -54,6 +54,10 @@ async def test_retry_continues_the_numbering_on_the_task_page(app: App, page: Pa
     )
     labels = await page.get_by_text("#2 ·").count()
     assert labels >= 1 and await page.get_by_text("#1 ·").count() >= 1  # each attempt's screenshots
+    # the retried run's attempt of its own budget (maxAttempts 1), not the internal ceiling "2 of 2"
+    await expect(page.get_by_test_id("fact-attempts")).to_have_text("1 of 1 · 2 in all")
+    await page.goto(f"{app.url}/tasks")
+    await expect(row(page, "Too dear").locator("td.td-col-attempts")).to_have_text("1/1")
 
 
 async def test_one_action_per_state_on_the_list(app: App, page: Page) -> None:

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 
-from workers import retry
 from workers.retry import backoff
 
 
@@ -27,13 +26,3 @@ def test_jitter_stays_within_bounds_and_cap() -> None:
 def test_attempt_counts_from_one() -> None:
     with pytest.raises(ValueError):
         backoff(0, base=1, cap=1)
-
-
-@pytest.mark.parametrize(
-    ("attempt", "max_attempts", "per_run", "expected"),
-    [(1, 3, None, 1), (2, 3, None, 2), (4, 6, 3, 1), (5, 6, 3, 2), (2, 2, 1, 1), (3, 3, 1, 1)],
-)
-def test_a_retry_starts_the_backoff_over(
-    attempt: int, max_attempts: int, per_run: int | None, expected: int
-) -> None:
-    assert retry.attempt_in_run(attempt, max_attempts=max_attempts, attempts_per_run=per_run) == expected

@@ -235,7 +235,7 @@ class TaskDetailView:
             ]
         facts += [
             ("Priority", str(t.priority)),
-            ("Attempts", f"{t.attempt} of {t.max_attempts}"),
+            ("Attempts", attempts_fact(t)),
             ("Worker", t.worker_id or "—"),
             ("Run at", fmt(t.run_at)),
             ("Created", fmt(t.created_at)),
@@ -377,3 +377,10 @@ async def render(services: Services, watch: HubWatch, tz: tzinfo, task_id: str, 
         view = TaskDetailView(services, tz, task, viewer=viewer)
         view.build()
         await view.load()
+
+
+def attempts_fact(task: Task) -> str:
+    """ "n of maxAttempts" of the current run; after a retry, also how many in all (the history's
+    numbers continue: #2 is the retried run's first attempt)."""
+    fact = f"{task.run_attempt} of {task.budget}"
+    return f"{fact} · {task.attempt} in all" if task.attempt != task.run_attempt else fact

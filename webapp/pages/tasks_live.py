@@ -32,6 +32,7 @@ from webapp.pages import offered
 from webapp.pages.tasks_filters import TasksQuery
 
 S = TaskStatus
+FRESH_RUN_FROM = frozenset({S.FAILED.value, S.CANCELLED.value})  # queued from these: a new run
 MOVING = frozenset({S.QUEUED.value, S.RUNNING.value})  # a row in these needs nothing but the payload
 
 # Applied in the browser to the table's own reactive rows (NiceGUI keeps each element's props in
@@ -59,8 +60,11 @@ def apply_change(row: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]
     before = dict(row)
     status = payload.get("status")
     if status and status != row["status"]:
-        if status == S.RUNNING and "check" not in row:  # a claim uses an attempt (a monitor's: a check)
-            row["attempt"] = min(row["attempt"] + 1, row["max_attempts"])
+        if "check" not in row:  # attempts of the current run (a monitor's claim is a check)
+            if status == S.QUEUED and row["status"] in FRESH_RUN_FROM:  # a retry: a new run of the budget
+                row["attempt"] = 0
+            elif status == S.RUNNING:  # a claim uses an attempt
+                row["attempt"] = min(row["attempt"] + 1, row["max_attempts"])
             row["attempts"] = f"{row['attempt']}/{row['max_attempts']}"
         row["status"] = status
         row["was_started"] = row.get("was_started") or status not in (S.PENDING, S.PAUSED)

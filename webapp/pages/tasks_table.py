@@ -183,9 +183,9 @@ def task_row(
         "status": task.status,
         "progress": task.progress,
         "step": task.step or "",
-        "attempt": task.attempt,
-        "max_attempts": task.max_attempts,
-        "attempts": f"{task.attempt}/{task.max_attempts}",
+        "attempt": task.run_attempt,  # of the current run: a retry starts over at 1 of the budget
+        "max_attempts": task.budget,
+        "attempts": f"{task.run_attempt}/{task.budget}",
         "priority": task.priority,
         "error": " ".join((task.error or "").split()),
         "created": theme.fmt_ago(task.created_at, now or datetime.now(UTC)),
