@@ -44,6 +44,7 @@ BATCH_WINDOW = 0.025  # seconds between batches under load
 BURST = 8  # batches that may go out back to back before the window applies
 CATCH_UP_OVERLAP = 1000  # event ids re-read before the last one seen, after a reconnect
 SEEN_MAX = 20_000
+RECONNECTED = "live hub: LISTEN connection back"  # logged at each reconnect (a resync follows)
 
 
 _closing: set[asyncio.Future[None]] = set()
@@ -160,6 +161,7 @@ class LiveHub:
                     first = False
                 else:
                     self.reconnects += 1
+                    log.warning("%s (%d): pages read again what they show", RECONNECTED, self.reconnects)
                     await self._catch_up()
                     self.resync.emit()
                 delay = 0.2

@@ -163,6 +163,16 @@ class TasksTable(ui.table, component="tasks_table.js"):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._props["cells"] = {f"body-cell-{name}": slot for name, slot in SLOTS.items()}
+        # The page is paged on the server (``rowsNumber`` set), so QTable asks with ``request``
+        # and the server owns the pagination. QTable still emits ``update:pagination`` once as it
+        # mounts, an echo of the prop it was given; ui.table's handler stored that echo as a
+        # change and so sent the whole table (every row) back to each page just opened, after
+        # its first draw. A listener stays bound in the browser (QTable follows its
+        # ``pagination`` prop only while one is) but sends nothing.
+        for key, listener in list(self._event_listeners.items()):
+            if listener.type == "update:pagination":
+                del self._event_listeners[key]
+        self.on("update:pagination", js_handler="() => {}")
 
 
 def legal_actions(status: str, *, was_started: bool = True) -> str:
