@@ -227,17 +227,34 @@ async def claim_next(
 
 _EVENTS = TaskEvent.metadata.tables["task_event"]
 
+# The claim's commit does not wait for its WAL flush (``synchronous_commit`` off for that one
+# transaction: ``set_config(..., is_local => true)`` ends with it, the pooled connection keeps
+# the server's setting). Why: a transaction that NOTIFYs holds Postgres's one notify lock from
+# before its commit until after it, WAL flush included, so every NOTIFYing commit of every
+# process waits for the others' fsyncs in turn; a claim that does not flush holds it for
+# microseconds. What it costs: only a Postgres crash (not a worker's) can lose a claim
+# acknowledged in the last few hundred ms, and the task is then queued again as if never
+# claimed. Nothing a run does can outlive such a loss: every write of the run (progress, the
+# place-order checkpoint before anything irreversible, the outcome, the purchase) is guarded
+# by the claim's lease and commits synchronously, which flushes the WAL up to it, claim
+# included; a run whose claim was lost finds its lease gone at that write and stops.
+_ASYNC_COMMIT = func.set_config(literal("synchronous_commit", String), literal("off", String), True).label(
+    "async_commit"
+)
+
 
 @lru_cache(maxsize=1)
 def _claim_many_statement() -> Executable:
     """Postgres: claim up to ``:c_limit`` tasks in one statement, with their attempt rows, their
-    ``state`` event rows and one NOTIFY per claimed task:
+    ``state`` event rows and one NOTIFY per claimed task, committed without waiting for the WAL
+    flush (``_ASYNC_COMMIT``):
 
     ``WITH picked AS (SELECT id ... ORDER BY priority DESC, queued_at, id LIMIT :k FOR UPDATE SKIP
     LOCKED), claimed AS (UPDATE task SET status='running', lease=gen_random_uuid(), ... FROM picked
     WHERE task.id = picked.id AND status IN ('queued') RETURNING task.*), attempt_row AS (INSERT
     INTO task_attempt ...), event AS (INSERT INTO task_event ... RETURNING id, task_id) SELECT
-    claimed.*, pg_notify(...) FROM claimed JOIN event``. One round trip, one implicit transaction.
+    claimed.*, pg_notify(...), set_config('synchronous_commit', 'off', true) FROM claimed JOIN
+    event``. One round trip, one implicit transaction.
     """
     t = TASKS
     picked = (
@@ -288,7 +305,7 @@ def _claim_many_statement() -> Executable:
     )  # fmt: skip
     notified = func.pg_notify(literal(CHANNEL, String), cast(payload, String)).label("notified")
     return (
-        select(*claimed.c, notified)
+        select(*claimed.c, notified, _ASYNC_COMMIT)
         .select_from(claimed.join(event, event.c.task_id == claimed.c.id))
         .add_cte(history.cte("attempt_row"))
     )

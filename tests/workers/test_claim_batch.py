@@ -9,7 +9,7 @@ import json
 from decimal import Decimal
 
 import asyncpg
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from models import claims
 from models.db import Database
@@ -78,6 +78,27 @@ async def test_claim_many_claims_each_with_its_own_lease_attempt_event_and_notif
     one = by_task[str(low.id)]
     assert one["kind"] == "state" and one["attempt"] == 1 and one["owner"] is None
     assert one["id"] in {e.id for e in events}
+
+
+async def test_a_claim_commits_without_waiting_for_its_flush_and_leaves_the_connection_as_it_was(
+    db: Database,
+) -> None:
+    """The claim NOTIFYs; a NOTIFYing commit holds Postgres's notify lock through its WAL flush,
+    so the claim turns ``synchronous_commit`` off for its own transaction only (models/claims.py
+    ``_ASYNC_COMMIT``): never for the pooled connection, whose next transaction (an outcome,
+    a purchase) flushes as always."""
+    for _ in range(2):
+        await create(db, None, store=STORE, product="p")
+    async with db.begin() as session:
+        claimed = await claims.claim_many(session, worker_id="w", limit=1)
+        inside = (await session.execute(text("SHOW synchronous_commit"))).scalar_one()
+    assert len(claimed) == 1 and inside == "off"  # for the claim's own transaction
+    async with db.statements() as session:  # as the worker claims: one autocommitted statement
+        again = await claims.claim_many(session, worker_id="w", limit=1)
+        next_one = (await session.execute(text("SHOW synchronous_commit"))).scalar_one()
+    assert len(again) == 1 and next_one == "on"
+    async with db.begin() as session:  # the pool's connections kept the server's setting
+        assert (await session.execute(text("SHOW synchronous_commit"))).scalar_one() == "on"
 
 
 async def test_claim_many_with_a_store_limit_stays_inside_it(db: Database) -> None:
