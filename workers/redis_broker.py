@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
@@ -103,8 +103,22 @@ class Reconnecting:
 
 
 class ResilientStreamBroker(Reconnecting, RedisStreamBroker):
+    _acker: Redis | None = None
+
     def _admin(self) -> AbstractAsyncContextManager[Any]:
         return Redis(connection_pool=self.connection_pool)
+
+    def _ack_generator(self, id: str, queue_name: str) -> Callable[[], Awaitable[None]]:
+        """taskiq-redis builds a Redis client for every XACK (one per doorbell); one client on the
+        broker's pool serves them all (each command still takes a pooled connection of its own)."""
+        if self._acker is None:
+            self._acker = Redis(connection_pool=self.connection_pool)
+        acker, group = self._acker, self.consumer_group_name
+
+        async def _ack() -> None:
+            await acker.xack(queue_name, group, id)
+
+        return _ack
 
 
 class ResilientSentinelBroker(Reconnecting, RedisStreamSentinelBroker):
