@@ -234,10 +234,9 @@ _EVENTS = TaskEvent.metadata.tables["task_event"]
 # process waits for the others' fsyncs in turn; a claim that does not flush holds it for
 # microseconds. What it costs: only a Postgres crash (not a worker's) can lose a claim
 # acknowledged in the last few hundred ms, and the task is then queued again as if never
-# claimed. Nothing a run does can outlive such a loss: every write of the run (progress, the
-# place-order checkpoint before anything irreversible, the outcome, the purchase) is guarded
-# by the claim's lease and commits synchronously, which flushes the WAL up to it, claim
-# included; a run whose claim was lost finds its lease gone at that write and stops.
+# claimed, and the run that held it is refused at its next write, before anything irreversible:
+# every write of a run (progress, the place-order checkpoint, the outcome) is guarded by the
+# claim's lease and commits synchronously, which flushes the WAL up to it, claim included.
 _ASYNC_COMMIT = func.set_config(literal("synchronous_commit", String), literal("off", String), True).label(
     "async_commit"
 )
