@@ -56,7 +56,7 @@ KICK_CHUNK = 500  # XADDs per pipeline
 KILL_METRIC = "kill -9 → running elsewhere"
 # How often a batch's rows are counted in Postgres to see it finished. The figures come from the
 # rows' own stamps, not from this poll; at every 10 ms its count over the batch's 2,000 ids kept
-# a Postgres backend busy 60-70 % of the run (pg_stat_activity, issue 9), CPU the workers of both
+# a Postgres backend busy 35-70 % of the run (pg_stat_activity, issue 9), CPU the workers of both
 # columns then did not get.
 DONE_POLL = 0.05
 BARE = "bare taskiq no-op task"
