@@ -4,11 +4,13 @@
 FROM python:3.11.11-slim-bookworm
 
 # Debian's Chromium (what the workers are built and measured against; Playwright's own
-# download is not used), fonts so pages and screenshots render text, tini as PID 1 so
-# signals reach Python and Chromium's exited children are reaped.
+# download is not used) and its headless shell, the browser the (headless) workers launch: the
+# same engine without the browser's windows, a third of its browser-process CPU per purchase
+# (bench/README.md); fonts so pages and screenshots render text, tini as PID 1 so signals reach
+# Python and Chromium's exited children are reaped.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        chromium \
+        chromium chromium-headless-shell \
         fonts-liberation fonts-dejavu-core fonts-noto-color-emoji \
         tini \
     && rm -rf /var/lib/apt/lists/*
@@ -25,7 +27,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    TASKDECK_BROWSER_PATH=/usr/bin/chromium \
+    TASKDECK_BROWSER_PATH=/usr/bin/chromium-headless-shell \
     TASKDECK_BROWSER_SANDBOX=false \
     TASKDECK_HOST=0.0.0.0 \
     TASKDECK_ARTIFACTS_DIR=/data/artifacts

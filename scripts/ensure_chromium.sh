@@ -9,6 +9,10 @@
 #      timeout (it needs the internet; it fails fast or times out on machines without it);
 #   4. as root with apt-get: `apt-get install chromium`;
 #   5. otherwise: say how to get one, exit 1.
+# Then, for a headless worker (the default), its headless shell: Debian's
+# `chromium-headless-shell` when Debian's `chromium` is what was found and we are root with apt-get
+# (the same engine without the browser's windows; a headless worker prefers it, see
+# workers/chromium.py: find_chromium). Best effort: without it the full Chromium is used.
 #
 # Quick when a browser is present (no network, no subprocess beyond `--version`).
 # Environment: VENV (default .venv), PLAYWRIGHT_INSTALL_TIMEOUT (seconds, default 60).
@@ -49,6 +53,25 @@ playwright_cached() {
     return 1
 }
 
+# Debian's headless shell beside Debian's chromium; tried once per venv (a marker remembers a
+# failure, so a machine without the package does not ask apt-get on every `make install`).
+headless_shell() {
+    local marker="$VENV/.no-headless-shell"
+    command -v chromium-headless-shell >/dev/null 2>&1 && return 0
+    [ -e "$marker" ] && return 0
+    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 0
+    dpkg -s chromium >/dev/null 2>&1 || return 0
+    say "installing Debian's chromium-headless-shell (the headless workers' browser)"
+    export DEBIAN_FRONTEND=noninteractive
+    if apt-get install -y -qq --no-install-recommends chromium-headless-shell </dev/null >/dev/null 2>&1 \
+        || { apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium-headless-shell </dev/null; }; then
+        works "$(command -v chromium-headless-shell)" && return 0
+    fi
+    say "no chromium-headless-shell: the workers use the full Chromium"
+    mkdir -p "$VENV" && touch "$marker"
+    return 0
+}
+
 # 1. explicit path
 if [ -n "${TASKDECK_BROWSER_PATH:-}" ]; then
     if [ -x "$TASKDECK_BROWSER_PATH" ] && works "$TASKDECK_BROWSER_PATH"; then
@@ -58,7 +81,7 @@ if [ -n "${TASKDECK_BROWSER_PATH:-}" ]; then
 fi
 
 # 2. system Chromium
-on_path && exit 0
+on_path && headless_shell && exit 0
 
 # 3. Playwright's download (already there, or fetched now within a time bound)
 playwright_cached && exit 0
@@ -78,7 +101,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     say "installing Debian's chromium with apt-get"
     export DEBIAN_FRONTEND=noninteractive
     if apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium fonts-liberation </dev/null; then
-        on_path && exit 0
+        on_path && headless_shell && exit 0
     fi
     say "apt-get install chromium failed"
 fi

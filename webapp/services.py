@@ -117,9 +117,10 @@ class Services:
             browser = self.runtime.browser if self.runtime is not None else None
             if browser is None:
                 if self._preview_browser is None:
+                    headless = self.settings.headless
                     self._preview_browser = BrowserPool(
-                        executable_path=find_chromium(self.settings.browser_path),
-                        headless=self.settings.headless,
+                        executable_path=find_chromium(self.settings.browser_path, headless=headless),
+                        headless=headless,
                         sandbox=self.settings.browser_sandbox,
                         idle_close_after=self.settings.preview_idle_close,
                     )

@@ -36,7 +36,7 @@ async def check(settings: Settings, *, browser: bool) -> list[str]:
 
         try:
             async with BrowserPool(
-                executable_path=find_chromium(settings.browser_path),
+                executable_path=find_chromium(settings.browser_path, headless=settings.headless),
                 headless=settings.headless,
                 sandbox=settings.browser_sandbox,
             ) as pool:

@@ -25,6 +25,12 @@ from playwright.async_api import Error as PlaywrightError
 log = logging.getLogger(__name__)
 
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Chromium's headless shell (Debian's `chromium-headless-shell`, Playwright's own
+# `chromium-headless-shell`): the same engine without the browser's windows and UI. It is what
+# Playwright itself launches for headless Chromium, and a headless worker prefers it: its browser
+# process spends ≈ 0.3 s of CPU per demo purchase where the full browser spends ≈ 0.9-1.1 s, and
+# that one process serves every context of the pool (bench/README.md, issue 9).
+SYSTEM_HEADLESS_SHELLS = ("chromium-headless-shell", "headless_shell")
 
 # Flags this machine needs (root, closed network). Playwright adds its own defaults on top;
 # --no-sandbox only when running as root: BrowserPool._launch passes chromium_sandbox=not root,
@@ -92,12 +98,14 @@ def _playwright_browsers_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "ms-playwright"
 
 
-def _bundled_chromium() -> str | None:
-    """Playwright's own Chromium (``playwright install chromium``), if it was downloaded.
+def _bundled_chromium(*, shell: bool = False) -> str | None:
+    """Playwright's own Chromium (``playwright install chromium``), if it was downloaded; with
+    ``shell``, its headless shell (downloaded beside it).
 
     Computed like ``p.chromium.executable_path`` without starting a driver: the revision comes
     from the driver's ``browsers.json``.
     """
+    name = "chromium-headless-shell" if shell else "chromium"
     try:
         import json
 
@@ -105,15 +113,24 @@ def _bundled_chromium() -> str | None:
 
         _node, cli = compute_driver_executable()
         browsers = json.loads((Path(cli).parent / "browsers.json").read_text())["browsers"]
-        revision = next(b["revision"] for b in browsers if b["name"] == "chromium")
+        revision = next(b["revision"] for b in browsers if b["name"] == name)
     except Exception:  # no driver, unreadable file, unexpected layout
         return None
-    base = _playwright_browsers_dir() / f"chromium-{revision}"
-    patterns = (
-        "chrome-*/chrome",
-        "chrome-*/chrome.exe",
-        "chrome-*/*.app/Contents/MacOS/*",
-    )
+    if shell:
+        base = _playwright_browsers_dir() / f"chromium_headless_shell-{revision}"
+        patterns: tuple[str, ...] = (
+            "chrome-headless-shell-*/chrome-headless-shell",
+            "chrome-headless-shell-*/chrome-headless-shell.exe",
+            "chrome-*/headless_shell",
+            "chrome-*/headless_shell.exe",
+        )
+    else:
+        base = _playwright_browsers_dir() / f"chromium-{revision}"
+        patterns = (
+            "chrome-*/chrome",
+            "chrome-*/chrome.exe",
+            "chrome-*/*.app/Contents/MacOS/*",
+        )
     for pattern in patterns:
         for candidate in sorted(base.glob(pattern)):
             if _is_executable(candidate):
@@ -121,22 +138,24 @@ def _bundled_chromium() -> str | None:
     return None
 
 
-def find_chromium(explicit: str | None = None) -> str | None:
+def find_chromium(explicit: str | None = None, *, headless: bool = True) -> str | None:
     """Where the Chromium to drive is, or None.
 
-    In order: ``explicit`` (TASKDECK_BROWSER_PATH; a path or a command name) if it exists,
-    Playwright's bundled Chromium if it was installed, then the first of chromium,
-    chromium-browser, google-chrome, google-chrome-stable on PATH.
+    In order: ``explicit`` (TASKDECK_BROWSER_PATH; a path or a command name) if it exists;
+    Playwright's bundled Chromium if it was installed (its headless shell first when
+    ``headless``); when ``headless``, a headless shell on PATH (chromium-headless-shell,
+    headless_shell); then the first of chromium, chromium-browser, google-chrome,
+    google-chrome-stable on PATH. A headed browser (``headless`` False) is never a headless shell.
     """
     if explicit:
         found = shutil.which(explicit)
         if found:
             return found
         log.warning("browser path %r does not exist or is not executable; looking elsewhere", explicit)
-    bundled = _bundled_chromium()
+    bundled = (headless and _bundled_chromium(shell=True)) or _bundled_chromium()
     if bundled:
         return bundled
-    for name in SYSTEM_CHROMIUMS:
+    for name in (*SYSTEM_HEADLESS_SHELLS, *SYSTEM_CHROMIUMS) if headless else SYSTEM_CHROMIUMS:
         found = shutil.which(name)
         if found:
             return found
@@ -212,7 +231,7 @@ def kill_tree(pid: int | None) -> int:
 # --------------------------------------------------------------------------- launch
 
 
-def resolve_executable(configured: str | None) -> str:
+def resolve_executable(configured: str | None, *, headless: bool = True) -> str:
     """The Chromium to launch: ``configured`` (a path or a command name), else ``find_chromium()``;
     ``BrowserUnavailable`` when there is none."""
     if configured:
@@ -222,7 +241,7 @@ def resolve_executable(configured: str | None) -> str:
                 f"The configured browser {configured!r} does not exist or is not executable."
             )
         return found
-    found = find_chromium()
+    found = find_chromium(headless=headless)
     if not found:
         raise BrowserUnavailable("No Chromium found (Playwright's own, or chromium/google-chrome on PATH).")
     return found
@@ -237,7 +256,7 @@ async def launch(
     timeout_ms: float,
 ) -> tuple[Browser, int | None]:
     """Launch a Chromium over ``playwright``'s driver → (browser, pid of its browser process)."""
-    executable = resolve_executable(configured)
+    executable = resolve_executable(configured, headless=headless)
     before = descendants()
     try:
         browser = await playwright.chromium.launch(

@@ -102,7 +102,7 @@ class WorkerRuntime:
             max_mb=self.settings.artifacts_max_mb,
         )
         self.browser = BrowserPool(
-            executable_path=find_chromium(self.settings.browser_path),
+            executable_path=find_chromium(self.settings.browser_path, headless=self.settings.headless),
             headless=self.settings.headless,
             recycle_after=self.settings.browser_recycle_after,
             memory_limit_mb=self.settings.browser_memory_limit_mb,

@@ -47,6 +47,40 @@ async def test_find_chromium_prefers_playwrights_own_download(
     assert find_chromium(CHROMIUM) == CHROMIUM  # an explicit path still wins
 
 
+def test_a_headless_pool_prefers_a_headless_shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The headless shell (what Playwright itself launches for headless Chromium) is the browser
+    of a headless worker: its one browser process serves every context of the pool at a third
+    of the full browser's CPU per purchase (bench/README.md). A headed worker never gets it."""
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path / "playwright"))  # nothing downloaded
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    full = tmp_path / "bin" / "chromium"
+    _fake_executable(full)
+    assert find_chromium() == str(full)
+    shell = tmp_path / "bin" / "chromium-headless-shell"  # Debian's chromium-headless-shell
+    shell.write_text("#!/bin/sh\n")
+    shell.chmod(0o755)
+    assert find_chromium() == str(shell)
+    assert find_chromium(headless=True) == str(shell)
+    assert find_chromium(headless=False) == str(full)
+    assert find_chromium(str(full)) == str(full)  # an explicit path still wins
+
+
+async def test_playwrights_own_headless_shell_comes_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PLAYWRIGHT_BROWSERS_PATH", str(tmp_path))
+    async with async_playwright() as p:
+        full = Path(p.chromium.executable_path)  # `playwright install chromium` fetches both
+    _fake_executable(full)
+    revision = full.relative_to(tmp_path).parts[0].removeprefix("chromium-")
+    shell = tmp_path / f"chromium_headless_shell-{revision}" / "chrome-headless-shell-linux64"
+    shell /= "chrome-headless-shell"  # where `playwright install chromium` puts the shell
+    assert find_chromium() == str(full)
+    _fake_executable(shell)
+    assert find_chromium() == str(shell)
+    assert find_chromium(headless=False) == str(full)
+
+
 async def test_missing_browser_says_how_to_install_one(make_pool: Callable[..., Any]) -> None:
     pool = await make_pool(executable_path="/nonexistent/chrome")
     with pytest.raises(BrowserUnavailable) as info:
