@@ -23,6 +23,7 @@ import pytest
 from playwright.async_api import Page, expect
 
 from models.tables import Task
+from tests.webapp.socket_probe import on_socket
 from tests.webapp.test_dashboard import App, app, page, row
 from webapp.live import RECONNECTED
 from webapp.pages.tasks_live import apply_change
@@ -34,15 +35,9 @@ pytestmark = pytest.mark.timeout(240)
 # Installed before the page loads (``add_init_script``): NiceGUI sets ``window.socket`` before it
 # connects, so every message the page ever receives is seen, the first ones after connecting too.
 RECORD = """
-(() => {
-  window.__tables = 0;  // messages that carried a table's rows while the page already showed them
-  window.__patches = 0;  // row patches (run_javascript)
-  let socket;
-  Object.defineProperty(window, 'socket', {
-    configurable: true,
-    get: () => socket,
-    set: (s) => {
-      socket = s;
+window.__tables = 0;  // messages that carried a table's rows while the page already showed them
+window.__patches = 0;  // row patches (run_javascript)
+""" + on_socket("""
       s.onAny((type, msg) => {  // runs before NiceGUI applies the message
         if (type === 'update') {
           for (const [id, el] of Object.entries(msg)) {
@@ -51,11 +46,7 @@ RECORD = """
           }
         }
         if (type === 'run_javascript' && msg.code.includes('Object.assign(row, p)')) window.__patches++;
-      });
-    },
-  });
-})()
-"""
+      });""")
 
 
 async def record(page: Page) -> None:

@@ -18,6 +18,7 @@ from models.db import Database
 from models.tables import Purchase
 from tests.conftest import AuthUser
 from tests.webapp import test_dashboard
+from tests.webapp.socket_probe import on_socket
 from tests.webapp.test_dashboard import App, signed_in_page
 
 pytestmark = pytest.mark.timeout(150)
@@ -107,3 +108,33 @@ async def test_no_purchases_yet_leads_to_creating_a_task(app: App, page: Page) -
     await state.get_by_test_id("empty-action").click()
     await page.wait_for_url(f"{app.url}/tasks**", wait_until="commit")  # /tasks#new, then /tasks
     await expect(page.locator(".q-dialog").get_by_label("Product")).to_be_visible(timeout=20_000)  # New task
+
+
+# Installed before the page loads: the element ids of the events the page sends (``window.socket``
+# is set by NiceGUI before it connects).
+COUNT_TABLE_EVENTS = "window.__events = [];" + on_socket("""
+      const emit = s.emit.bind(s);
+      s.emit = (type, msg, ...rest) => {
+        if (type === 'event') window.__events.push(msg.id);
+        return emit(type, msg, ...rest);
+      };""")
+
+
+async def test_an_opened_page_does_not_ask_for_its_table_again(
+    app: App, db: Database, page: Page, api_user: AuthUser
+) -> None:
+    """QTable echoes its pagination as it mounts; sent to the server, that echo made it send the
+    whole table back to every page just opened (``webapp/pages/server_paging.py``)."""
+    await bought(db, api_user, "DS-1", "demo", 20)
+    await bought(db, api_user, "X-1", "noop", 23)
+    await page.add_init_script(COUNT_TABLE_EVENTS)
+    await page.goto(f"{app.url}/purchases")
+    await expect(page.get_by_test_id("purchases").locator("tbody tr")).to_have_count(2)
+    await choose(page, "store-filter", "demo")  # a round trip after the mount's echo would have gone
+    await expect(page.get_by_test_id("order-count")).to_have_text("1")
+    table = await page.get_by_test_id("purchases").get_attribute("id")
+    assert table and table.startswith("c"), table
+    sent = await page.evaluate("window.__events")
+    assert sent and table[1:] not in [str(i) for i in sent], (
+        sent
+    )  # the filter's events went; none to the table

@@ -21,6 +21,7 @@ from models.access import Viewer
 from models.states import TaskStatus
 from models.tables import Purchase
 from webapp.pages import empty, theme
+from webapp.pages.server_paging import server_paged
 from webapp.pages.updates import HubWatch, Throttle
 from webapp.services import Services
 
@@ -142,7 +143,7 @@ class PurchasesView:
                 )
         with theme.card().classes(remove="p-4 gap-3", add="p-0 gap-0 overflow-x-auto"):
             columns = [*COLUMNS, OWNER_COLUMN] if self.viewer.is_admin else COLUMNS
-            self.table = (
+            self.table = server_paged(
                 ui.table(rows=[], columns=columns, row_key="id", pagination=self.pagination)
                 .props('flat square :rows-per-page-options="[10, 25, 50, 100]" data-testid="purchases"')
                 .classes("w-full")

@@ -21,6 +21,7 @@ from nicegui import ui
 from models.tables import Task
 from webapp.pages import offered, theme
 from webapp.pages.monitor_cells import monitor_cells
+from webapp.pages.server_paging import server_paged
 
 
 def _column(name: str, label: str, width: str | None, **extra: Any) -> dict[str, Any]:
@@ -163,16 +164,7 @@ class TasksTable(ui.table, component="tasks_table.js"):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._props["cells"] = {f"body-cell-{name}": slot for name, slot in SLOTS.items()}
-        # The page is paged on the server (``rowsNumber`` set), so QTable asks with ``request``
-        # and the server owns the pagination. QTable still emits ``update:pagination`` once as it
-        # mounts, an echo of the prop it was given; ui.table's handler stored that echo as a
-        # change and so sent the whole table (every row) back to each page just opened, after
-        # its first draw. A listener stays bound in the browser (QTable follows its
-        # ``pagination`` prop only while one is) but sends nothing.
-        for key, listener in list(self._event_listeners.items()):
-            if listener.type == "update:pagination":
-                del self._event_listeners[key]
-        self.on("update:pagination", js_handler="() => {}")
+        server_paged(self)  # paged with ``request``: no echo of its pagination on mount
 
 
 def legal_actions(status: str, *, was_started: bool = True) -> str:
