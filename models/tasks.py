@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -89,27 +90,41 @@ async def start_task(session: AsyncSession, *, task_id: uuid.UUID, action: str =
     many attempts again as it was created with (``attempts_per_run``; ``max_attempts`` becomes the
     attempts used plus those), so attempt #2 follows #1 and every attempt's history, screenshots
     and trace stay apart."""
-    now = utcnow()
-    budget = func.coalesce(col(Task.attempts_per_run), col(Task.max_attempts))
-    fresh = col(Task.status).in_([S.FAILED.value, S.CANCELLED.value])
     return await move(
         session,
         entity=True,
         task_id=task_id,
         to=S.QUEUED,
-        sources=ACTIONS["retry"] if action == "retry" else ACTIONS["start"],
-        values={
-            "max_attempts": case((fresh, col(Task.attempt) + budget), else_=col(Task.max_attempts)),
-            "attempts_per_run": case((fresh, budget), else_=col(Task.attempts_per_run)),
-            "error": case((fresh, None), else_=col(Task.error)),
-            "finished_at": None,
-            "cancel_requested": False,
-            "queued_at": now,
-            "kicked_at": now,
-        },
-        message="queued again" if action == "retry" else "started",
+        sources=start_sources(action),
+        values=start_values(utcnow()),
+        message=start_message(action),
         action=action,
     )
+
+
+def start_sources(action: str) -> frozenset[TaskStatus]:
+    """The states ``start``/``execute`` (or ``retry``) queue a task from."""
+    return ACTIONS["retry"] if action == "retry" else ACTIONS["start"]
+
+
+def start_message(action: str) -> str:
+    return "queued again" if action == "retry" else "started"
+
+
+def start_values(now: Any) -> dict[str, Any]:
+    """The columns a start sets besides the state (``now``: a datetime or a bind parameter); from
+    failed or cancelled, a fresh run of the task's budget."""
+    budget = func.coalesce(col(Task.attempts_per_run), col(Task.max_attempts))
+    fresh = status_in([S.FAILED.value, S.CANCELLED.value])
+    return {
+        "max_attempts": case((fresh, col(Task.attempt) + budget), else_=col(Task.max_attempts)),
+        "attempts_per_run": case((fresh, budget), else_=col(Task.attempts_per_run)),
+        "error": case((fresh, None), else_=col(Task.error)),
+        "finished_at": None,
+        "cancel_requested": False,
+        "queued_at": now,
+        "kicked_at": now,
+    }
 
 
 async def pause_task(session: AsyncSession, *, task_id: uuid.UUID) -> Task:

@@ -1,0 +1,132 @@
+"""A person's start in one autocommitted statement (``models.task_start``): the guarded move with
+the owner rule in its WHERE, the ``state`` event and the NOTIFY land together and the statement is
+the only one sent; anything else (another user's task, a state it cannot start from, a watch's
+listing) changes nothing and answers None, for the session path to explain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy import event, select, update
+
+from models.db import Database
+from models.events import CHANNEL
+from models.schemas import TaskCreate
+from models.settings import Settings
+from models.tables import Task, TaskEvent
+from models.task_insert import insert_task
+from models.task_start import start_now
+from models.tasks import build_task
+from models.watch_tables import Watch, WatchListing
+from tests.conftest import AuthUser
+
+
+async def a_task(db: Database, owner: AuthUser, **columns: Any) -> Task:
+    task = build_task(
+        TaskCreate(name="later", store="noop", product="p", start="later"),
+        settings=Settings(),
+        owner_id=owner.id,
+    )
+    async with db.autocommit() as conn:
+        await insert_task(conn, task)
+    if columns:
+        async with db.begin() as session:
+            await session.execute(update(Task).where(Task.id == task.id).values(**columns))  # type: ignore[arg-type]
+    return task
+
+
+async def events_of(db: Database, task_id: uuid.UUID) -> list[TaskEvent]:
+    async with db.session() as session:
+        return list(
+            await session.scalars(
+                select(TaskEvent).where(TaskEvent.task_id == task_id).order_by(TaskEvent.id)
+            )
+        )
+
+
+async def test_move_event_and_notify_in_one_round_trip(db: Database, api_user: AuthUser) -> None:
+    task = await a_task(db, api_user, step="open product", progress=40)
+    got: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    conn = await asyncpg.connect(db.asyncpg_dsn())
+    await conn.add_listener(CHANNEL, lambda *args: got.put_nowait(json.loads(args[-1])))
+    statements: list[str] = []
+
+    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        statements.append(statement)
+
+    try:
+        async with db.autocommit() as sa_conn:
+            event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
+            try:
+                started = await start_now(sa_conn, task_id=task.id, action="execute", owner_id=api_user.id)
+            finally:
+                event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
+        assert len(statements) == 1 and statements[0].lstrip().upper().startswith("WITH")
+        assert started is not None and (started.id, started.status) == (task.id, "queued")
+        assert started.queued_at is not None and started.owner_id == api_user.id
+        payload = await asyncio.wait_for(got.get(), 5)
+        evs = await events_of(db, task.id)
+        assert [(e.kind, e.status, e.message) for e in evs] == [
+            ("state", "pending", "created"),
+            ("state", "queued", "started"),
+        ]
+        assert (evs[-1].step, evs[-1].progress) == ("open product", 40)
+        assert payload == {
+            "id": evs[-1].id,
+            "owner": str(api_user.id),
+            "task": str(task.id),
+            "kind": "state",
+            "status": "queued",
+            "step": "open product",
+            "progress": 40,
+            "ts": payload["ts"],
+            "attempt": 0,
+        }
+        assert isinstance(payload["ts"], float)
+        async with db.session() as session:  # committed without a transaction of its own
+            row = await session.get(Task, task.id)
+            assert row is not None and row.status == "queued" and row.kicked_at is not None
+    finally:
+        await conn.close()
+
+
+async def test_a_retry_is_a_fresh_run_of_the_budget(db: Database, api_user: AuthUser) -> None:
+    task = await a_task(db, api_user, status="failed", attempt=3, max_attempts=3, error="boom")
+    async with db.autocommit() as conn:
+        started = await start_now(conn, task_id=task.id, action="retry", owner_id=None)  # an admin
+    assert started is not None
+    assert (started.status, started.attempt, started.max_attempts, started.attempts_per_run) == (
+        "queued",
+        3,
+        6,
+        3,
+    )
+    assert started.error is None and started.run_attempt == 0 and started.budget == 3
+    assert (await events_of(db, task.id))[-1].message == "queued again"
+
+
+@pytest.mark.parametrize("case", ["another user's", "running", "a watch's listing"])
+async def test_anything_else_changes_nothing(
+    db: Database, api_user: AuthUser, second_user: AuthUser, case: str
+) -> None:
+    task = await a_task(db, api_user, **({"status": "running"} if case == "running" else {}))
+    if case == "a watch's listing":
+        async with db.begin() as session:
+            watch = Watch(name="w", owner_id=api_user.id)
+            session.add(watch)
+            await session.flush()
+            session.add(
+                WatchListing(watch_id=watch.id, store="noop", product="p", max_price=10, task_id=task.id)
+            )
+    owner = second_user.id if case == "another user's" else api_user.id
+    async with db.autocommit() as conn:
+        assert await start_now(conn, task_id=task.id, action="execute", owner_id=owner) is None
+    async with db.session() as session:
+        row = await session.get(Task, task.id)
+        assert row is not None and row.status == ("running" if case == "running" else "pending")
+    assert len(await events_of(db, task.id)) == 1  # only its ``created``
