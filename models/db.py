@@ -47,6 +47,16 @@ class Database:
             else {"pool_size": pool_size, "pool_recycle": 1800, "pool_pre_ping": pre_ping}
         )
         self.engine: AsyncEngine = create_async_engine(url, **kwargs)
+        # One-statement writes (``autocommit``) of a pinging process get a pool of their own whose
+        # connections are in autocommit from the start: the ping of such a connection is one
+        # round trip (``;``), where a pooled connection outside a transaction is pinged with BEGIN,
+        # ``;`` and ROLLBACK (SQLAlchemy's asyncpg dialect) — three of the four round trips of a
+        # person's create or execute. Workers do not ping and keep one pool.
+        self.autocommit_engine: AsyncEngine | None = (
+            create_async_engine(url, isolation_level="AUTOCOMMIT", **kwargs)
+            if pre_ping and not self.is_sqlite
+            else None
+        )
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
         self.local_listeners: list[LocalListener] = []
         if self.is_sqlite:
@@ -69,6 +79,10 @@ class Database:
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
         """A connection without a transaction: each statement commits by itself (one round trip
         for a statement that must be atomic on its own, no BEGIN/COMMIT)."""
+        if self.autocommit_engine is not None:
+            async with self.autocommit_engine.connect() as conn:
+                yield conn
+            return
         async with self.engine.connect() as conn:
             yield await conn.execution_options(isolation_level="AUTOCOMMIT")
 
@@ -90,6 +104,8 @@ class Database:
             event.remove(Session, "after_commit", self._after_commit)
             event.remove(Session, "after_rollback", _drop_pending)
         await self.engine.dispose()
+        if self.autocommit_engine is not None:
+            await self.autocommit_engine.dispose()
 
     def _after_commit(self, session: Session) -> None:
         pending = session.info.pop(PENDING_KEY, None)

@@ -51,6 +51,8 @@ def build_task(data: TaskCreate, *, settings: Settings, owner_id: uuid.UUID | No
     now = utcnow()
     status, run_at = initial_state(data, now)
     return Task(
+        id=uuid.uuid4(),  # given, not from the defaults: pydantic inspects a default factory's
+        checkpoints=[],  # signature on each call (``list``'s: parsed from its text, ≈ 8 % of a create)
         name=data.name,
         store=data.store,
         product=data.product,

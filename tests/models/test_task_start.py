@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 
 from models.db import Database
 from models.events import CHANNEL
@@ -130,3 +130,32 @@ async def test_anything_else_changes_nothing(
         row = await session.get(Task, task.id)
         assert row is not None and row.status == ("running" if case == "running" else "pending")
     assert len(await events_of(db, task.id)) == 1  # only its ``created``
+
+
+async def test_a_pinging_database_pings_its_one_statement_writes_in_one_round_trip(pg_url: str) -> None:
+    """The web process pings every connection it draws; one in autocommit from the start is pinged
+    with ``;`` alone (not BEGIN, ``;``, ROLLBACK), and a connection that died meanwhile is still
+    replaced before use (the point of the ping)."""
+    db = Database(pg_url, pre_ping=True)
+    sent: list[str] = []
+    try:
+        async with db.autocommit() as conn:
+            await conn.execute(select(1))
+            killed = (await conn.execute(select(func.pg_backend_pid()))).scalar_one()
+        raw = await asyncpg.connect(db.asyncpg_dsn())
+        try:
+            await raw.execute("SELECT pg_terminate_backend($1)", killed)
+        finally:
+            await raw.close()
+        async with db.autocommit() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            driver.add_query_logger(lambda record: sent.append(record.query))
+            assert (await conn.execute(select(func.pg_backend_pid()))).scalar_one() != killed
+        async with db.autocommit() as conn:  # drawn again: pinged, then used
+            assert (await conn.execute(select(1))).scalar_one() == 1
+        assert [
+            q.strip().upper() for q in sent if "pg_backend_pid" not in q and "SELECT 1" not in q.upper()
+        ] == [";"]
+    finally:
+        await db.dispose()
