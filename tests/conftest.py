@@ -306,20 +306,29 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[Any]) -> 
     return rep
 
 
-async def wait_http(url: str, proc: Proc, timeout: float = 40) -> None:
+START_TIMEOUT = 120.0  # seconds; a process that dies is reported at once, so only a hang waits this long
+
+
+async def wait_started(proc: Proc, timeout: float = START_TIMEOUT) -> None:
+    """Until the webapp's services have started: ``/readyz`` says ``started`` (its status may be
+    503 if a test started it beside a stopped Redis). ``/api/health`` answers as soon as the port
+    listens on some paths; a loaded machine (two xdist processes beside other work) can take far
+    longer than an idle one to get there."""
     deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient(timeout=2) as client:
+    async with httpx.AsyncClient(timeout=10) as client:
         while time.monotonic() < deadline:
             if proc.popen.poll() is not None:
                 raise RuntimeError(f"{proc.name} exited with {proc.popen.returncode}:\n{proc.log()[-4000:]}")
             try:
-                r = await client.get(url)
-                if r.status_code == 200:
+                r = await client.get(f"{proc.url}/readyz")
+                if r.headers.get("content-type", "").startswith("application/json") and r.json().get(
+                    "started"
+                ):
                     return
             except httpx.TransportError:
                 pass
             await asyncio.sleep(0.2)
-    raise TimeoutError(f"{url} did not answer in {timeout}s:\n{proc.log()[-4000:]}")
+    raise TimeoutError(f"{proc.url} did not start in {timeout}s:\n{proc.log()[-4000:]}")
 
 
 StartWebapp = Callable[..., Any]
@@ -327,7 +336,7 @@ StartWebapp = Callable[..., Any]
 
 async def launch_webapp(procs: Procs, tmp: Path, cwd: Path = ROOT, **env: Any) -> Proc:
     """Start ``python -m webapp`` with the given settings under ``procs``; returns its Proc with
-    ``url`` set, once ``/api/health`` answers."""
+    ``url`` set, once its services have started (``wait_started``)."""
     port = int(env.pop("TASKDECK_PORT", None) or free_port())  # a restart passes its port
     settings = {
         "TASKDECK_PORT": port,
@@ -343,7 +352,7 @@ async def launch_webapp(procs: Procs, tmp: Path, cwd: Path = ROOT, **env: Any) -
     }
     proc = procs.spawn("webapp", [sys.executable, "-m", "webapp"], child_env(**settings), cwd=cwd)
     proc.url = f"http://127.0.0.1:{port}"
-    await wait_http(f"{proc.url}/api/health", proc)
+    await wait_started(proc)
     return proc
 
 
