@@ -33,6 +33,7 @@ import pytest
 import redis.asyncio as aioredis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from models import migrations, users
 from models.db import Database
@@ -194,16 +195,26 @@ async def browser() -> AsyncIterator[Any]:
         await chromium.close()
 
 
+DEADLOCK = "40P01"  # deadlock_detected
+
+
 @pytest.fixture
 async def db(pg_url: str) -> AsyncIterator[Database]:
     """The session database, emptied before each test. Event ids never go back within a session
     (the other sequences restart): a process shared by several tests (``module_procs``) has a
     live hub that drops event ids it has seen."""
     database = Database(pg_url)
-    async with database.engine.begin() as conn:
-        last = (await conn.execute(text("SELECT last_value FROM task_event_id_seq"))).scalar_one()
-        await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
-        await conn.execute(text("SELECT setval('task_event_id_seq', :last)"), {"last": last})
+    for attempt in range(5):
+        try:
+            async with database.engine.begin() as conn:
+                last = (await conn.execute(text("SELECT last_value FROM task_event_id_seq"))).scalar_one()
+                await conn.execute(text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+                await conn.execute(text("SELECT setval('task_event_id_seq', :last)"), {"last": last})
+            break
+        except DBAPIError as exc:  # a process a module shares still writes: TRUNCATE locked it out
+            if attempt == 4 or getattr(exc.orig, "sqlstate", None) != DEADLOCK:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
     yield database
     await database.dispose()
 
