@@ -7,6 +7,8 @@ only type hints or a late import hide is still a circle a reader has to walk aro
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from functools import cache
 from pathlib import Path
 
@@ -86,3 +88,13 @@ def test_no_import_cycle(package: str) -> None:
     graph = _graph()
     nodes = {name for name in graph if name.split(".")[0] == package and "." in name}
     assert _cycle(graph, nodes) is None
+
+
+@pytest.mark.parametrize("module", ["webapp.metrics", "webapp.api.queue"])
+def test_a_webapp_module_imports_on_its_own(module: str) -> None:
+    """``webapp.metrics`` and ``webapp.api`` imported each other (through ``queue_figures``, now in
+    ``webapp.stream_figures``): importing the metrics first failed half-way."""
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]

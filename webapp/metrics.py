@@ -30,10 +30,11 @@ from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_late
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from models import metrics, redis_url
+from models import metrics
 from webapp.api.errors import NotFound, Unavailable, api_router
 from webapp.auth import api_viewer, bearer_token
 from webapp.services import Services
+from webapp.stream_figures import queue_figures
 
 PROCESS = f"{socket.gethostname()}-{os.getpid()}"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"  # Prometheus' text format
@@ -101,28 +102,6 @@ class _Snapshot(Collector):
         for what, n in sorted(self.queue.items()):
             depth.add_metric([what], n)
         yield depth
-
-
-async def queue_figures(services: Services) -> dict[str, int]:
-    settings = services.settings
-    if not settings.redis_url:
-        return {}
-    client = redis_url.connect(
-        settings.redis_url, cluster=settings.redis_cluster, socket_connect_timeout=3, socket_timeout=3
-    )
-    try:
-        length = await client.xlen(settings.queue_name)
-        pending = 0
-        try:
-            summary = await client.xpending(settings.queue_name, f"{settings.queue_name}-workers")
-            pending = int(summary.get("pending", 0))
-        except Exception:  # no group yet
-            pending = 0
-        return {"stream_length": int(length), "unacknowledged": pending}
-    except Exception:
-        return {}  # Redis away: /readyz says so; the database figures still answer
-    finally:
-        await client.aclose()
 
 
 def create_metrics_router(services: Services) -> APIRouter:

@@ -24,8 +24,8 @@ from webapp.api import examples
 from webapp.api.errors import api_router
 from webapp.api.schemas import CamelOut
 from webapp.auth import ViewerDep
-from webapp.metrics import queue_figures
 from webapp.services import Services
+from webapp.stream_figures import queue_figures
 
 
 class PauseRequest(Camel):
