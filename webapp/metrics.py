@@ -8,10 +8,8 @@ Where each figure comes from (docs/operations.md):
   written with every third heartbeat). Any web process answers the same truth, however many
   workers and web processes run: scrape one.
 - **Redis, at scrape time**: the stream's length and its delivered-but-unacknowledged entries.
-- **this web process**: the live hub's lag (event written → NOTIFY received here) and the
-  dashboard pages it holds (NiceGUI clients: open tabs, and closed ones until NiceGUI drops them
-  after its reconnect timeout), labelled with the process. With several web processes, scrape
-  each (per-process endpoints) for those.
+- **this web process**: the live hub's lag (event written → NOTIFY received here), labelled with
+  the process. With several web processes, scrape each (per-process endpoints) for that one.
 
 Who may read it: ``Authorization: Bearer $TASKDECK_METRICS_TOKEN`` (a scraper's own secret),
 or an admin's API token or dashboard session. Anyone else: 401/404 like the rest of the API.
@@ -25,8 +23,7 @@ import socket
 from collections.abc import Iterable
 
 from fastapi import APIRouter, Request, Response
-from nicegui import Client
-from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -116,12 +113,6 @@ def create_metrics_router(services: Services) -> APIRouter:
         registry=process,
     ).labels(PROCESS)
     services.hub.on_lag = lag.observe
-    Gauge(
-        "taskdeck_dashboard_pages",
-        "Dashboard pages this web process holds: open tabs, and closed ones until their reconnect timeout",
-        labelnames=["process"],
-        registry=process,
-    ).labels(PROCESS).set_function(lambda: len(Client.instances))
 
     async def allowed(request: Request) -> None:
         token, expected = bearer_token(request), services.settings.metrics_token

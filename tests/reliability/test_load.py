@@ -7,10 +7,9 @@
 - Dashboards: ``pages`` open ``/tasks`` pages while tasks run for ``seconds``: every page shows
   the last task completed and its live badge on, no page logs a websocket or script error, and the
   webapp's memory after the pages close is back near what it was after a first round of the same
-  pages (a per-page leak would grow it by the round), measured once the webapp holds no page any
-  more. A page whose connection was lost for longer than NiceGUI's ``reconnect_timeout`` (15 s,
-  ``webapp/main.py``) is reloaded by NiceGUI's own script; that is counted and printed, not
-  failed: on this shared 2-core machine (load average near 30) it happens.
+  pages (a per-page leak would grow it by the round). A page whose connection was lost for
+  longer than NiceGUI's ``reconnect_timeout`` (3 s) is reloaded by NiceGUI's own script; that is
+  counted and printed, not failed: on this shared 2-core machine (load average near 30) it happens.
 """
 
 from __future__ import annotations
@@ -25,13 +24,12 @@ import httpx
 import psutil
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
 from bench.harness import percentile
 from models.db import Database
 from models.tables import Task
-from tests.conftest import REDIS_URL, AuthUser, Proc, chromium_path, wait_for
+from tests.conftest import REDIS_URL, Proc, chromium_path, wait_for
 from tests.reliability.conftest import Promise, SignIn
 from tests.reliability.soak import Size, sizes
 
@@ -117,18 +115,6 @@ async def test_api_clients(
     )
 
 
-async def dashboard_pages(web: Proc, admin: AuthUser) -> float:
-    """The pages the webapp holds (``taskdeck_dashboard_pages`` in ``/metrics``)."""
-    async with httpx.AsyncClient(timeout=30, headers=admin.headers) as http:
-        r = await http.get(f"{web.url}/metrics")
-    r.raise_for_status()
-    for family in text_string_to_metric_families(r.text):
-        for sample in family.samples:
-            if sample.name == "taskdeck_dashboard_pages":
-                return sample.value
-    raise AssertionError(f"no taskdeck_dashboard_pages in /metrics:\n{r.text[-2000:]}")
-
-
 def tree_rss_mb(pid: int) -> float:
     total = 0
     for proc in [psutil.Process(pid), *psutil.Process(pid).children(recursive=True)]:
@@ -155,7 +141,6 @@ async def test_open_dashboards(
     browser: Browser,
     promise: Promise,
     sign_in_page: SignIn,
-    admin_user: AuthUser,
 ) -> None:
     web, http = loaded
     problems: list[str] = []
@@ -193,13 +178,8 @@ async def test_open_dashboards(
             await page.context.close()
 
     async def settle() -> float:
-        """The webapp's memory once NiceGUI has dropped the closed pages' clients (it deletes a
-        disconnected client after its reconnect timeout, 15 s): its page count back to 0."""
-
-        async def dropped() -> bool:
-            return await dashboard_pages(web, admin_user) == 0
-
-        await wait_for(dropped, timeout=90, interval=0.5, what="the closed pages dropped by the webapp")
+        """The webapp's memory once NiceGUI has dropped the closed pages' clients."""
+        await asyncio.sleep(8)  # NiceGUI deletes a disconnected client after its reconnect timeout
         return tree_rss_mb(web.pid)
 
     await close(await open_pages())  # a first round: imports, caches and pools warm up
