@@ -46,6 +46,13 @@ LOST = (RedisConnectionError, RedisTimeoutError, OSError, ClusterDownError, TryA
 STARTUP_WAIT = 60.0  # seconds a starting worker waits for Redis before it gives up
 
 
+def closed_transport(exc: RuntimeError) -> bool:
+    """uvloop's answer to a write on a socket Redis closed meanwhile (seen while Redis restarts:
+    redis-py reconnects and sends ``HELLO`` on a transport that has just closed): a lost
+    connection, not a bug."""
+    return "handler is closed" in str(exc)
+
+
 class Reconnecting:
     """The reconnecting ``listen`` shared by the three stream brokers below."""
 
@@ -65,6 +72,12 @@ class Reconnecting:
                     yield message
             except LOST as exc:
                 log.warning("Redis unreachable (%s); reconnecting in %.1f s", exc, delay)
+            except RuntimeError as exc:
+                if not closed_transport(exc):
+                    raise
+                log.warning(
+                    "Redis connection closed under the reader (%s); reconnecting in %.1f s", exc, delay
+                )
             except ResponseError as exc:
                 if "NOGROUP" not in str(exc):
                     raise

@@ -42,3 +42,16 @@ async def test_doorbells_are_acknowledged_through_one_client(
     finally:
         await client.aclose()
         await broker.shutdown()
+
+
+def test_a_write_on_a_transport_redis_closed_counts_as_a_lost_connection() -> None:
+    """uvloop raised this from the listener's XREADGROUP while Redis restarted; the worker died
+    (taskiq restarted it) instead of reconnecting (CI, test_redis_restart_loses_nothing)."""
+    from workers.redis_broker import closed_transport
+
+    seen = RuntimeError(
+        "unable to perform operation on <TCPTransport closed=True reading=False 0x5625b2402ae0>; "
+        "the handler is closed"
+    )
+    assert closed_transport(seen)
+    assert not closed_transport(RuntimeError("a bug of ours"))
