@@ -6,16 +6,14 @@ listing) changes nothing and answers None, for the session path to explain."""
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 
 from models.db import Database
-from models.events import CHANNEL
 from models.schemas import TaskCreate
 from models.settings import Settings
 from models.tables import Task, TaskEvent
@@ -24,6 +22,7 @@ from models.task_start import start_now
 from models.tasks import build_task
 from models.watch_tables import Watch, WatchListing
 from tests.conftest import AuthUser
+from tests.models.one_trip import one_trip
 
 
 async def a_task(db: Database, owner: AuthUser, **columns: Any) -> Task:
@@ -51,48 +50,34 @@ async def events_of(db: Database, task_id: uuid.UUID) -> list[TaskEvent]:
 
 async def test_move_event_and_notify_in_one_round_trip(db: Database, api_user: AuthUser) -> None:
     task = await a_task(db, api_user, step="open product", progress=40)
-    got: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    conn = await asyncpg.connect(db.asyncpg_dsn())
-    await conn.add_listener(CHANNEL, lambda *args: got.put_nowait(json.loads(args[-1])))
-    statements: list[str] = []
-
-    def seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
-        statements.append(statement)
-
-    try:
-        async with db.autocommit() as sa_conn:
-            event.listen(db.engine.sync_engine, "before_cursor_execute", seen)
-            try:
-                started = await start_now(sa_conn, task_id=task.id, action="execute", owner_id=api_user.id)
-            finally:
-                event.remove(db.engine.sync_engine, "before_cursor_execute", seen)
-        assert len(statements) == 1 and statements[0].lstrip().upper().startswith("WITH")
-        assert started is not None and (started.id, started.status) == (task.id, "queued")
-        assert started.queued_at is not None and started.owner_id == api_user.id
-        payload = await asyncio.wait_for(got.get(), 5)
-        evs = await events_of(db, task.id)
-        assert [(e.kind, e.status, e.message) for e in evs] == [
-            ("state", "pending", "created"),
-            ("state", "queued", "started"),
-        ]
-        assert (evs[-1].step, evs[-1].progress) == ("open product", 40)
-        assert payload == {
-            "id": evs[-1].id,
-            "owner": str(api_user.id),
-            "task": str(task.id),
-            "kind": "state",
-            "status": "queued",
-            "step": "open product",
-            "progress": 40,
-            "ts": payload["ts"],
-            "attempt": 0,
-        }
-        assert isinstance(payload["ts"], float)
-        async with db.session() as session:  # committed without a transaction of its own
-            row = await session.get(Task, task.id)
-            assert row is not None and row.status == "queued" and row.kicked_at is not None
-    finally:
-        await conn.close()
+    async with one_trip(db) as (sa_conn, trip):
+        started = await start_now(sa_conn, task_id=task.id, action="execute", owner_id=api_user.id)
+        statements = list(trip.statements)
+        payload = await asyncio.wait_for(trip.notified.get(), 5)
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("WITH")
+    assert started is not None and (started.id, started.status) == (task.id, "queued")
+    assert started.queued_at is not None and started.owner_id == api_user.id
+    evs = await events_of(db, task.id)
+    assert [(e.kind, e.status, e.message) for e in evs] == [
+        ("state", "pending", "created"),
+        ("state", "queued", "started"),
+    ]
+    assert (evs[-1].step, evs[-1].progress) == ("open product", 40)
+    assert payload == {
+        "id": evs[-1].id,
+        "owner": str(api_user.id),
+        "task": str(task.id),
+        "kind": "state",
+        "status": "queued",
+        "step": "open product",
+        "progress": 40,
+        "ts": payload["ts"],
+        "attempt": 0,
+    }
+    assert isinstance(payload["ts"], float)
+    async with db.session() as session:  # committed without a transaction of its own
+        row = await session.get(Task, task.id)
+        assert row is not None and row.status == "queued" and row.kicked_at is not None
 
 
 async def test_a_retry_is_a_fresh_run_of_the_budget(db: Database, api_user: AuthUser) -> None:
