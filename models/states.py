@@ -55,6 +55,7 @@ MOVES: dict[TaskStatus, frozenset[TaskStatus]] = {
 HELD = frozenset({S.RUNNING, S.ACTION_NEEDED})  # a run holds the task (its lease guards its writes)
 WAITING = frozenset({S.PENDING, S.SCHEDULED, S.RETRYING, S.PAUSED})
 TERMINAL = frozenset({S.COMPLETED, S.FAILED, S.CANCELLED})
+FRESH_RUN_FROM = frozenset({S.FAILED, S.CANCELLED})  # started again from these: a new run of the budget
 
 
 def can_move(src: TaskStatus, dst: TaskStatus) -> bool:

@@ -21,7 +21,7 @@ from models.events import notify, publish
 from models.moves import move, status_in
 from models.schemas import TaskCreate
 from models.settings import Settings
-from models.states import ACTIONS, HELD, TaskStatus
+from models.states import ACTIONS, FRESH_RUN_FROM, HELD, TaskStatus
 from models.tables import Task
 from models.types import utcnow
 
@@ -117,7 +117,7 @@ def start_values(now: Any) -> dict[str, Any]:
     """The columns a start sets besides the state (``now``: a datetime or a bind parameter); from
     failed or cancelled, a fresh run of the task's budget."""
     budget = func.coalesce(col(Task.attempts_per_run), col(Task.max_attempts))
-    fresh = status_in([S.FAILED.value, S.CANCELLED.value])
+    fresh = status_in(FRESH_RUN_FROM)
     return {
         "max_attempts": case((fresh, col(Task.attempt) + budget), else_=col(Task.max_attempts)),
         "attempts_per_run": case((fresh, budget), else_=col(Task.attempts_per_run)),

@@ -27,12 +27,11 @@ from typing import Any
 
 from nicegui import ui
 
-from models.states import TaskStatus
+from models.states import FRESH_RUN_FROM, TaskStatus
 from webapp.pages import offered
 from webapp.pages.tasks_filters import TasksQuery
 
 S = TaskStatus
-FRESH_RUN_FROM = frozenset({S.FAILED.value, S.CANCELLED.value})  # queued from these: a new run
 MOVING = frozenset({S.QUEUED.value, S.RUNNING.value})  # a row in these needs nothing but the payload
 
 # Applied in the browser to the table's own reactive rows (NiceGUI keeps each element's props in
